@@ -71,7 +71,10 @@ mod tests {
         let b = ApiErrorBody::parse(
             br#"{"data":null,"errors":{"vmid":"type check ('integer') failed - got 'x'"}}"#,
         );
-        assert_eq!(b.errors.unwrap()["vmid"], "type check ('integer') failed - got 'x'");
+        assert_eq!(
+            b.errors.unwrap()["vmid"],
+            "type check ('integer') failed - got 'x'"
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ impl FromStr for Fingerprint {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let hex: Vec<u8> = s.trim().bytes().filter(|b| *b != b':').collect();
         if !hex.iter().all(u8::is_ascii_hexdigit) {
-            return Err(FingerprintError("contains a character that is not hex or ':'"));
+            return Err(FingerprintError(
+                "contains a character that is not hex or ':'",
+            ));
         }
         if hex.len() != 64 {
             return Err(FingerprintError("wrong length"));

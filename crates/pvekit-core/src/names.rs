@@ -26,7 +26,9 @@ pub fn is_realm(s: &str) -> bool {
     b.len() >= 2
         && b.len() <= 32
         && b[0].is_ascii_alphabetic()
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || b".-_".contains(c))
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b".-_".contains(c))
 }
 
 /// API token names: `[A-Za-z][A-Za-z0-9\.\-_]+`.
@@ -35,7 +37,9 @@ pub fn is_token_name(s: &str) -> bool {
     b.len() >= 2
         && b.len() <= 64
         && b[0].is_ascii_alphabetic()
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || b".-_".contains(c))
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b".-_".contains(c))
 }
 
 /// `dns-name`: dot-separated labels of letters, digits and inner hyphens.

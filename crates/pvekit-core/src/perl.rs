@@ -34,7 +34,9 @@ pub fn u64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64 {
         Ok(v as u64)
     } else {
-        Err(de::Error::custom(format!("expected a non-negative integer, got {v}")))
+        Err(de::Error::custom(format!(
+            "expected a non-negative integer, got {v}"
+        )))
     }
 }
 
@@ -45,7 +47,9 @@ pub fn opt_u64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D
         Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64 => {
             Ok(Some(v as u64))
         }
-        Some(v) => Err(de::Error::custom(format!("expected a non-negative integer, got {v}"))),
+        Some(v) => Err(de::Error::custom(format!(
+            "expected a non-negative integer, got {v}"
+        ))),
     }
 }
 

@@ -67,8 +67,7 @@ impl Ticket {
             Some(t) => (a, t),
             None => ("", a),
         };
-        if prefix.is_empty() || !prefix.bytes().all(|c| c.is_ascii_uppercase()) || sig.is_empty()
-        {
+        if prefix.is_empty() || !prefix.bytes().all(|c| c.is_ascii_uppercase()) || sig.is_empty() {
             return Err(TicketError);
         }
         let issued = parse_hex_time(time).ok_or(TicketError)?;

@@ -98,12 +98,17 @@ mod tests {
 
     #[test]
     fn parses_real_examples() {
-        let u: Upid = "UPID:pve1:0002A1F3:01B2C3D4:66F1A2B3:vzstart:101:root@pam:".parse().unwrap();
+        let u: Upid = "UPID:pve1:0002A1F3:01B2C3D4:66F1A2B3:vzstart:101:root@pam:"
+            .parse()
+            .unwrap();
         assert_eq!(u.node, "pve1");
         assert_eq!(u.pid, 0x2A1F3);
         assert_eq!(u.worker_type, "vzstart");
         assert_eq!(u.id, "101");
-        assert_eq!(u.to_string(), "UPID:pve1:0002A1F3:01B2C3D4:66F1A2B3:vzstart:101:root@pam:");
+        assert_eq!(
+            u.to_string(),
+            "UPID:pve1:0002A1F3:01B2C3D4:66F1A2B3:vzstart:101:root@pam:"
+        );
         let shell: Upid = "UPID:pve:00001234:00ABCDEF1:66F1A2B3:vncshell::root@pam!tok:"
             .parse()
             .unwrap();

@@ -81,7 +81,9 @@ impl FromStr for AuthId {
         // pve-access-control: user names up to 60 chars without ':', '/', '@' is the realm mark.
         let user_ok = !user.is_empty()
             && user.len() <= 60
-            && !user.chars().any(|c| c.is_control() || c == ':' || c == '/' || c == '@');
+            && !user
+                .chars()
+                .any(|c| c.is_control() || c == ':' || c == '/' || c == '@');
         if !user_ok {
             return Err(IdError::Invalid(s.to_string(), "user name"));
         }
@@ -133,10 +135,22 @@ mod tests {
         assert_eq!(t.token(), Some("pvekit"));
         assert_eq!(t.userid(), "root@pam");
         assert_eq!(t.to_string(), "root@pam!pvekit");
-        assert!(matches!("root".parse::<AuthId>(), Err(IdError::MissingRealm(_))));
-        assert!(matches!(AuthId::parse_token("root@pam"), Err(IdError::NotAToken(_))));
+        assert!(matches!(
+            "root".parse::<AuthId>(),
+            Err(IdError::MissingRealm(_))
+        ));
+        assert!(matches!(
+            AuthId::parse_token("root@pam"),
+            Err(IdError::NotAToken(_))
+        ));
         assert!("root@pam!1bad".parse::<AuthId>().is_err());
-        assert_eq!(AuthId::from_user_realm("root", "pam").unwrap().to_string(), "root@pam");
-        assert_eq!(AuthId::from_user_realm("a@pve", "pam").unwrap().to_string(), "a@pve");
+        assert_eq!(
+            AuthId::from_user_realm("root", "pam").unwrap().to_string(),
+            "root@pam"
+        );
+        assert_eq!(
+            AuthId::from_user_realm("a@pve", "pam").unwrap().to_string(),
+            "a@pve"
+        );
     }
 }

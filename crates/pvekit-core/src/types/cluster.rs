@@ -92,7 +92,11 @@ pub struct ClusterResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// Guest id.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub vmid: Option<u64>,
     /// Guest name (absent while the server has no RRD data for the guest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,40 +105,88 @@ pub struct ClusterResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Whether the guest is a template.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_bool_01")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_bool_01"
+    )]
     pub template: Option<bool>,
     /// CPU usage as a fraction of `maxcpu` (0.05 = 5 %).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_f64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_f64_lenient"
+    )]
     pub cpu: Option<f64>,
     /// Number of CPUs (may be fractional for LXC with a cpulimit).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_f64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_f64_lenient"
+    )]
     pub maxcpu: Option<f64>,
     /// Memory in use, bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub mem: Option<u64>,
     /// Memory limit, bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub maxmem: Option<u64>,
     /// Disk in use, bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub disk: Option<u64>,
     /// Disk size, bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub maxdisk: Option<u64>,
     /// Bytes received since start.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub netin: Option<u64>,
     /// Bytes sent since start.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub netout: Option<u64>,
     /// Bytes read from disk since start.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub diskread: Option<u64>,
     /// Bytes written to disk since start.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub diskwrite: Option<u64>,
     /// Seconds since start.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "perl::opt_u64_lenient"
+    )]
     pub uptime: Option<u64>,
     /// `;`-separated tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]

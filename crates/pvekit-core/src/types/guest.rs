@@ -36,7 +36,9 @@ impl FromStr for GuestKind {
         match s {
             "lxc" => Ok(GuestKind::Lxc),
             "qemu" => Ok(GuestKind::Qemu),
-            other => Err(format!("unknown guest type '{other}' (expected lxc or qemu)")),
+            other => Err(format!(
+                "unknown guest type '{other}' (expected lxc or qemu)"
+            )),
         }
     }
 }

@@ -17,7 +17,10 @@ pub struct Version {
 impl Version {
     /// The `(major, minor, patch)` numbers of `version`, missing parts as 0.
     pub fn numbers(&self) -> (u32, u32, u32) {
-        let mut it = self.version.split(['.', '-', '~']).map(|p| p.parse().unwrap_or(0));
+        let mut it = self
+            .version
+            .split(['.', '-', '~'])
+            .map(|p| p.parse().unwrap_or(0));
         (
             it.next().unwrap_or(0),
             it.next().unwrap_or(0),

@@ -1,0 +1,576 @@
+//! The client of one Proxmox VE cluster: transport, authentication, discovery.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{AUTHORIZATION, COOKIE, HeaderValue};
+use pvekit_core::envelope::ApiErrorBody;
+use pvekit_core::types::{
+    ClusterNode, ClusterResource, ClusterStatusItem, NodeListItem, ResourceType, Version,
+};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tracing::debug;
+
+use crate::auth::{Auth, Session, TicketAuth, TicketResponse};
+use crate::config::{Config, Resolved};
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::tls::{self, PresentedCert};
+
+/// Tuning of a [`Client`] beyond what the [`Config`] file states.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Renew the ticket once it is this old (default 15 minutes, as the web UI does; tickets
+    /// live two hours).
+    pub ticket_renewal: Duration,
+    /// At most this many requests in flight to the cluster at once (default 16).
+    pub max_in_flight: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            ticket_renewal: Duration::from_secs(15 * 60),
+            max_in_flight: 16,
+        }
+    }
+}
+
+/// A connection to one Proxmox VE cluster (or standalone node). Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Conn,
+    version: Version,
+    name: String,
+    nodes: Vec<ClusterNode>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.inner.conn.resolved.origin)
+            .field("cluster", &self.inner.name)
+            .field("version", &self.inner.version.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parameters of a request: name/value pairs, booleans already as `1`/`0`.
+pub type Params<'a> = &'a [(&'a str, String)];
+
+/// The transport and authentication of a client.
+struct Conn {
+    http: reqwest::Client,
+    resolved: Resolved,
+    auth: Auth,
+    presented: PresentedCert,
+    limiter: Semaphore,
+}
+
+impl Client {
+    /// Connects with default [`ClientOptions`]: validates the config, logs in (password
+    /// auth), reads the version and discovers the cluster's nodes.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config, [`Error::Tls`] when the certificate is not
+    /// trusted, [`Error::Connect`] / [`Error::Timeout`] when the server cannot be reached,
+    /// [`Error::Auth`] for rejected credentials.
+    pub async fn connect(config: &Config) -> Result<Client> {
+        Self::connect_with(config, ClientOptions::default()).await
+    }
+
+    /// Like [`Client::connect`] with explicit options.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn connect_with(config: &Config, options: ClientOptions) -> Result<Client> {
+        let resolved = config.resolve()?;
+        let presented = PresentedCert::default();
+        let tls = tls::client_config(&resolved.trust, presented.clone())?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(resolved.timeouts.connect)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .pool_max_idle_per_host(options.max_in_flight.max(1))
+            .user_agent(concat!("pvekit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
+        let creds = &resolved.credentials;
+        let auth = match (&creds.token, &creds.login) {
+            (Some((id, secret)), _) => Auth::token(id, secret),
+            (None, Some((id, pw))) => Auth::Ticket(TicketAuth::new(
+                id.clone(),
+                pw.clone(),
+                options.ticket_renewal,
+            )),
+            (None, None) => return Err(Error::config("no credentials")),
+        };
+        let conn = Conn {
+            http,
+            resolved,
+            auth,
+            presented,
+            limiter: Semaphore::new(options.max_in_flight.max(1)),
+        };
+        if let Auth::Ticket(t) = &conn.auth {
+            conn.login(t).await?;
+        }
+        let version: Version = conn.call(Method::GET, "/version", &[]).await?;
+        let (name, nodes) = conn.discover().await?;
+        debug!(cluster = %name, version = %version.version, nodes = nodes.len(), "connected");
+        Ok(Client {
+            inner: Arc::new(Inner {
+                conn,
+                version,
+                name,
+                nodes,
+            }),
+        })
+    }
+
+    /// The cluster name, or the node name of a standalone node.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The key of this cluster in a [`NodePool`](crate::NodePool): its name.
+    pub fn key(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// `https://host:port` of the API.
+    pub fn url(&self) -> &str {
+        &self.inner.conn.resolved.origin
+    }
+
+    /// The pve-manager version of the node the client talks to.
+    pub fn version(&self) -> &Version {
+        &self.inner.version
+    }
+
+    /// The nodes found at connect time.
+    pub fn nodes(&self) -> Vec<Node> {
+        self.inner
+            .nodes
+            .iter()
+            .map(|n| Node::new(self.clone(), n.clone()))
+            .collect()
+    }
+
+    /// Number of nodes in the cluster.
+    pub fn num_nodes(&self) -> usize {
+        self.inner.nodes.len()
+    }
+
+    /// The SHA-256 fingerprint of the certificate the server presented last.
+    pub fn server_fingerprint(&self) -> Option<crate::Fingerprint> {
+        self.inner.conn.presented.get()
+    }
+
+    /// `GET` an API path (below `/api2/json`) and decode its `data`.
+    ///
+    /// # Errors
+    /// Any transport, auth or API error; [`Error::Decode`] when `data` does not fit `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.inner.conn.call(Method::GET, path, &[]).await
+    }
+
+    /// `GET` with query parameters.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub async fn get_with<T: DeserializeOwned>(&self, path: &str, params: Params<'_>) -> Result<T> {
+        self.inner.conn.call(Method::GET, path, params).await
+    }
+
+    /// `POST` form parameters and decode `data` (a UPID string for actions).
+    ///
+    /// # Errors
+    /// As [`Client::get`]. Writes are never retried.
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, params: Params<'_>) -> Result<T> {
+        self.inner.conn.call(Method::POST, path, params).await
+    }
+
+    /// `PUT` form parameters and decode `data` (usually `null`).
+    ///
+    /// # Errors
+    /// As [`Client::post`].
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, params: Params<'_>) -> Result<T> {
+        self.inner.conn.call(Method::PUT, path, params).await
+    }
+
+    /// `GET /cluster/resources`, optionally filtered by type.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub async fn cluster_resources(
+        &self,
+        kind: Option<ResourceType>,
+    ) -> Result<Vec<ClusterResource>> {
+        match kind {
+            Some(k) => {
+                self.get_with("/cluster/resources", &[("type", k.as_str().to_string())])
+                    .await
+            }
+            None => self.get("/cluster/resources").await,
+        }
+    }
+
+    /// `GET /cluster/status`, items of unknown type skipped.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub async fn cluster_status(&self) -> Result<Vec<ClusterStatusItem>> {
+        self.inner.conn.cluster_status().await
+    }
+}
+
+impl Conn {
+    /// Reads the cluster name and members; falls back to `/nodes` when the identity may not
+    /// read the cluster status (it needs Sys.Audit on `/`).
+    async fn discover(&self) -> Result<(String, Vec<ClusterNode>)> {
+        match self.cluster_status().await {
+            Ok(items) => {
+                let mut name = None;
+                let mut nodes = Vec::new();
+                for item in items {
+                    match item {
+                        ClusterStatusItem::Cluster(c) => name = Some(c.name),
+                        ClusterStatusItem::Node(n) => nodes.push(n),
+                    }
+                }
+                nodes.sort_by(|a, b| a.name.cmp(&b.name));
+                let name = name
+                    .or_else(|| nodes.first().map(|n| n.name.clone()))
+                    .unwrap_or_else(|| self.resolved.origin.clone());
+                Ok((name, nodes))
+            }
+            Err(Error::Permission { .. }) => {
+                let list: Vec<NodeListItem> = self.call(Method::GET, "/nodes", &[]).await?;
+                let mut nodes: Vec<ClusterNode> = list
+                    .into_iter()
+                    .map(|n| ClusterNode {
+                        id: n.id.unwrap_or_else(|| format!("node/{}", n.node)),
+                        online: n.status == "online",
+                        name: n.node,
+                        nodeid: 0,
+                        local: false,
+                        ip: None,
+                        level: None,
+                    })
+                    .collect();
+                nodes.sort_by(|a, b| a.name.cmp(&b.name));
+                let name = if nodes.len() == 1 {
+                    nodes[0].name.clone()
+                } else {
+                    self.resolved.origin.clone()
+                };
+                Ok((name, nodes))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn cluster_status(&self) -> Result<Vec<ClusterStatusItem>> {
+        let raw: Vec<serde_json::Value> = self.call(Method::GET, "/cluster/status", &[]).await?;
+        raw.into_iter()
+            .filter(|v| {
+                matches!(
+                    v.get("type").and_then(|t| t.as_str()),
+                    Some("cluster" | "node")
+                )
+            })
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| Error::Decode {
+                    path: "/cluster/status".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Logs in with the password and stores the session.
+    async fn login(&self, t: &TicketAuth) -> Result<Session> {
+        let _one = t.renewing.lock().await;
+        self.login_locked(t, None).await
+    }
+
+    /// Logs in; with `renew` the current ticket is posted as the password instead.
+    async fn login_locked(&self, t: &TicketAuth, renew: Option<&SecretString>) -> Result<Session> {
+        let password = renew.unwrap_or(&t.password);
+        let params = [
+            ("username", t.userid.to_string()),
+            ("password", password.expose_secret().to_string()),
+        ];
+        let url = self.url_for("/access/ticket");
+        let req = self
+            .http
+            .post(url)
+            .form(&params)
+            .timeout(self.resolved.timeouts.login);
+        let what = if renew.is_some() {
+            "ticket renewal"
+        } else {
+            "login"
+        };
+        let resp = self
+            .execute(req, "POST", "/access/ticket", self.resolved.timeouts.login)
+            .await?;
+        let data: TicketResponse = match self.decode(resp, "POST", "/access/ticket").await {
+            Ok(d) => d,
+            Err(Error::Auth { .. }) if renew.is_none() => {
+                return Err(Error::Auth {
+                    message: format!(
+                        "{what} as {} was refused (authentication failure): check username, password and realm",
+                        t.userid
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if data
+            .need_tfa
+            .as_ref()
+            .is_some_and(|v| v.as_u64() == Some(1) || v.as_bool() == Some(true))
+        {
+            return Err(Error::Auth {
+                message: format!(
+                    "{} has two-factor authentication enabled, which pvekit cannot complete: use an API token instead",
+                    t.userid
+                ),
+            });
+        }
+        let s = Session {
+            ticket: data.ticket,
+            csrf: data.csrf,
+            obtained: Instant::now(),
+        };
+        t.store(Some(s.clone()));
+        debug!(user = %t.userid, what, "obtained ticket");
+        Ok(s)
+    }
+
+    /// The session to use now: renewed when old, re-created when missing.
+    async fn session(&self, t: &TicketAuth) -> Result<Session> {
+        if let Some(s) = t.current() {
+            if s.obtained.elapsed() < t.renew_after {
+                return Ok(s);
+            }
+        }
+        let _one = t.renewing.lock().await;
+        match t.current() {
+            Some(s) if s.obtained.elapsed() < t.renew_after => Ok(s),
+            Some(s) => match self.login_locked(t, Some(&s.ticket)).await {
+                Ok(new) => Ok(new),
+                Err(Error::Auth { .. }) => self.login_locked(t, None).await,
+                Err(e) => Err(e),
+            },
+            None => self.login_locked(t, None).await,
+        }
+    }
+
+    fn url_for(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.resolved.api_base.as_str().trim_end_matches('/'),
+            path
+        )
+    }
+
+    /// Sends one API call and decodes `data`. Ticket auth re-logs in once on a 401.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        params: Params<'_>,
+    ) -> Result<T> {
+        if !path.starts_with('/') {
+            return Err(Error::config(format!(
+                "API path '{path}' must start with '/'"
+            )));
+        }
+        let _permit = self
+            .limiter
+            .acquire()
+            .await
+            .map_err(|_| Error::config("client closed"))?;
+        let mut retried = false;
+        loop {
+            let mut req = self.http.request(method.clone(), self.url_for(path));
+            req = if method == Method::GET || method == Method::DELETE {
+                req.query(params)
+            } else {
+                req.form(params)
+            };
+            let mut used_ticket = None;
+            match &self.auth {
+                Auth::Token { header } => {
+                    req = req.header(AUTHORIZATION, sensitive(header.expose_secret())?);
+                }
+                Auth::Ticket(t) => {
+                    let s = self.session(t).await?;
+                    req = req.header(
+                        COOKIE,
+                        sensitive(&format!("PVEAuthCookie={}", s.ticket.expose_secret()))?,
+                    );
+                    if method != Method::GET {
+                        req = req.header("CSRFPreventionToken", sensitive(s.csrf.expose_secret())?);
+                    }
+                    used_ticket = Some(s.ticket);
+                }
+            }
+            let timeout = self.resolved.timeouts.request;
+            let resp = self
+                .execute(req.timeout(timeout), method.as_str(), path, timeout)
+                .await?;
+            match self.decode(resp, method.as_str(), path).await {
+                Err(Error::Auth { .. }) if !retried && used_ticket.is_some() => {
+                    // The server no longer accepts the ticket: log in again, once.
+                    if let (Auth::Ticket(t), Some(old)) = (&self.auth, used_ticket) {
+                        t.invalidate(&old);
+                    }
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn execute(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<reqwest::Response> {
+        req.send()
+            .await
+            .map_err(|e| self.map_send_error(e, method, path, timeout))
+    }
+
+    fn map_send_error(
+        &self,
+        e: reqwest::Error,
+        method: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Error {
+        let url = self.resolved.origin.clone();
+        if let Some(r) = tls::find_rustls_error(&e) {
+            if matches!(r, rustls::Error::InvalidCertificate(_)) {
+                return Error::Tls {
+                    url,
+                    reason: tls::describe(r),
+                    presented: self.presented.get().map(|f| f.to_string()),
+                };
+            }
+        }
+        if e.is_timeout() {
+            return Error::Timeout {
+                what: format!("{method} {url}{path}"),
+                after: timeout,
+            };
+        }
+        let reason = error_chain(&e);
+        if e.is_connect() {
+            Error::Connect { url, reason }
+        } else {
+            Error::Transport {
+                method: method.into(),
+                path: path.into(),
+                reason,
+            }
+        }
+    }
+
+    /// Turns a response into `data` or a typed error.
+    async fn decode<T: DeserializeOwned>(
+        &self,
+        resp: reqwest::Response,
+        method: &str,
+        path: &str,
+    ) -> Result<T> {
+        let status = resp.status();
+        let reason = resp
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
+        let body = resp.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                Error::Timeout {
+                    what: format!("{method} {path}"),
+                    after: self.resolved.timeouts.request,
+                }
+            } else {
+                Error::Transport {
+                    method: method.into(),
+                    path: path.into(),
+                    reason: error_chain(&e),
+                }
+            }
+        })?;
+        if status.is_success() {
+            #[derive(serde::Deserialize)]
+            struct Data<T> {
+                data: T,
+            }
+            return serde_json::from_slice::<Data<T>>(&body)
+                .map(|d| d.data)
+                .map_err(|e| Error::Decode {
+                    path: path.into(),
+                    reason: e.to_string(),
+                });
+        }
+        let err = ApiErrorBody::parse(&body);
+        let reason = reason.or_else(|| status.canonical_reason().map(str::to_string));
+        let message = err.best_message(reason.as_deref(), "no message");
+        Err(match status.as_u16() {
+            401 => Error::Auth {
+                message: match &self.auth {
+                    Auth::Token { .. } => format!(
+                        "{message}: the server rejected the API token; check token_id and secret, and that the token exists and has not expired"
+                    ),
+                    Auth::Ticket(_) => message,
+                },
+            },
+            403 => Error::Permission { message },
+            500 if message.contains("does not exist") => Error::NotFound { message },
+            code => Error::Api {
+                method: method.into(),
+                path: path.into(),
+                status: code,
+                message,
+                errors: err.errors.unwrap_or_default(),
+            },
+        })
+    }
+}
+
+fn sensitive(v: &str) -> Result<HeaderValue> {
+    let mut h = HeaderValue::from_str(v).map_err(|_| {
+        Error::config("a credential contains characters that cannot be sent in an HTTP header")
+    })?;
+    h.set_sensitive(true);
+    Ok(h)
+}
+
+/// The error and its causes on one line, without repeating parts.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,384 @@
+//! Connection settings for one Proxmox VE cluster.
+//!
+//! The field names match GoDoxy's `providers.proxmox[]` entries, so an existing GoDoxy config
+//! deserializes unchanged; `fingerprint` and `timeouts` are pvekit additions.
+
+use std::time::Duration;
+
+use pvekit_core::{AuthId, Fingerprint};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// Where a cluster is and how to authenticate to it.
+///
+/// Give either an API token (`token_id` + `secret`, recommended) or a user and password
+/// (`username` + `password`, with `realm` defaulting to `pam`). Both may be given: API calls
+/// then use the token, while terminal sessions (which need a real login) use the password.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `https://host:8006`, with or without `/api2/json` and a trailing slash.
+    pub url: String,
+    /// Login user, `root` or `root@pam`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Login password.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Realm of `username` when it has none (default `pam`).
+    #[serde(default)]
+    pub realm: Option<String>,
+    /// API token id, `user@realm!tokenname`.
+    #[serde(default)]
+    pub token_id: Option<String>,
+    /// API token secret.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// Skip TLS certificate verification entirely (insecure; prefer `fingerprint`).
+    #[serde(default)]
+    pub no_tls_verify: bool,
+    /// Pin the server certificate's SHA-256 fingerprint (`AA:BB:...`, as Proxmox VE shows it).
+    /// A certificate that validates normally is accepted too, as Proxmox's own tools do.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// Timeouts; every field optional.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+/// Timeouts of network operations. In YAML each is a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    /// Establishing a TCP + TLS connection (default 5 s).
+    #[serde(with = "secs")]
+    pub connect: Duration,
+    /// One API call, from sending the request to reading the whole answer (default 3 s, as
+    /// GoDoxy's per-operation timeout).
+    #[serde(with = "secs")]
+    pub request: Duration,
+    /// A login call. Longer than `request`, because Proxmox VE delays every rejected login by
+    /// about 3 s (default 10 s).
+    #[serde(with = "secs")]
+    pub login: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(3),
+            login: Duration::from_secs(10),
+        }
+    }
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v.is_finite() && v > 0.0 && v < 86_400.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "timeout must be a positive number of seconds below one day, got {v}"
+            )))
+        }
+    }
+}
+
+/// How the server certificate is trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Trust {
+    /// The operating system's trust store.
+    System,
+    /// System trust, else a leaf certificate with this SHA-256.
+    Fingerprint(Fingerprint),
+    /// No verification at all.
+    Insecure,
+}
+
+/// Credentials after validation.
+#[derive(Clone)]
+pub(crate) struct Credentials {
+    pub token: Option<(AuthId, SecretString)>,
+    pub login: Option<(AuthId, SecretString)>,
+}
+
+/// A validated config: what the client actually uses.
+#[derive(Clone)]
+pub(crate) struct Resolved {
+    /// `https://host:port/api2/json` with no trailing slash.
+    pub api_base: Url,
+    /// `https://host:port`, for messages and keys.
+    pub origin: String,
+    pub trust: Trust,
+    pub credentials: Credentials,
+    pub timeouts: Timeouts,
+}
+
+fn present(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn present_secret(s: &Option<SecretString>) -> Option<&SecretString> {
+    s.as_ref().filter(|s| !s.expose_secret().is_empty())
+}
+
+impl Config {
+    /// Checks the config and says exactly what is wrong.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the url is missing or invalid, a credential pair is incomplete,
+    /// neither pair is given, an id is malformed, or the TLS options contradict each other.
+    pub fn validate(&self) -> Result<()> {
+        self.resolve().map(|_| ())
+    }
+
+    pub(crate) fn resolve(&self) -> Result<Resolved> {
+        let (api_base, origin) = parse_url(&self.url)?;
+        let token = match (present(&self.token_id), present_secret(&self.secret)) {
+            (Some(id), Some(secret)) => Some((
+                AuthId::parse_token(id).map_err(|e| Error::config(format!("token_id: {e}")))?,
+                secret.clone(),
+            )),
+            (Some(_), None) => {
+                return Err(Error::config("token_id is set but secret is missing"));
+            }
+            (None, Some(_)) => {
+                return Err(Error::config(
+                    "secret is set but token_id is missing (write it as user@realm!tokenname)",
+                ));
+            }
+            (None, None) => None,
+        };
+        let login = match (present(&self.username), present_secret(&self.password)) {
+            (Some(user), Some(password)) => {
+                let realm = present(&self.realm).unwrap_or("pam");
+                let id = AuthId::from_user_realm(user, realm)
+                    .map_err(|e| Error::config(format!("username: {e}")))?;
+                if id.is_token() {
+                    return Err(Error::config(
+                        "username must be a user (user@realm), not a token id; put token ids in token_id",
+                    ));
+                }
+                Some((id, password.clone()))
+            }
+            (Some(_), None) => {
+                return Err(Error::config("username is set but password is missing"));
+            }
+            (None, Some(_)) => {
+                return Err(Error::config("password is set but username is missing"));
+            }
+            (None, None) => None,
+        };
+        if token.is_none() && login.is_none() {
+            return Err(Error::config(
+                "no credentials: set token_id and secret (recommended), or username and password",
+            ));
+        }
+        let trust = match (present(&self.fingerprint), self.no_tls_verify) {
+            (Some(_), true) => {
+                return Err(Error::config(
+                    "fingerprint and no_tls_verify contradict each other: pin the fingerprint (safer) or skip verification, not both",
+                ));
+            }
+            (Some(fp), false) => Trust::Fingerprint(
+                fp.parse::<Fingerprint>()
+                    .map_err(|e| Error::config(e.to_string()))?,
+            ),
+            (None, true) => Trust::Insecure,
+            (None, false) => Trust::System,
+        };
+        Ok(Resolved {
+            api_base,
+            origin,
+            trust,
+            credentials: Credentials { token, login },
+            timeouts: self.timeouts,
+        })
+    }
+}
+
+/// Parses the cluster URL: https only, with or without `/api2/json` and a trailing slash.
+fn parse_url(raw: &str) -> Result<(Url, String)> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Error::config(
+            "url is required, for example https://pve.example.com:8006",
+        ));
+    }
+    let url = Url::parse(raw).map_err(|e| {
+        Error::config(format!(
+            "url '{raw}' is not valid ({e}); expected e.g. https://pve.example.com:8006"
+        ))
+    })?;
+    if url.scheme() != "https" {
+        return Err(Error::config(format!(
+            "url '{raw}' must use https: Proxmox VE serves its API only over https (port 8006)"
+        )));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| Error::config(format!("url '{raw}' has no host")))?;
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(Error::config(format!(
+            "url '{raw}' must not carry a query, fragment or user info"
+        )));
+    }
+    let path = url.path().trim_end_matches('/');
+    let prefix = path.strip_suffix("/api2/json").unwrap_or(path);
+    let port = url.port_or_known_default().unwrap_or(8006);
+    let host_part = match url.host() {
+        Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+        _ => host.to_string(),
+    };
+    let origin = format!("https://{host_part}:{port}{prefix}");
+    let api_base = Url::parse(&format!("{origin}/api2/json"))
+        .map_err(|e| Error::config(format!("url '{raw}': {e}")))?;
+    Ok((api_base, origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token_cfg(url: &str) -> Config {
+        Config {
+            url: url.into(),
+            token_id: Some("root@pam!t".into()),
+            secret: Some("s".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn url_forms() {
+        for u in [
+            "https://pve:8006",
+            "https://pve:8006/",
+            "https://pve:8006/api2/json",
+            "https://pve:8006/api2/json/",
+        ] {
+            let r = token_cfg(u).resolve().unwrap();
+            assert_eq!(r.api_base.as_str(), "https://pve:8006/api2/json", "{u}");
+            assert_eq!(r.origin, "https://pve:8006");
+        }
+        let r = token_cfg("https://[::1]:8006").resolve().unwrap();
+        assert_eq!(r.api_base.as_str(), "https://[::1]:8006/api2/json");
+        for bad in [
+            "",
+            "pve:8006",
+            "http://pve:8006",
+            "https://",
+            "https://pve?x=1",
+            "not a url",
+        ] {
+            assert!(
+                matches!(token_cfg(bad).resolve(), Err(Error::Config { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn credential_pairs() {
+        let mut c = token_cfg("https://pve:8006");
+        c.secret = None;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("secret is missing")
+        );
+        let c = Config {
+            url: "https://pve:8006".into(),
+            ..Default::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("no credentials")
+        );
+        let c = Config {
+            url: "https://pve:8006".into(),
+            username: Some("root".into()),
+            password: Some("pw".into()),
+            ..Default::default()
+        };
+        let r = c.resolve().unwrap();
+        assert_eq!(r.credentials.login.unwrap().0.to_string(), "root@pam");
+        let c = Config {
+            realm: Some("pve".into()),
+            ..c
+        };
+        assert_eq!(
+            c.resolve()
+                .unwrap()
+                .credentials
+                .login
+                .unwrap()
+                .0
+                .to_string(),
+            "root@pve"
+        );
+        let c = Config {
+            username: Some("root".into()),
+            password: None,
+            ..c
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("password is missing")
+        );
+        let mut c = token_cfg("https://pve:8006");
+        c.token_id = Some("root@pam".into());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("not a token id")
+        );
+    }
+
+    #[test]
+    fn tls_options() {
+        let mut c = token_cfg("https://pve:8006");
+        assert_eq!(c.resolve().unwrap().trust, Trust::System);
+        c.no_tls_verify = true;
+        assert_eq!(c.resolve().unwrap().trust, Trust::Insecure);
+        c.fingerprint = Some("AB".repeat(32));
+        assert!(c.validate().unwrap_err().to_string().contains("contradict"));
+        c.no_tls_verify = false;
+        assert!(matches!(c.resolve().unwrap().trust, Trust::Fingerprint(_)));
+        c.fingerprint = Some("nope".into());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("fingerprint")
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let c = Config {
+            url: "https://pve:8006".into(),
+            username: Some("root".into()),
+            password: Some("hunter2-password".into()),
+            token_id: Some("root@pam!t".into()),
+            secret: Some("0b5e-secret".into()),
+            ..Default::default()
+        };
+        let d = format!("{c:?}");
+        assert!(!d.contains("hunter2") && !d.contains("0b5e"), "{d}");
+    }
+}

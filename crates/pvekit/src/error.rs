@@ -1,0 +1,176 @@
+//! Typed errors that say what went wrong and, where it helps, what to do.
+//!
+//! The variants separate failures that never reached the server ([`Error::Connect`], safe to
+//! retry) from ones that may have ([`Error::Transport`], [`Error::Timeout`]), and from answers
+//! the server gave ([`Error::Api`] and its specific forms). Messages never contain secrets.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to Proxmox VE.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is incomplete or invalid.
+    #[error("invalid proxmox config: {message}")]
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// The server's TLS certificate was not accepted.
+    #[error(
+        "TLS certificate of {url} was not accepted: {reason}{presented}. If this is your Proxmox VE node, pin its certificate with `fingerprint` (--fingerprint / PVEKIT_FINGERPRINT; shown under Node → System → Certificates), or skip verification with `no_tls_verify` (insecure)",
+        presented = presented.as_ref().map(|f| format!(" (the server presented SHA-256 fingerprint {f})")).unwrap_or_default()
+    )]
+    Tls {
+        /// The server.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+        /// The fingerprint the server presented, when known.
+        presented: Option<String>,
+    },
+
+    /// No connection could be made; the request was never sent (safe to retry).
+    #[error("cannot connect to {url}: {reason}")]
+    Connect {
+        /// The server.
+        url: String,
+        /// The cause, as text.
+        reason: String,
+    },
+
+    /// The connection failed after the request may have been sent.
+    #[error("{method} {path}: connection to the server failed: {reason}")]
+    Transport {
+        /// HTTP method.
+        method: String,
+        /// API path.
+        path: String,
+        /// The cause.
+        reason: String,
+    },
+
+    /// An operation took longer than allowed.
+    #[error("{what} timed out after {after:?}")]
+    Timeout {
+        /// What timed out.
+        what: String,
+        /// The limit.
+        after: Duration,
+    },
+
+    /// The server refused the credentials or the session (HTTP 401).
+    #[error("authentication failed: {message}")]
+    Auth {
+        /// The server's message, with a hint where one helps.
+        message: String,
+    },
+
+    /// The identity lacks a privilege (HTTP 403).
+    #[error("permission denied: {message}")]
+    Permission {
+        /// The server's message.
+        message: String,
+    },
+
+    /// The server says the object does not exist (Proxmox VE answers a 500 for a missing guest).
+    #[error("not found: {message}")]
+    NotFound {
+        /// The server's message.
+        message: String,
+    },
+
+    /// Any other error answer.
+    #[error("{method} {path} failed with HTTP {status}: {message}{details}", details = format_errors(errors))]
+    Api {
+        /// HTTP method.
+        method: String,
+        /// API path.
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// The body's `message`, or else the reason phrase.
+        message: String,
+        /// Per-parameter errors of a 400.
+        errors: BTreeMap<String, String>,
+    },
+
+    /// The answer could not be decoded.
+    #[error("cannot decode the answer to GET {path}: {reason}")]
+    Decode {
+        /// API path.
+        path: String,
+        /// What did not fit.
+        reason: String,
+    },
+
+    /// No node of that name is known.
+    #[error("node '{name}' not found; available nodes: {available}")]
+    NodeNotFound {
+        /// The name asked for.
+        name: String,
+        /// Comma-separated known names.
+        available: String,
+    },
+
+    /// A node name exists in several clusters.
+    #[error("node name '{name}' is ambiguous: it exists in clusters {}; address it as CLUSTER/NODE", clusters.join(", "))]
+    AmbiguousNode {
+        /// The name asked for.
+        name: String,
+        /// The clusters that have it.
+        clusters: Vec<String>,
+    },
+
+    /// A guest or resource is not in the cluster.
+    #[error("resource not found: {0}")]
+    ResourceNotFound(String),
+
+    /// The cluster has no resources (yet).
+    #[error("no resources")]
+    NoResources,
+
+    /// A terminal session was needed but the config has no username and password.
+    #[error("no session found, make sure username and password are set")]
+    NoSession,
+}
+
+fn format_errors(errors: &BTreeMap<String, String>) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.trim()))
+        .collect();
+    format!(" ({})", parts.join("; "))
+}
+
+impl Error {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    /// Whether the request certainly never reached the server, so retrying cannot repeat it.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Connect { .. })
+    }
+
+    /// The HTTP status the server answered, for errors that came from an answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::Auth { .. } => Some(401),
+            Error::Permission { .. } => Some(403),
+            Error::NotFound { .. } => Some(500),
+            _ => None,
+        }
+    }
+}
