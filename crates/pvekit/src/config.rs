@@ -251,7 +251,7 @@ mod tests {
     fn token_cfg(url: &str) -> Config {
         Config {
             url: url.into(),
-            token_id: Some("root@pam!t".into()),
+            token_id: Some("root@pam!tok".into()),
             secret: Some("s".into()),
             ..Default::default()
         }
@@ -374,7 +374,7 @@ mod tests {
             url: "https://pve:8006".into(),
             username: Some("root".into()),
             password: Some("hunter2-password".into()),
-            token_id: Some("root@pam!t".into()),
+            token_id: Some("root@pam!tok".into()),
             secret: Some("0b5e-secret".into()),
             ..Default::default()
         };
