@@ -14,13 +14,17 @@
 //! - [`upid`], [`ticket`], [`userid`], [`fingerprint`]: identifiers and their text forms.
 //! - [`names`]: the formats the API accepts for node names and VMIDs.
 //! - [`types`]: typed responses (version, cluster status, resources, nodes, guests).
+//! - [`propstring`]: property strings such as `net0` and the NIC settings in them.
+//! - [`format`]: IEC sizes, percentages and uptimes for people.
 
 #![warn(missing_docs)]
 
 pub mod envelope;
 pub mod fingerprint;
+pub mod format;
 pub mod names;
 pub mod perl;
+pub mod propstring;
 pub mod ticket;
 pub mod types;
 pub mod upid;

@@ -1,0 +1,89 @@
+//! Human-readable figures: IEC byte sizes, percentages, uptimes.
+
+/// Formats bytes with IEC units and at most one decimal, trailing `.0` dropped:
+/// `512B`, `1.5KiB`, `9.6GiB`, `20GiB`.
+pub fn iec(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes}B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    // Rounding can carry to 1024.0 (e.g. 1023.96 KiB): move up a unit then.
+    let mut rounded = (value * 10.0).round() / 10.0;
+    if rounded >= 1024.0 && unit < UNITS.len() - 1 {
+        unit += 1;
+        rounded = ((value / 1024.0) * 10.0).round() / 10.0;
+    }
+    let text = format!("{rounded:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text}{}", UNITS[unit])
+}
+
+/// Formats a percentage with the given decimals: `pct(0.311, 1)` is `31.1%`.
+pub fn pct(fraction: f64, decimals: usize) -> String {
+    let v = if fraction.is_finite() { fraction * 100.0 } else { 0.0 };
+    format!("{v:.decimals$}%")
+}
+
+/// `used / total` as a fraction, 0 when total is 0.
+pub fn ratio(used: u64, total: u64) -> f64 {
+    if total == 0 { 0.0 } else { used as f64 / total as f64 }
+}
+
+/// Formats seconds like `3d4h5m` (days and hours only when non-zero; minutes always).
+pub fn uptime(secs: u64) -> String {
+    let d = secs / 86_400;
+    let h = secs % 86_400 / 3600;
+    let m = secs % 3600 / 60;
+    let mut out = String::new();
+    if d > 0 {
+        out.push_str(&format!("{d}d"));
+    }
+    if d > 0 || h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    out.push_str(&format!("{m}m"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn iec_examples() {
+        assert_eq!(iec(0), "0B");
+        assert_eq!(iec(1023), "1023B");
+        assert_eq!(iec(1024), "1KiB");
+        assert_eq!(iec(1536), "1.5KiB");
+        assert_eq!(iec(20 * 1024 * 1024 * 1024), "20GiB");
+        assert_eq!(iec((9.6 * 1024.0 * 1024.0 * 1024.0) as u64), "9.6GiB");
+        assert_eq!(iec(1024 * 1024 - 1), "1MiB");
+        assert_eq!(iec(u64::MAX), "16EiB");
+    }
+
+    #[test]
+    fn pct_and_uptime() {
+        assert_eq!(pct(0.311, 1), "31.1%");
+        assert_eq!(pct(ratio(4887, 10000), 2), "48.87%");
+        assert_eq!(pct(f64::NAN, 1), "0.0%");
+        assert_eq!(uptime(3 * 86_400 + 4 * 3600 + 5 * 60 + 59), "3d4h5m");
+        assert_eq!(uptime(59), "0m");
+        assert_eq!(uptime(3600), "1h0m");
+        assert_eq!(uptime(86_400), "1d0h0m");
+    }
+
+    proptest! {
+        #[test]
+        fn iec_never_shows_1024_of_a_unit(n in any::<u64>()) {
+            let s = iec(n);
+            prop_assert!(!s.starts_with("1024") || s.ends_with("B") && !s.ends_with("iB"), "{}", s);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Prints a cluster's version, nodes and guests.
+//!
+//! ```text
+//! PVE_URL=https://pve:8006 PVE_TOKEN_ID='root@pam!monitoring' PVE_SECRET=... \
+//! PVE_FINGERPRINT=AA:BB:... cargo run -p pvekit --example cluster_summary
+//! ```
+//!
+//! `PVE_NO_TLS_VERIFY=1` skips certificate verification instead of pinning.
+
+use pvekit::{Client, Config, NodePool, ResourceType};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let env = |k: &str| std::env::var(k).ok();
+    let config = Config {
+        url: env("PVE_URL").ok_or("set PVE_URL")?,
+        token_id: env("PVE_TOKEN_ID"),
+        secret: env("PVE_SECRET").map(Into::into),
+        username: env("PVE_USERNAME"),
+        password: env("PVE_PASSWORD").map(Into::into),
+        fingerprint: env("PVE_FINGERPRINT"),
+        no_tls_verify: env("PVE_NO_TLS_VERIFY").is_some_and(|v| v == "1"),
+        ..Default::default()
+    };
+    let client = Client::connect(&config).await?;
+    println!("{} (Proxmox VE {})", client.name(), client.version().version);
+
+    let pool = NodePool::new();
+    pool.add_client(&client);
+    for node in pool.nodes() {
+        let state = if node.online() { "online" } else { "offline" };
+        println!("  node {} {} {}", node.name(), node.ip().unwrap_or("-"), state);
+    }
+    for guest in client.cluster_resources(Some(ResourceType::Vm)).await? {
+        println!(
+            "  {} {} {} on {}",
+            guest.id,
+            guest.name.as_deref().unwrap_or("-"),
+            guest.status.as_deref().unwrap_or("unknown"),
+            guest.node.as_deref().unwrap_or("-"),
+        );
+    }
+    Ok(())
+}
