@@ -24,13 +24,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let client = Client::connect(&config).await?;
-    println!("{} (Proxmox VE {})", client.name(), client.version().version);
+    println!(
+        "{} (Proxmox VE {})",
+        client.name(),
+        client.version().version
+    );
 
     let pool = NodePool::new();
     pool.add_client(&client);
     for node in pool.nodes() {
         let state = if node.online() { "online" } else { "offline" };
-        println!("  node {} {} {}", node.name(), node.ip().unwrap_or("-"), state);
+        println!(
+            "  node {} {} {}",
+            node.name(),
+            node.ip().unwrap_or("-"),
+            state
+        );
     }
     for guest in client.cluster_resources(Some(ResourceType::Vm)).await? {
         println!(

@@ -109,6 +109,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A task ended with an error; `message` is the task's own error text.
+    #[error("task {upid} failed: {message}")]
+    TaskFailed {
+        /// The task id.
+        upid: String,
+        /// The task's exit status.
+        message: String,
+    },
+
     /// No node of that name is known.
     #[error("node '{name}' not found; available nodes: {available}")]
     NodeNotFound {

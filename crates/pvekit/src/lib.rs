@@ -32,13 +32,19 @@ mod auth;
 mod client;
 mod config;
 mod error;
+mod guest;
 mod node;
 mod pool;
+mod task;
 mod tls;
 
 pub use client::{Client, ClientOptions, Params};
 pub use config::{Config, Timeouts};
 pub use error::{Error, Result};
+pub use guest::{
+    Action, ActionOptions, Guest, IpPolicy, ips_of_config, ips_of_interfaces, is_ignored_interface,
+    is_private,
+};
 pub use node::Node;
 pub use pool::NodePool;
 pub use pvekit_core as core;
@@ -48,3 +54,4 @@ pub use pvekit_core::types::{
 };
 pub use pvekit_core::{Fingerprint, Upid};
 pub use secrecy::{ExposeSecret, SecretString};
+pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskStatus};

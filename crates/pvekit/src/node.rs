@@ -68,6 +68,16 @@ impl Node {
             .await
     }
 
+    /// A handle on container `vmid` of this node.
+    pub fn lxc(&self, vmid: u64) -> crate::Guest {
+        crate::Guest::new(self.clone(), pvekit_core::types::GuestKind::Lxc, vmid)
+    }
+
+    /// A handle on VM `vmid` of this node.
+    pub fn qemu(&self, vmid: u64) -> crate::Guest {
+        crate::Guest::new(self.clone(), pvekit_core::types::GuestKind::Qemu, vmid)
+    }
+
     /// `GET /nodes/{node}/status`.
     ///
     /// # Errors

@@ -1,1 +1,13 @@
+//! Integration tests of the pvekit library against the simulator, over real HTTPS.
+//!
+//! Every test starts its own simulator on a free loopback port, in strict mode, and most end
+//! by checking that the simulator rejected nothing the client sent and that every request
+//! fits the official API schema.
 
+mod util;
+
+mod auth;
+mod discovery;
+mod redaction;
+mod tls;
+mod transport;

@@ -1,0 +1,120 @@
+//! Following worker tasks (UPIDs) to their end.
+
+use std::time::Duration;
+
+use pvekit_core::Upid;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+/// Default interval between task status polls.
+pub const TASK_POLL_INTERVAL: Duration = Duration::from_millis(300);
+/// Default limit on how long a task is followed.
+pub const TASK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A task's state, from `GET /nodes/{node}/tasks/{upid}/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TaskStatus {
+    /// `running` or `stopped`.
+    pub status: String,
+    /// Only when stopped: `OK`, `WARNINGS: n`, or the error text.
+    #[serde(default)]
+    pub exitstatus: Option<String>,
+}
+
+impl TaskStatus {
+    /// Whether the task has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.status == "stopped"
+    }
+
+    /// Whether the task ended successfully (`OK` or `WARNINGS: n`, as Proxmox VE counts it).
+    pub fn is_ok(&self) -> bool {
+        self.is_stopped()
+            && self
+                .exitstatus
+                .as_deref()
+                .is_some_and(|s| s == "OK" || s.starts_with("WARNINGS: "))
+    }
+}
+
+/// A worker task on a node.
+#[derive(Debug, Clone)]
+pub struct Task {
+    client: Client,
+    upid: Upid,
+}
+
+impl Task {
+    /// Wraps a UPID returned by an action.
+    pub fn new(client: Client, upid: Upid) -> Self {
+        Task { client, upid }
+    }
+
+    /// The task id.
+    pub fn upid(&self) -> &Upid {
+        &self.upid
+    }
+
+    fn path(&self, leaf: &str) -> String {
+        format!("/nodes/{}/tasks/{}/{leaf}", self.upid.node, self.upid)
+    }
+
+    /// The task's current state.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub async fn status(&self) -> Result<TaskStatus> {
+        self.client.get(&self.path("status")).await
+    }
+
+    /// The task's log lines (all of them).
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub async fn log(&self) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Line {
+            t: String,
+        }
+        let lines: Vec<Line> = self
+            .client
+            .get_with(&self.path("log"), &[("limit", "0".to_string())])
+            .await?;
+        Ok(lines.into_iter().map(|l| l.t).collect())
+    }
+
+    /// Polls until the task stops, at most until `deadline`.
+    ///
+    /// # Errors
+    /// [`Error::TaskFailed`] with the task's own error text; [`Error::Timeout`] when the
+    /// deadline passes first; transport errors of the polls.
+    pub async fn wait(&self, poll: Duration, deadline: Instant) -> Result<TaskStatus> {
+        let started = Instant::now();
+        loop {
+            let status = self.status().await?;
+            if status.is_stopped() {
+                return if status.is_ok() {
+                    Ok(status)
+                } else {
+                    Err(Error::TaskFailed {
+                        upid: self.upid.to_string(),
+                        message: status
+                            .exitstatus
+                            .unwrap_or_else(|| "unexpected status".into()),
+                    })
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout {
+                    what: format!("task {}", self.upid),
+                    after: now - started,
+                });
+            }
+            tokio::time::sleep(poll.min(deadline - now)).await;
+        }
+    }
+}
