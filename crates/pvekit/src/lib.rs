@@ -33,6 +33,7 @@ mod client;
 mod config;
 mod error;
 mod guest;
+mod inventory;
 mod node;
 mod pool;
 mod task;
@@ -44,6 +45,10 @@ pub use error::{Error, Result};
 pub use guest::{
     Action, ActionOptions, Guest, IpPolicy, ips_of_config, ips_of_interfaces, is_ignored_interface,
     is_private,
+};
+pub use inventory::{
+    GuestResource, Inventory, InventoryEvent, InventoryOptions, PollerHandle,
+    RESOURCE_POLL_INTERVAL, Snapshot, first_label, reverse_lookup_node,
 };
 pub use node::Node;
 pub use pool::NodePool;

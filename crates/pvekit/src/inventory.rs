@@ -1,0 +1,508 @@
+//! The live inventory: every guest of a cluster with its IPs, refreshed in the background,
+//! readable without blocking, with change events and index-backed reverse lookups.
+//!
+//! One refresh pulls `/cluster/resources` once, resolves IPs concurrently with a bounded number
+//! of requests in flight, reuses the IPs of guests whose status did not change (until they are
+//! older than [`InventoryOptions::ip_ttl`]), and swaps the new [`Snapshot`] in atomically:
+//! readers never wait and never see half an update. A failed refresh keeps the last good
+//! snapshot and marks it stale.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use futures_util::StreamExt;
+use pvekit_core::types::{ClusterResource, GuestKind, ResourceType};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::guest::IpPolicy;
+use crate::node::Node;
+
+/// How often the background loop refreshes the inventory (GoDoxy's `ResourcePollInterval`).
+pub const RESOURCE_POLL_INTERVAL: Duration = Duration::from_secs(3);
+
+/// Tuning of an [`Inventory`].
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryOptions {
+    /// Which addresses count (private only by default).
+    pub ip_policy: IpPolicy,
+    /// Re-resolve a guest's IPs after this long even if its status did not change (DHCP
+    /// leases move). Default 60 s.
+    pub ip_ttl: Duration,
+    /// At most this many IP look-ups in flight at once. Default: twice the CPU count, as
+    /// GoDoxy's `GOMAXPROCS * 2`.
+    pub max_in_flight: usize,
+}
+
+impl Default for InventoryOptions {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        InventoryOptions {
+            ip_policy: IpPolicy::default(),
+            ip_ttl: Duration::from_secs(60),
+            max_in_flight: cpus * 2,
+        }
+    }
+}
+
+/// A guest as the inventory knows it: its cluster resource plus its IPs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GuestResource {
+    /// LXC or QEMU.
+    pub kind: GuestKind,
+    /// Guest id.
+    pub vmid: u64,
+    /// The resource as `/cluster/resources` reported it.
+    #[serde(flatten)]
+    pub resource: ClusterResource,
+    /// The guest's IPs, resolved per the inventory's [`IpPolicy`].
+    pub ips: Vec<IpAddr>,
+    /// When the IPs were resolved.
+    #[serde(skip)]
+    pub ips_resolved: Instant,
+}
+
+impl GuestResource {
+    /// The guest's name, when the server reported one.
+    pub fn name(&self) -> Option<&str> {
+        self.resource.name.as_deref()
+    }
+    /// The node the guest lives on.
+    pub fn node(&self) -> &str {
+        self.resource.node.as_deref().unwrap_or("")
+    }
+    /// The reported status (`running`, `stopped`, or `unknown`).
+    pub fn status(&self) -> &str {
+        self.resource.status.as_deref().unwrap_or("unknown")
+    }
+}
+
+/// One consistent view of the cluster's guests, with lookup indexes.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    guests: Vec<Arc<GuestResource>>,
+    by_id: HashMap<(GuestKind, u64), usize>,
+    by_ip: HashMap<IpAddr, usize>,
+    by_name: HashMap<String, usize>,
+    /// When the data was fetched.
+    pub taken_at: Option<SystemTime>,
+    /// Set when the latest refresh failed: the data is from an earlier one.
+    pub stale: Option<String>,
+}
+
+impl Snapshot {
+    fn build(mut guests: Vec<Arc<GuestResource>>, taken_at: SystemTime) -> Snapshot {
+        guests.sort_by_key(|g| (g.vmid, g.kind));
+        let mut s = Snapshot {
+            taken_at: Some(taken_at),
+            ..Default::default()
+        };
+        // Later inserts must not override earlier (lower vmid) ones: iterate in reverse.
+        for (i, g) in guests.iter().enumerate().rev() {
+            s.by_id.insert((g.kind, g.vmid), i);
+            for ip in &g.ips {
+                s.by_ip.insert(*ip, i);
+            }
+            if let Some(name) = g.name() {
+                s.by_name.insert(name.to_ascii_lowercase(), i);
+            }
+        }
+        s.guests = guests;
+        s
+    }
+
+    /// Every guest, by VMID.
+    pub fn guests(&self) -> &[Arc<GuestResource>] {
+        &self.guests
+    }
+
+    /// A guest by kind and VMID.
+    pub fn get(&self, kind: GuestKind, vmid: u64) -> Option<&Arc<GuestResource>> {
+        self.by_id.get(&(kind, vmid)).map(|i| &self.guests[*i])
+    }
+
+    /// A guest by VMID, whatever its kind (VMIDs are unique in a cluster).
+    pub fn get_vmid(&self, vmid: u64) -> Option<&Arc<GuestResource>> {
+        self.get(GuestKind::Lxc, vmid)
+            .or_else(|| self.get(GuestKind::Qemu, vmid))
+    }
+
+    /// The guest with this IP, else the one named like the first label of `hostname`, else
+    /// the one named `alias` (names compared case-insensitively). Constant time.
+    pub fn reverse_lookup(
+        &self,
+        ip: Option<IpAddr>,
+        hostname: Option<&str>,
+        alias: Option<&str>,
+    ) -> Option<&Arc<GuestResource>> {
+        if let Some(i) = ip.and_then(|ip| self.by_ip.get(&ip)) {
+            return Some(&self.guests[*i]);
+        }
+        let by = |n: &str| {
+            self.by_name
+                .get(&n.to_ascii_lowercase())
+                .map(|i| &self.guests[*i])
+        };
+        if let Some(g) = hostname
+            .map(first_label)
+            .filter(|h| !h.is_empty())
+            .and_then(by)
+        {
+            return Some(g);
+        }
+        alias.filter(|a| !a.is_empty()).and_then(by)
+    }
+}
+
+/// The first label of a host name: `web` for `web.lan`.
+pub fn first_label(hostname: &str) -> &str {
+    hostname.split('.').next().unwrap_or(hostname)
+}
+
+/// A change between two snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InventoryEvent {
+    /// A guest appeared.
+    Added(Arc<GuestResource>),
+    /// A guest disappeared.
+    Removed {
+        /// LXC or QEMU.
+        kind: GuestKind,
+        /// Guest id.
+        vmid: u64,
+    },
+    /// A guest's status changed.
+    StatusChanged {
+        /// The guest after the change.
+        guest: Arc<GuestResource>,
+        /// The previous status.
+        from: String,
+    },
+    /// A guest's IPs changed.
+    IpsChanged {
+        /// The guest after the change.
+        guest: Arc<GuestResource>,
+        /// The previous IPs.
+        from: Vec<IpAddr>,
+    },
+    /// A refresh failed; the last good snapshot stays.
+    RefreshFailed(String),
+}
+
+/// The live inventory of one cluster.
+pub struct Inventory {
+    client: Client,
+    options: InventoryOptions,
+    snapshot: ArcSwap<Snapshot>,
+    events: broadcast::Sender<InventoryEvent>,
+    refreshing: tokio::sync::Mutex<()>,
+    nodes: Mutex<Vec<Node>>,
+}
+
+impl std::fmt::Debug for Inventory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inventory")
+            .field("cluster", &self.client.name())
+            .field("guests", &self.snapshot.load().guests.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops the background refresh loop when dropped.
+#[derive(Debug)]
+pub struct PollerHandle(tokio::task::JoinHandle<()>);
+
+impl Drop for PollerHandle {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Inventory {
+    /// An empty inventory; call [`Inventory::refresh`] or [`Inventory::spawn_poller`].
+    pub fn new(client: Client, options: InventoryOptions) -> Arc<Self> {
+        let (events, _) = broadcast::channel(1024);
+        let nodes = client.nodes();
+        Arc::new(Inventory {
+            client,
+            options,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            events,
+            refreshing: tokio::sync::Mutex::new(()),
+            nodes: Mutex::new(nodes),
+        })
+    }
+
+    /// The current snapshot; never blocks.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Receives change events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<InventoryEvent> {
+        self.events.subscribe()
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// A guest by kind and VMID.
+    ///
+    /// # Errors
+    /// [`Error::ResourceNotFound`].
+    pub fn get_resource(&self, kind: GuestKind, vmid: u64) -> Result<Arc<GuestResource>> {
+        self.snapshot
+            .load()
+            .get(kind, vmid)
+            .cloned()
+            .ok_or_else(|| Error::ResourceNotFound(format!("{kind}/{vmid}")))
+    }
+
+    /// A guest by IP, hostname (first label) or alias.
+    ///
+    /// # Errors
+    /// [`Error::NoResources`] before the first refresh, else [`Error::ResourceNotFound`].
+    pub fn reverse_lookup_resource(
+        &self,
+        ip: Option<IpAddr>,
+        hostname: Option<&str>,
+        alias: Option<&str>,
+    ) -> Result<Arc<GuestResource>> {
+        let snap = self.snapshot.load();
+        if snap.guests.is_empty() {
+            return Err(Error::NoResources);
+        }
+        snap.reverse_lookup(ip, hostname, alias)
+            .cloned()
+            .ok_or_else(|| Error::ResourceNotFound(describe_query(ip, hostname, alias)))
+    }
+
+    /// The name of the node with this hostname (first label), IP or alias.
+    pub fn reverse_lookup_node(
+        &self,
+        hostname: Option<&str>,
+        ip: Option<IpAddr>,
+        alias: Option<&str>,
+    ) -> Option<String> {
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        reverse_lookup_node(&nodes, hostname, ip, alias)
+    }
+
+    /// Pulls the cluster's guests once and swaps in the new snapshot, emitting change events.
+    ///
+    /// # Errors
+    /// The failure of `/cluster/resources`; the previous snapshot stays and is marked stale.
+    pub async fn refresh(&self) -> Result<()> {
+        let _one = self.refreshing.lock().await;
+        match self.refresh_inner().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let msg = e.to_string();
+                let old = self.snapshot.load_full();
+                let stale = Snapshot {
+                    guests: old.guests.clone(),
+                    by_id: old.by_id.clone(),
+                    by_ip: old.by_ip.clone(),
+                    by_name: old.by_name.clone(),
+                    taken_at: old.taken_at,
+                    stale: Some(msg.clone()),
+                };
+                self.snapshot.store(Arc::new(stale));
+                let _ = self.events.send(InventoryEvent::RefreshFailed(msg));
+                Err(e)
+            }
+        }
+    }
+
+    async fn refresh_inner(&self) -> Result<()> {
+        let taken_at = SystemTime::now();
+        let resources = self
+            .client
+            .cluster_resources(Some(ResourceType::Vm))
+            .await?;
+        let old = self.snapshot.load_full();
+        let now = Instant::now();
+        let ttl = self.options.ip_ttl;
+        let policy = self.options.ip_policy;
+        let nodes: HashMap<String, Node> = self
+            .client
+            .nodes()
+            .into_iter()
+            .map(|n| (n.name().to_string(), n))
+            .collect();
+
+        let jobs = resources.into_iter().filter_map(|r| {
+            let kind: GuestKind = r.kind.parse().ok()?;
+            let vmid = r.vmid?;
+            let prev = old.get(kind, vmid).cloned();
+            let node = r.node.as_deref().and_then(|n| nodes.get(n)).cloned();
+            Some(async move {
+                let reuse = prev.as_ref().filter(|p| {
+                    p.resource.status == r.status
+                        && p.resource.node == r.node
+                        && now.duration_since(p.ips_resolved) < ttl
+                });
+                let (ips, resolved) = match (reuse, node) {
+                    (Some(p), _) => (p.ips.clone(), p.ips_resolved),
+                    (None, Some(node)) => {
+                        let guest = match kind {
+                            GuestKind::Lxc => node.lxc(vmid),
+                            GuestKind::Qemu => node.qemu(vmid),
+                        };
+                        let ips = resolve_ips(&guest, &r, policy).await;
+                        (ips, Instant::now())
+                    }
+                    (None, None) => (Vec::new(), Instant::now()),
+                };
+                Arc::new(GuestResource {
+                    kind,
+                    vmid,
+                    resource: r,
+                    ips,
+                    ips_resolved: resolved,
+                })
+            })
+        });
+        let guests: Vec<Arc<GuestResource>> = futures_util::stream::iter(jobs)
+            .buffer_unordered(self.options.max_in_flight.max(1))
+            .collect()
+            .await;
+        let new = Snapshot::build(guests, taken_at);
+        let events = diff(&old, &new);
+        debug!(
+            guests = new.guests.len(),
+            changes = events.len(),
+            "inventory refreshed"
+        );
+        self.snapshot.store(Arc::new(new));
+        for e in events {
+            let _ = self.events.send(e);
+        }
+        Ok(())
+    }
+
+    /// Refreshes every `interval` until the returned handle is dropped.
+    pub fn spawn_poller(self: &Arc<Self>, interval: Duration) -> PollerHandle {
+        let inv = Arc::downgrade(self);
+        PollerHandle(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inv) = inv.upgrade() else { return };
+                if let Err(e) = inv.refresh().await {
+                    warn!(cluster = %inv.client.name(), error = %e, "inventory refresh failed; keeping the last snapshot");
+                }
+            }
+        }))
+    }
+}
+
+/// IPs of one guest: a failure to resolve yields none (and is logged), so one broken guest
+/// does not fail the whole refresh.
+async fn resolve_ips(guest: &crate::Guest, r: &ClusterResource, policy: IpPolicy) -> Vec<IpAddr> {
+    let running = r.status.as_deref() == Some("running");
+    let result = match (running, guest.kind()) {
+        (true, _) => match guest.ips_from_interfaces(policy).await {
+            Ok(ips) if ips.is_empty() && guest.kind() == GuestKind::Lxc => {
+                guest.ips_from_config(policy).await
+            }
+            other => other,
+        },
+        (false, GuestKind::Lxc) => guest.ips_from_config(policy).await,
+        (false, GuestKind::Qemu) => Ok(Vec::new()),
+    };
+    result.unwrap_or_else(|e| {
+        debug!(vmid = guest.vmid(), error = %e, "cannot resolve IPs");
+        Vec::new()
+    })
+}
+
+fn diff(old: &Snapshot, new: &Snapshot) -> Vec<InventoryEvent> {
+    let mut events = Vec::new();
+    for g in &new.guests {
+        match old.get(g.kind, g.vmid) {
+            None => events.push(InventoryEvent::Added(g.clone())),
+            Some(prev) => {
+                if prev.resource.status != g.resource.status {
+                    events.push(InventoryEvent::StatusChanged {
+                        guest: g.clone(),
+                        from: prev.status().to_string(),
+                    });
+                }
+                if prev.ips != g.ips {
+                    events.push(InventoryEvent::IpsChanged {
+                        guest: g.clone(),
+                        from: prev.ips.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for g in &old.guests {
+        if new.get(g.kind, g.vmid).is_none() {
+            events.push(InventoryEvent::Removed {
+                kind: g.kind,
+                vmid: g.vmid,
+            });
+        }
+    }
+    events
+}
+
+fn describe_query(ip: Option<IpAddr>, hostname: Option<&str>, alias: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if let Some(ip) = ip {
+        parts.push(format!("ip {ip}"));
+    }
+    if let Some(h) = hostname {
+        parts.push(format!("hostname {h}"));
+    }
+    if let Some(a) = alias {
+        parts.push(format!("alias {a}"));
+    }
+    if parts.is_empty() {
+        "empty query".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The node matching a hostname (first label), IP or alias, in that order.
+pub fn reverse_lookup_node(
+    nodes: &[Node],
+    hostname: Option<&str>,
+    ip: Option<IpAddr>,
+    alias: Option<&str>,
+) -> Option<String> {
+    let by_name = |n: &str| {
+        nodes
+            .iter()
+            .find(|node| node.name().eq_ignore_ascii_case(n))
+            .map(|n| n.name().to_string())
+    };
+    if let Some(found) = hostname
+        .map(first_label)
+        .filter(|h| !h.is_empty())
+        .and_then(by_name)
+    {
+        return Some(found);
+    }
+    if let Some(ip) = ip {
+        if let Some(n) = nodes
+            .iter()
+            .find(|n| n.ip().and_then(|s| s.parse::<IpAddr>().ok()) == Some(ip))
+        {
+            return Some(n.name().to_string());
+        }
+    }
+    alias.filter(|a| !a.is_empty()).and_then(by_name)
+}
