@@ -87,3 +87,64 @@ mod tests {
         }
     }
 }
+
+/// The figures of one `docker stats`-like line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatsFigures {
+    /// `running` or `stopped`.
+    pub status: String,
+    /// CPU usage as a fraction of the guest's CPUs.
+    pub cpu: f64,
+    /// Memory in use, bytes.
+    pub mem: u64,
+    /// Memory limit, bytes.
+    pub maxmem: u64,
+    /// Bytes received.
+    pub netin: u64,
+    /// Bytes sent.
+    pub netout: u64,
+    /// Bytes read from disk.
+    pub diskread: u64,
+    /// Bytes written to disk.
+    pub diskwrite: u64,
+}
+
+/// `STATUS|CPU%|MEM USAGE/LIMIT|MEM%|NET I/O|BLOCK I/O`, for example
+/// `running|31.1%|9.6GiB/20GiB|48.87%|4.7GiB/3.3GiB|25GiB/36GiB`.
+pub fn stats_line(f: &StatsFigures) -> String {
+    format!(
+        "{}|{}|{}/{}|{}|{}/{}|{}/{}",
+        f.status,
+        pct(f.cpu, 1),
+        iec(f.mem),
+        iec(f.maxmem),
+        pct(ratio(f.mem, f.maxmem), 2),
+        iec(f.netin),
+        iec(f.netout),
+        iec(f.diskread),
+        iec(f.diskwrite),
+    )
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn seed_example() {
+        const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+        let f = StatsFigures {
+            status: "running".into(),
+            cpu: 0.311,
+            mem: (9.774 * GIB) as u64,
+            maxmem: 20 * 1024 * 1024 * 1024,
+            netin: (4.7 * GIB) as u64,
+            netout: (3.3 * GIB) as u64,
+            diskread: 25 * 1024 * 1024 * 1024,
+            diskwrite: 36 * 1024 * 1024 * 1024,
+        };
+        assert_eq!(stats_line(&f), "running|31.1%|9.8GiB/20GiB|48.87%|4.7GiB/3.3GiB|25GiB/36GiB");
+        let stopped = StatsFigures { status: "stopped".into(), ..Default::default() };
+        assert_eq!(stats_line(&stopped), "stopped|0.0%|0B/0B|0.00%|0B/0B|0B/0B");
+    }
+}

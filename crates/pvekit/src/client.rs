@@ -401,46 +401,73 @@ impl Conn {
             .acquire()
             .await
             .map_err(|_| Error::config("client closed"))?;
-        let mut retried = false;
+        let mut relogged = false;
+        let mut attempt = 0u32;
         loop {
-            let mut req = self.http.request(method.clone(), self.url_for(path));
-            req = if method == Method::GET || method == Method::DELETE {
-                req.query(params)
-            } else {
-                req.form(params)
-            };
-            let mut used_ticket = None;
-            match &self.auth {
-                Auth::Token { header } => {
-                    req = req.header(AUTHORIZATION, sensitive(header.expose_secret())?);
-                }
-                Auth::Ticket(t) => {
-                    let s = self.session(t).await?;
-                    req = req.header(
-                        COOKIE,
-                        sensitive(&format!("PVEAuthCookie={}", s.ticket.expose_secret()))?,
-                    );
-                    if method != Method::GET {
-                        req = req.header("CSRFPreventionToken", sensitive(s.csrf.expose_secret())?);
-                    }
-                    used_ticket = Some(s.ticket);
-                }
-            }
-            let timeout = self.resolved.timeouts.request;
-            let resp = self
-                .execute(req.timeout(timeout), method.as_str(), path, timeout)
-                .await?;
-            match self.decode(resp, method.as_str(), path).await {
-                Err(Error::Auth { .. }) if !retried && used_ticket.is_some() => {
-                    // The server no longer accepts the ticket: log in again, once.
-                    if let (Auth::Ticket(t), Some(old)) = (&self.auth, used_ticket) {
+            let result = self.send_once(&method, path, params).await;
+            match result {
+                Err((Error::Auth { .. }, Some(old))) if !relogged => {
+                    // The server no longer accepts the ticket: log in again, once. Never loop
+                    // on 401: the real server delays each one by about 3 s.
+                    if let Auth::Ticket(t) = &self.auth {
                         t.invalidate(&old);
                     }
-                    retried = true;
+                    relogged = true;
                 }
-                other => return other,
+                Err((e, _))
+                    if method == Method::GET && attempt < READ_RETRIES && is_transient(&e) =>
+                {
+                    attempt += 1;
+                    let wait = backoff(attempt);
+                    debug!(path, attempt, error = %e, ?wait, "retrying a read");
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other.map_err(|(e, _)| e),
             }
         }
+    }
+
+    /// One attempt; on error also returns the ticket that was used, if any.
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        path: &str,
+        params: Params<'_>,
+    ) -> std::result::Result<T, (Error, Option<SecretString>)> {
+        let mut req = self.http.request(method.clone(), self.url_for(path));
+        req = if method == Method::GET || method == Method::DELETE {
+            req.query(params)
+        } else {
+            req.form(params)
+        };
+        let mut used_ticket = None;
+        match &self.auth {
+            Auth::Token { header } => {
+                req = req.header(
+                    AUTHORIZATION,
+                    sensitive(header.expose_secret()).map_err(|e| (e, None))?,
+                );
+            }
+            Auth::Ticket(t) => {
+                let s = self.session(t).await.map_err(|e| (e, None))?;
+                let cookie = sensitive(&format!("PVEAuthCookie={}", s.ticket.expose_secret()));
+                req = req.header(COOKIE, cookie.map_err(|e| (e, None))?);
+                if method != Method::GET {
+                    let csrf = sensitive(s.csrf.expose_secret()).map_err(|e| (e, None))?;
+                    req = req.header("CSRFPreventionToken", csrf);
+                }
+                used_ticket = Some(s.ticket);
+            }
+        }
+        let timeout = self.resolved.timeouts.request;
+        let result = match self
+            .execute(req.timeout(timeout), method.as_str(), path, timeout)
+            .await
+        {
+            Ok(resp) => self.decode(resp, method.as_str(), path).await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| (e, used_ticket))
     }
 
     async fn execute(
@@ -551,6 +578,29 @@ impl Conn {
             },
         })
     }
+}
+
+/// Extra attempts of a read after a transient failure.
+const READ_RETRIES: u32 = 2;
+
+/// Failures worth another try for an idempotent read: the connection broke, or the server
+/// (or the node it proxies to) answered a 5xx that is not a definite answer.
+fn is_transient(e: &Error) -> bool {
+    match e {
+        Error::Connect { .. } | Error::Transport { .. } => true,
+        Error::Api { status, .. } => *status >= 502 || *status == 500,
+        _ => false,
+    }
+}
+
+/// 100 ms, 200 ms, ... with ±50 % jitter, so clients that failed together do not retry
+/// together.
+fn backoff(attempt: u32) -> Duration {
+    let base = 100u64 << attempt.saturating_sub(1).min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    Duration::from_millis(base / 2 + nanos % base.max(1))
 }
 
 fn sensitive(v: &str) -> Result<HeaderValue> {

@@ -36,6 +36,7 @@ mod guest;
 mod inventory;
 mod node;
 mod pool;
+mod stats;
 mod task;
 mod tls;
 
@@ -59,4 +60,5 @@ pub use pvekit_core::types::{
 };
 pub use pvekit_core::{Fingerprint, Upid};
 pub use secrecy::{ExposeSecret, SecretString};
+pub use stats::{NODE_STATS_POLL_INTERVAL, NodeStats};
 pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskStatus};
