@@ -67,6 +67,7 @@ pub type Params<'a> = &'a [(&'a str, String)];
 
 /// The transport and authentication of a client.
 struct Conn {
+    sent: std::sync::atomic::AtomicU64,
     http: reqwest::Client,
     resolved: Resolved,
     auth: Auth,
@@ -113,6 +114,7 @@ impl Client {
             (None, None) => return Err(Error::config("no credentials")),
         };
         let conn = Conn {
+            sent: std::sync::atomic::AtomicU64::new(0),
             http,
             resolved,
             auth,
@@ -167,6 +169,14 @@ impl Client {
     /// Number of nodes in the cluster.
     pub fn num_nodes(&self) -> usize {
         self.inner.nodes.len()
+    }
+
+    /// How many API requests this client has sent (logins excluded), for figures and tests.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner
+            .conn
+            .sent
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The SHA-256 fingerprint of the certificate the server presented last.
@@ -460,6 +470,7 @@ impl Conn {
             }
         }
         let timeout = self.resolved.timeouts.request;
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = match self
             .execute(req.timeout(timeout), method.as_str(), path, timeout)
             .await

@@ -35,8 +35,8 @@ pub struct InventoryOptions {
     /// Re-resolve a guest's IPs after this long even if its status did not change (DHCP
     /// leases move). Default 60 s.
     pub ip_ttl: Duration,
-    /// At most this many IP look-ups in flight at once. Default: twice the CPU count, as
-    /// GoDoxy's `GOMAXPROCS * 2`.
+    /// At most this many IP look-ups in flight at once. Default: twice the CPU count (as
+    /// GoDoxy's `GOMAXPROCS * 2`), at least 8, since the work waits on the network.
     pub max_in_flight: usize,
 }
 
@@ -97,7 +97,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn build(mut guests: Vec<Arc<GuestResource>>, taken_at: SystemTime) -> Snapshot {
+    /// Builds a snapshot and its indexes from guests (any order).
+    pub fn build(mut guests: Vec<Arc<GuestResource>>, taken_at: SystemTime) -> Snapshot {
         guests.sort_by_key(|g| (g.vmid, g.kind));
         let mut s = Snapshot {
             taken_at: Some(taken_at),

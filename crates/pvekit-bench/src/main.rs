@@ -1,0 +1,83 @@
+//! `pvekit-bench`: benchmarks against the simulator, printed as one JSON object per line:
+//! `{"bench": ..., "metric": ..., "value": <number>, "unit": ..., "bound": <number>}`
+//! (`bound` only where a lower bound exists).
+//!
+//! The simulator runs in a child process (this binary with the hidden `serve-sim` command), so
+//! the memory figures count the client alone.
+
+mod alloc;
+mod inventory;
+mod lookup;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "pvekit-bench",
+    about = "pvekit benchmarks against the simulator (JSON lines on stdout)"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Cold inventory refresh time, steady-state requests per poll, memory per guest.
+    Inventory(inventory::Args),
+    /// Reverse lookup time at 100 and at N guests.
+    Lookup(lookup::Args),
+    /// Runs a simulator and prints its JSON line (used by the other benchmarks).
+    #[command(hide = true)]
+    ServeSim(inventory::SimArgs),
+}
+
+/// One figure.
+#[derive(Serialize)]
+pub struct Figure<'a> {
+    /// Benchmark name.
+    pub bench: &'a str,
+    /// What was measured.
+    pub metric: &'a str,
+    /// The measurement.
+    pub value: f64,
+    /// Its unit.
+    pub unit: &'a str,
+    /// The lower bound the setup allows, where one exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<f64>,
+}
+
+/// Prints one figure as a JSON line.
+pub fn emit(bench: &str, metric: &str, value: f64, unit: &str, bound: Option<f64>) {
+    let line = serde_json::to_string(&Figure {
+        bench,
+        metric,
+        value,
+        unit,
+        bound,
+    })
+    .unwrap_or_default();
+    println!("{line}");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Inventory(a) => inventory::run(a).await,
+        Command::Lookup(a) => lookup::run(a),
+        Command::ServeSim(a) => inventory::serve_sim(a).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pvekit-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
