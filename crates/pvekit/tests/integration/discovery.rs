@@ -37,3 +37,68 @@ async fn pool_finds_nodes_by_name() {
     assert!(matches!(err, pvekit::Error::NodeNotFound { .. }));
     assert!(err.to_string().contains(&names.join(", ")), "{err}");
 }
+
+fn scenario(yaml: &str) -> pvekit_sim::SimOptions {
+    pvekit_sim::SimOptions {
+        scenario_inline: Some(pvekit_sim::Scenario::from_yaml(yaml).unwrap()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn standalone_node_names_the_client_after_itself() {
+    let sim = util::sim_with(scenario("nodes: [{name: solo}]\n")).await;
+    let client = Client::connect(&token_config(&sim)).await.unwrap();
+    assert_eq!(client.name(), "solo");
+    let nodes = client.nodes();
+    assert_eq!(nodes.len(), 1);
+    assert!(nodes[0].online());
+    assert_clean(&sim);
+}
+
+#[tokio::test]
+async fn offline_nodes_are_reported() {
+    let sim = util::sim_with(scenario(
+        "cluster: lab\nnodes: [{name: a1}, {name: a2, online: false}]\n",
+    ))
+    .await;
+    let client = Client::connect(&token_config(&sim)).await.unwrap();
+    assert_eq!(client.name(), "lab");
+    let states: Vec<(String, bool)> = client
+        .nodes()
+        .iter()
+        .map(|n| (n.name().to_string(), n.online()))
+        .collect();
+    assert_eq!(
+        states,
+        [("a1".to_string(), true), ("a2".to_string(), false)]
+    );
+    assert_clean(&sim);
+}
+
+#[tokio::test]
+async fn a_name_in_two_clusters_is_ambiguous() {
+    let alpha = util::sim_with(scenario(
+        "cluster: alpha\nnodes: [{name: pve1}, {name: a2}]\n",
+    ))
+    .await;
+    let beta = util::sim_with(scenario(
+        "cluster: beta\nnodes: [{name: pve1}, {name: b2}]\n",
+    ))
+    .await;
+    let pool = NodePool::new();
+    for sim in [&alpha, &beta] {
+        pool.add_client(&Client::connect(&token_config(sim)).await.unwrap());
+    }
+    assert_eq!(pool.available_node_names(), ["a2", "b2", "pve1"]);
+    let err = pool.get("pve1").unwrap_err();
+    let pvekit::Error::AmbiguousNode { clusters, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(clusters, &["alpha", "beta"]);
+    assert!(err.to_string().contains("alpha, beta"), "{err}");
+    assert_eq!(pool.get("beta/pve1").unwrap().cluster(), "beta");
+    assert_eq!(pool.get("b2").unwrap().cluster(), "beta");
+    assert_clean(&alpha);
+    assert_clean(&beta);
+}
