@@ -26,13 +26,21 @@ pub fn iec(bytes: u64) -> String {
 
 /// Formats a percentage with the given decimals: `pct(0.311, 1)` is `31.1%`.
 pub fn pct(fraction: f64, decimals: usize) -> String {
-    let v = if fraction.is_finite() { fraction * 100.0 } else { 0.0 };
+    let v = if fraction.is_finite() {
+        fraction * 100.0
+    } else {
+        0.0
+    };
     format!("{v:.decimals$}%")
 }
 
 /// `used / total` as a fraction, 0 when total is 0.
 pub fn ratio(used: u64, total: u64) -> f64 {
-    if total == 0 { 0.0 } else { used as f64 / total as f64 }
+    if total == 0 {
+        0.0
+    } else {
+        used as f64 / total as f64
+    }
 }
 
 /// Formats seconds like `3d4h5m` (days and hours only when non-zero; minutes always).
@@ -143,8 +151,14 @@ mod stats_tests {
             diskread: 25 * 1024 * 1024 * 1024,
             diskwrite: 36 * 1024 * 1024 * 1024,
         };
-        assert_eq!(stats_line(&f), "running|31.1%|9.8GiB/20GiB|48.87%|4.7GiB/3.3GiB|25GiB/36GiB");
-        let stopped = StatsFigures { status: "stopped".into(), ..Default::default() };
+        assert_eq!(
+            stats_line(&f),
+            "running|31.1%|9.8GiB/20GiB|48.87%|4.7GiB/3.3GiB|25GiB/36GiB"
+        );
+        let stopped = StatsFigures {
+            status: "stopped".into(),
+            ..Default::default()
+        };
         assert_eq!(stats_line(&stopped), "stopped|0.0%|0B/0B|0.00%|0B/0B|0B/0B");
     }
 }

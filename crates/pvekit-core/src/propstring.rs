@@ -28,7 +28,10 @@ pub enum PropertyError {
 
 /// Splits a property string into its keys and values. A bare part is stored under
 /// `default_key` when given.
-pub fn parse(s: &str, default_key: Option<&str>) -> Result<BTreeMap<String, String>, PropertyError> {
+pub fn parse(
+    s: &str,
+    default_key: Option<&str>,
+) -> Result<BTreeMap<String, String>, PropertyError> {
     let mut out = BTreeMap::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = match part.split_once('=') {
@@ -88,8 +91,14 @@ impl LxcNet {
     /// Parses a `netN` value such as `name=eth0,bridge=vmbr0,ip=10.0.0.5/24,ip6=auto,type=veth`.
     pub fn parse(s: &str) -> Result<Self, PropertyError> {
         let map = parse(s, None)?;
-        let invalid = |k: &str, v: &str| PropertyError::Invalid { key: k.into(), value: v.into() };
-        let name = map.get("name").cloned().ok_or_else(|| invalid("name", ""))?;
+        let invalid = |k: &str, v: &str| PropertyError::Invalid {
+            key: k.into(),
+            value: v.into(),
+        };
+        let name = map
+            .get("name")
+            .cloned()
+            .ok_or_else(|| invalid("name", ""))?;
         let ip = match map.get("ip").map(String::as_str) {
             None => None,
             Some("dhcp") => Some(Ipv4Config::Dhcp),
@@ -154,16 +163,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.name, "eth0");
-        assert_eq!(n.ip, Some(Ipv4Config::Static("192.168.1.50".parse().unwrap(), 24)));
+        assert_eq!(
+            n.ip,
+            Some(Ipv4Config::Static("192.168.1.50".parse().unwrap(), 24))
+        );
         assert_eq!(n.ip6, Some(Ipv6Config::Auto));
-        assert_eq!(n.static_ips(), vec!["192.168.1.50".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            n.static_ips(),
+            vec!["192.168.1.50".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]
     fn dhcp_and_v6() {
         let n = LxcNet::parse("name=eth1,ip=dhcp,ip6=2001:db8::5/64").unwrap();
         assert_eq!(n.ip, Some(Ipv4Config::Dhcp));
-        assert_eq!(n.static_ips(), vec!["2001:db8::5".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            n.static_ips(),
+            vec!["2001:db8::5".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]

@@ -91,13 +91,13 @@ impl FromStr for AuthId {
         if !crate::names::is_realm(realm) {
             return Err(IdError::Invalid(s.to_string(), "realm"));
         }
-        if let Some(t) = token {
-            if !crate::names::is_token_name(t) {
-                return Err(IdError::Invalid(
-                    s.to_string(),
-                    "token name (letters, digits, '.', '-', '_', starting with a letter)",
-                ));
-            }
+        if let Some(t) = token
+            && !crate::names::is_token_name(t)
+        {
+            return Err(IdError::Invalid(
+                s.to_string(),
+                "token name (letters, digits, '.', '-', '_', starting with a letter)",
+            ));
         }
         Ok(AuthId {
             user: user.to_string(),

@@ -3,10 +3,32 @@
 //! `pvekit-sim` serves the subset of the Proxmox VE API that pvekit uses, with the real
 //! server's authentication (tickets, CSRF tokens, API tokens), parameter validation, error
 //! statuses and bodies, and response shapes. It generates a deterministic cluster from a seed
-//! (or loads one from a YAML scenario), signs its own self-signed certificate at start like a
-//! fresh node, and keeps resource counters moving like a live system.
+//! (or loads one from a YAML [`Scenario`]), signs its own certificate at start like a fresh
+//! node (a CA plus a node certificate), and keeps resource counters moving like a live system.
 //!
 //! It is the embedded default behind `pvekit --demo` and the server every pvekit test talks to.
+//!
+//! # Brief overview
+//!
+//! - [`Simulator::start`] takes [`SimOptions`] and returns a [`RunningSim`]: its [`SimInfo`]
+//!   (URL, fingerprint, credentials), the CA PEM, the request log, the rejection log and
+//!   [`RunningSim::advance_clock`].
+//! - [`Scenario`] states an exact cluster, from YAML or built in code.
+//! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] is the
+//!   simulator's hand-written table; [`conformance::SchemaSet`] reads the official schema file
+//!   and checks requests and responses against it.
+//!
+//! # Where it differs from a real node
+//!
+//! - Tickets are signed with HMAC-SHA256 instead of RSA (tickets are opaque to clients).
+//! - One user (`root@pam` by default) and one API token exist; both have every privilege.
+//! - A 401 is answered at once unless [`SimOptions::auth_failure_delay`] is set (real: ~3 s).
+//! - Proxied calls to an offline node fail with status 595 and reason "Errors during connection
+//!   establishment, proxy handshake: No route to host"; guests on an offline node show
+//!   `status: "unknown"` without stats in cluster/resources.
+//! - Methods listed in [`endpoint_rules`] whose behaviour is not simulated yet (status actions,
+//!   tasks, termproxy, vncwebsocket, rrddata, config PUT, guest agent) validate their parameters
+//!   and then answer 501.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pvekit_sim::SimError> {
@@ -18,11 +40,33 @@
 
 #![warn(missing_docs)]
 
+mod api;
+mod auth;
+mod cert;
+mod clock;
+pub mod conformance;
+mod error;
+mod formats;
+mod model;
+mod record;
+pub mod rules;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use model::scenario::{
+    GuestStatus, GuestType, Scenario, ScenarioGuest, ScenarioInterface, ScenarioNode,
+};
+
+/// The simulator's hand-written parameter table (every method it knows), for conformance
+/// checks against the official schema.
+pub fn endpoint_rules() -> Vec<rules::EndpointRule> {
+    api::params::endpoints()
+}
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]
@@ -39,8 +83,10 @@ pub struct SimOptions {
     pub seed: u64,
     /// Delay added before every answer.
     pub latency: Duration,
-    /// A YAML scenario file stating the exact cluster.
+    /// A YAML scenario file stating the exact cluster (see [`Scenario`]).
     pub scenario: Option<PathBuf>,
+    /// A scenario built in code; takes precedence over `scenario`.
+    pub scenario_inline: Option<Scenario>,
     /// Login user (default `root@pam`).
     pub username: Option<String>,
     /// Login password (default: random per start).
@@ -52,6 +98,9 @@ pub struct SimOptions {
     /// Strict mode: every rejected request is logged at error level and recorded, so tests can
     /// assert that a client sent only what real Proxmox VE accepts.
     pub strict: bool,
+    /// Delay before every 401 answer. Real Proxmox VE waits about 3 s; the default is zero so
+    /// tests stay fast.
+    pub auth_failure_delay: Duration,
 }
 
 impl Default for SimOptions {
@@ -64,11 +113,13 @@ impl Default for SimOptions {
             seed: 1,
             latency: Duration::ZERO,
             scenario: None,
+            scenario_inline: None,
             username: None,
             password: None,
             token_id: None,
             secret: None,
             strict: false,
+            auth_failure_delay: Duration::ZERO,
         }
     }
 }
@@ -157,44 +208,192 @@ pub struct Simulator;
 
 /// A running simulator. Dropping it stops the server.
 pub struct RunningSim {
-    _private: (),
+    info: SimInfo,
+    addr: SocketAddr,
+    ca_pem: String,
+    state: Arc<api::AppState>,
+    handle: axum_server::Handle<SocketAddr>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSim")
+            .field("info", &self.info)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Simulator {
     /// Generates (or loads) the cluster, creates the certificate, binds and starts serving.
     /// Returns once the server accepts connections.
-    pub async fn start(_opts: SimOptions) -> Result<RunningSim, SimError> {
-        todo!("implemented by the simulator work")
+    ///
+    /// # Errors
+    /// [`SimError::Scenario`] for an unreadable or invalid scenario, [`SimError::Bind`] when the
+    /// address cannot be bound, [`SimError::Startup`] for bad credentials options or TLS set-up.
+    pub async fn start(opts: SimOptions) -> Result<RunningSim, SimError> {
+        let clock = Arc::new(clock::Clock::default());
+        let now = clock.now();
+        let model = if let Some(s) = &opts.scenario_inline {
+            s.to_model(opts.seed, now)
+                .map_err(|message| SimError::Scenario {
+                    path: PathBuf::from("<inline>"),
+                    message,
+                })?
+        } else if let Some(path) = &opts.scenario {
+            let err = |message: String| SimError::Scenario {
+                path: path.clone(),
+                message,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+            Scenario::from_yaml(&text)
+                .and_then(|s| s.to_model(opts.seed, now))
+                .map_err(err)?
+        } else {
+            model::generate::generate(opts.seed, opts.nodes, opts.containers, opts.vms, now)
+        };
+
+        let username = opts
+            .username
+            .clone()
+            .unwrap_or_else(|| "root@pam".to_string());
+        let user: pvekit_core::AuthId = username
+            .parse()
+            .map_err(|e| SimError::Startup(format!("username: {e}")))?;
+        if user.is_token() {
+            return Err(SimError::Startup(format!(
+                "username '{username}' is a token id"
+            )));
+        }
+        let token_id = opts
+            .token_id
+            .clone()
+            .unwrap_or_else(|| format!("{username}!pvekit"));
+        pvekit_core::AuthId::parse_token(&token_id)
+            .map_err(|e| SimError::Startup(format!("token id: {e}")))?;
+        let password = opts.password.clone().unwrap_or_else(|| {
+            auth::random_bytes::<12>()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        });
+        let secret = opts.secret.clone().unwrap_or_else(auth::random_uuid);
+
+        let local_name = model.nodes[model.local].name.clone();
+        let unique = auth::random_uuid();
+        let identity = cert::generate(&local_name, &unique)?;
+        let fingerprint = identity.fingerprint.to_string();
+
+        let listener =
+            std::net::TcpListener::bind(opts.listen).map_err(|source| SimError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| SimError::Startup(format!("listener: {e}")))?;
+
+        let state = Arc::new(api::AppState {
+            model: RwLock::new(model),
+            auth: auth::Auth::new(
+                username.clone(),
+                password.clone(),
+                token_id.clone(),
+                secret.clone(),
+            ),
+            clock,
+            rules: api::params::endpoints(),
+            recorder: record::Recorder::default(),
+            latency: opts.latency,
+            auth_failure_delay: opts.auth_failure_delay,
+            strict: opts.strict,
+            fingerprint: fingerprint.clone(),
+        });
+        let app = axum::Router::new()
+            .fallback(api::serve)
+            .with_state(state.clone());
+        let handle = axum_server::Handle::new();
+        let tls = axum_server::tls_rustls::RustlsConfig::from_config(identity.server_config);
+        let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
+            .map_err(|e| SimError::Startup(format!("server: {e}")))?
+            .handle(handle.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = server.serve(app.into_make_service()).await {
+                tracing::error!(error = %e, "pvekit-sim server stopped");
+            }
+        });
+        if handle.listening().await.is_none() {
+            return Err(SimError::Startup("server did not start listening".into()));
+        }
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let info = SimInfo {
+            url: format!("https://{host}:{}", addr.port()),
+            fingerprint,
+            username,
+            password,
+            token_id,
+            secret,
+        };
+        tracing::info!(url = %info.url, "pvekit-sim listening");
+        Ok(RunningSim {
+            info,
+            addr,
+            ca_pem: identity.ca_pem,
+            state,
+            handle,
+            task: Some(task),
+        })
     }
 }
 
 impl RunningSim {
     /// URL, fingerprint and credentials.
     pub fn info(&self) -> &SimInfo {
-        todo!()
+        &self.info
     }
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        todo!()
+        self.addr
     }
     /// PEM of the CA that signed the server certificate (for "trust this CA" setups).
     pub fn ca_pem(&self) -> &str {
-        todo!()
+        &self.ca_pem
     }
-    /// Every request received so far.
+    /// Every request received so far (secret values replaced by `<redacted>`).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        todo!()
+        self.state.recorder.requests()
     }
-    /// Every request rejected so far (parameter, path, or auth errors).
+    /// Every request rejected so far (parameter, path, or auth errors: 400/401/403/501).
     pub fn rejections(&self) -> Vec<Rejection> {
-        todo!()
+        self.state.recorder.rejections()
     }
-    /// Moves the simulator's clock forward, so tickets age (tests of renewal and expiry).
-    pub fn advance_clock(&self, _by: Duration) {
-        todo!()
+    /// Moves the simulator's clock forward, so tickets age (tests of renewal and expiry) and
+    /// uptimes and counters grow.
+    pub fn advance_clock(&self, by: Duration) {
+        self.state.clock.advance(by);
     }
     /// Stops serving and waits for the server to finish.
-    pub async fn shutdown(self) {
-        todo!()
+    pub async fn shutdown(mut self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(1)));
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            self.handle.shutdown();
+        }
     }
 }

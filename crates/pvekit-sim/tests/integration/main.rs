@@ -1,1 +1,9 @@
+//! Integration tests of pvekit-sim: every test starts its own simulator on 127.0.0.1:0 and
+//! talks to it over real HTTPS.
 
+mod api;
+mod auth;
+mod conformance;
+mod scenario;
+mod shapes;
+mod util;

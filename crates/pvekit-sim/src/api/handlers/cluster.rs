@@ -1,0 +1,182 @@
+//! GET /cluster/status and GET /cluster/resources.
+
+use serde_json::{Value, json};
+
+use super::{b01, num};
+use crate::api::Call;
+use crate::error::ApiError;
+use crate::model::{Guest, Kind, Model, counters};
+
+/// Cluster item (when clustered) plus one item per node.
+pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
+    let model = call.state.model();
+    let mut out = Vec::with_capacity(model.nodes.len() + 1);
+    match &model.cluster_name {
+        Some(name) => {
+            let online = model.nodes.iter().filter(|n| n.online).count();
+            out.push(json!({
+                "type": "cluster",
+                "id": "cluster",
+                "name": name,
+                "nodes": model.nodes.len(),
+                "version": model.config_version,
+                "quorate": b01(online * 2 > model.nodes.len()),
+            }));
+            for (i, n) in model.nodes.iter().enumerate() {
+                out.push(json!({
+                    "type": "node",
+                    "id": format!("node/{}", n.name),
+                    "name": n.name,
+                    "nodeid": n.nodeid,
+                    "online": b01(n.online),
+                    "local": b01(i == model.local),
+                    "ip": n.ip,
+                    "level": n.level,
+                }));
+            }
+        }
+        None => {
+            if let Some(n) = model.nodes.first() {
+                out.push(json!({
+                    "type": "node",
+                    "id": format!("node/{}", n.name),
+                    "name": n.name,
+                    "nodeid": 0,
+                    "online": 1,
+                    "local": 1,
+                    "ip": n.ip,
+                    "level": n.level,
+                }));
+            }
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+/// A guest as cluster/resources shows it.
+pub(crate) fn guest_item(model: &Model, g: &Guest, now: f64) -> Value {
+    let id = format!("{}/{}", g.kind.as_str(), g.vmid);
+    let node = model.node_index.get(&g.node).map(|&i| &model.nodes[i]);
+    let Some(node) = node.filter(|n| n.online) else {
+        // No current RRD data: status unknown and no stats at all.
+        return json!({"id": id, "type": g.kind.as_str(), "vmid": g.vmid, "node": g.node, "status": "unknown"});
+    };
+    let s = counters::guest(g, node.cpus, now);
+    let mut item = json!({
+        "id": id,
+        "type": g.kind.as_str(),
+        "vmid": g.vmid,
+        "node": g.node,
+        "status": if g.running { "running" } else { "stopped" },
+        "name": g.name(),
+        "uptime": s.uptime,
+        "template": b01(g.template),
+        "maxcpu": num(s.cpus),
+        "cpu": num(s.cpu),
+        "maxmem": s.maxmem,
+        "mem": s.mem,
+        "memhost": s.mem,
+        "maxdisk": s.maxdisk,
+        "disk": if g.kind == Kind::Lxc { s.disk } else { 0 },
+        "netin": s.netin,
+        "netout": s.netout,
+        "diskread": s.diskread,
+        "diskwrite": s.diskwrite,
+    });
+    if let Some(t) = g.config.get("tags") {
+        item["tags"] = Value::from(t.clone());
+    }
+    if let Some(l) = &g.lock {
+        item["lock"] = Value::from(l.clone());
+    }
+    item
+}
+
+fn node_item(model: &Model, i: usize, now: f64) -> Value {
+    let n = &model.nodes[i];
+    let mut item = json!({
+        "id": format!("node/{}", n.name),
+        "type": "node",
+        "node": n.name,
+        "status": if n.online { "online" } else { "offline" },
+    });
+    if n.online {
+        let s = counters::node(n, now);
+        item["uptime"] = Value::from(s.uptime);
+        item["cpu"] = num(s.cpu);
+        item["maxcpu"] = Value::from(n.cpus);
+        item["mem"] = Value::from(s.mem_used);
+        item["maxmem"] = Value::from(n.mem_total);
+        item["disk"] = Value::from(s.rootfs_used);
+        item["maxdisk"] = Value::from(n.rootfs_total);
+        item["level"] = Value::from(n.level.clone());
+        item["cgroup-mode"] = Value::from(2);
+    }
+    item
+}
+
+fn storage_items(model: &Model, out: &mut Vec<Value>) {
+    for n in &model.nodes {
+        for (storage, plugin, content, size) in [
+            ("local", "dir", "backup,iso,vztmpl", n.rootfs_total),
+            ("local-lvm", "lvmthin", "images,rootdir", n.rootfs_total * 4),
+        ] {
+            let mut item = json!({
+                "id": format!("storage/{}/{storage}", n.name),
+                "type": "storage",
+                "storage": storage,
+                "node": n.name,
+                "plugintype": plugin,
+                "content": content,
+                "shared": 0,
+                "status": if n.online { "available" } else { "unknown" },
+            });
+            if n.online {
+                item["maxdisk"] = Value::from(size);
+                item["disk"] = Value::from(size / 3 + (n.seed % (size / 10 + 1)));
+            }
+            out.push(item);
+        }
+    }
+}
+
+/// All resources, or those of one type (`vm`, `node`, `storage`, `sdn`).
+pub(super) fn resources(call: &Call<'_>) -> Result<Value, ApiError> {
+    let model = call.state.model();
+    let now = call.state.clock.now_f64();
+    let filter = call.str("type");
+    let want = |t: &str| filter.as_deref().is_none_or(|f| f == t);
+    let mut out = Vec::new();
+    if want("vm") {
+        // Emitted in VMID order with the VMIDs compared as strings (100, 1000, 101).
+        let mut ids: Vec<(String, u32)> =
+            model.guests.keys().map(|v| (v.to_string(), *v)).collect();
+        ids.sort();
+        out.reserve(ids.len());
+        for (_, vmid) in ids {
+            if let Some(g) = model.guests.get(&vmid) {
+                out.push(guest_item(&model, g, now));
+            }
+        }
+    }
+    if want("node") {
+        for i in 0..model.nodes.len() {
+            out.push(node_item(&model, i, now));
+        }
+    }
+    if want("storage") {
+        storage_items(&model, &mut out);
+    }
+    if want("sdn") {
+        for n in model.nodes.iter().filter(|n| n.online) {
+            out.push(json!({
+                "id": format!("sdn/{}/localnetwork", n.name),
+                "type": "sdn",
+                "sdn": "localnetwork",
+                "node": n.name,
+                "status": "ok",
+            }));
+        }
+    }
+    Ok(Value::Array(out))
+}

@@ -1,0 +1,279 @@
+//! Containers and VMs: lists, status/current, config and container interfaces.
+
+use serde_json::{Map, Value, json};
+
+use super::num;
+use crate::api::Call;
+use crate::error::ApiError;
+use crate::model::{Guest, Kind, Model, counters, net};
+
+/// LXC config keys whose schema type is integer.
+const LXC_INT_KEYS: &[&str] = &["cores", "cpuunits", "memory", "swap", "tty"];
+/// LXC config keys whose schema type is boolean (0/1 integers).
+const LXC_BOOL_KEYS: &[&str] = &[
+    "console",
+    "debug",
+    "onboot",
+    "protection",
+    "template",
+    "unprivileged",
+];
+/// QEMU config keys whose schema type is integer (`memory` is a property string there).
+const QEMU_INT_KEYS: &[&str] = &[
+    "balloon",
+    "cores",
+    "cpuunits",
+    "migrate_speed",
+    "shares",
+    "smp",
+    "snaptime",
+    "sockets",
+    "vcpus",
+];
+/// QEMU config keys whose schema type is boolean.
+const QEMU_BOOL_KEYS: &[&str] = &[
+    "acpi",
+    "allow-ksm",
+    "autostart",
+    "ciupgrade",
+    "freeze",
+    "keephugepages",
+    "kvm",
+    "localtime",
+    "numa",
+    "onboot",
+    "protection",
+    "reboot",
+    "tablet",
+    "tdf",
+    "template",
+];
+
+/// Figures shared by lists and status/current.
+fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
+    let host_cpus = model
+        .node_index
+        .get(&g.node)
+        .map(|&i| model.nodes[i].cpus)
+        .unwrap_or(1);
+    let s = counters::guest(g, host_cpus, now);
+    let mut m = Map::new();
+    m.insert("vmid".into(), Value::from(g.vmid));
+    m.insert(
+        "status".into(),
+        Value::from(if g.running { "running" } else { "stopped" }),
+    );
+    m.insert("name".into(), Value::from(g.name()));
+    // cpus from cores is an int; from cpulimit alone it is the config text.
+    let cpus = match (g.kind, g.config.get("cores"), g.config.get("cpulimit")) {
+        (Kind::Lxc, None, Some(limit)) => Value::from(limit.clone()),
+        _ => num(s.cpus),
+    };
+    m.insert("cpus".into(), cpus);
+    m.insert("maxmem".into(), Value::from(s.maxmem));
+    m.insert("maxdisk".into(), Value::from(s.maxdisk));
+    m.insert("mem".into(), Value::from(s.mem));
+    m.insert("uptime".into(), Value::from(s.uptime));
+    m.insert("cpu".into(), num(s.cpu));
+    m.insert("netin".into(), Value::from(s.netin));
+    m.insert("netout".into(), Value::from(s.netout));
+    m.insert("diskread".into(), Value::from(s.diskread));
+    m.insert("diskwrite".into(), Value::from(s.diskwrite));
+    match g.kind {
+        Kind::Lxc => {
+            m.insert("type".into(), Value::from("lxc"));
+            m.insert("maxswap".into(), Value::from(s.maxswap));
+            m.insert("swap".into(), Value::from(s.swap));
+            m.insert("disk".into(), Value::from(s.disk));
+        }
+        Kind::Qemu => {
+            m.insert("disk".into(), Value::from(0));
+            m.insert("memhost".into(), Value::from(s.mem));
+            if g.config.keys().any(|k| k.starts_with("serial")) {
+                m.insert("serial".into(), Value::from(1));
+            }
+        }
+    }
+    if g.running {
+        m.insert("pid".into(), Value::from(g.pid));
+        let names = [
+            "pressurecpusome",
+            "pressurecpufull",
+            "pressureiosome",
+            "pressureiofull",
+            "pressurememorysome",
+            "pressurememoryfull",
+        ];
+        for (name, v) in names.iter().zip(s.pressure) {
+            let value = match g.kind {
+                // Copied raw from the cgroup pressure files: strings.
+                Kind::Lxc => Value::from(format!("{v:.2}")),
+                Kind::Qemu => num((v * 100.0).round() / 100.0),
+            };
+            m.insert((*name).into(), value);
+        }
+        if g.kind == Kind::Qemu {
+            m.insert("qmpstatus".into(), Value::from("running"));
+            m.insert("running-machine".into(), Value::from("pc-i440fx-9.2+pve1"));
+            m.insert("running-qemu".into(), Value::from("9.2.0"));
+        }
+    }
+    if g.template {
+        m.insert("template".into(), Value::from(1));
+    }
+    if let Some(l) = &g.lock {
+        m.insert("lock".into(), Value::from(l.clone()));
+    }
+    if let Some(t) = g.config.get("tags") {
+        m.insert("tags".into(), Value::from(t.clone()));
+    }
+    m
+}
+
+fn list(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
+    let model = call.state.model();
+    let node = model.reachable_node(&call.node()?)?;
+    let now = call.state.clock.now_f64();
+    let out = model
+        .guests_of(&node.name)
+        .filter(|g| g.kind == kind)
+        .map(|g| Value::Object(guest_status(&model, g, now)))
+        .collect();
+    Ok(Value::Array(out))
+}
+
+fn current(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
+    let model = call.state.model();
+    let node = model.reachable_node(&call.node()?)?;
+    let g = model.guest_on(&node.name, call.vmid()?, kind)?;
+    let mut m = guest_status(&model, g, call.state.clock.now_f64());
+    m.insert("ha".into(), json!({"managed": 0}));
+    if kind == Kind::Qemu {
+        if !g.running {
+            m.insert("qmpstatus".into(), Value::from("stopped"));
+        }
+        let agent = g
+            .config
+            .get("agent")
+            .is_some_and(|a| a == "1" || a.starts_with("1,") || a.contains("enabled=1"));
+        if agent {
+            m.insert("agent".into(), Value::from(1));
+        }
+    }
+    Ok(Value::Object(m))
+}
+
+pub(super) fn lxc_list(call: &Call<'_>) -> Result<Value, ApiError> {
+    list(call, Kind::Lxc)
+}
+
+pub(super) fn qemu_list(call: &Call<'_>) -> Result<Value, ApiError> {
+    list(call, Kind::Qemu)
+}
+
+pub(super) fn lxc_current(call: &Call<'_>) -> Result<Value, ApiError> {
+    current(call, Kind::Lxc)
+}
+
+pub(super) fn qemu_current(call: &Call<'_>) -> Result<Value, ApiError> {
+    current(call, Kind::Qemu)
+}
+
+/// The config file as pmxcfs stores it: description as `#` comments, then `key: value`.
+pub(crate) fn config_file(g: &Guest) -> String {
+    let mut out = String::new();
+    if let Some(d) = g.config.get("description") {
+        for line in d.trim_end_matches('\n').split('\n') {
+            out.push('#');
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    for (k, v) in &g.config {
+        if k != "description" {
+            out.push_str(k);
+            out.push_str(": ");
+            out.push_str(v);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn config(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
+    let model = call.state.model();
+    let node = model.reachable_node(&call.node()?)?;
+    let g = model.guest_on(&node.name, call.vmid()?, kind)?;
+    if let Some(snap) = call.str("snapshot") {
+        return Err(ApiError::new(
+            500,
+            format!("snapshot '{snap}' does not exist\n"),
+        ));
+    }
+    let (ints, bools) = match kind {
+        Kind::Lxc => (LXC_INT_KEYS, LXC_BOOL_KEYS),
+        Kind::Qemu => (QEMU_INT_KEYS, QEMU_BOOL_KEYS),
+    };
+    let mut m = Map::new();
+    for (k, v) in &g.config {
+        let value = if ints.contains(&k.as_str()) || bools.contains(&k.as_str()) {
+            v.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(v.clone()))
+        } else {
+            // Strings, including `number` keys such as cpulimit (kept as text).
+            Value::from(v.clone())
+        };
+        m.insert(k.clone(), value);
+    }
+    let digest = ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        config_file(g).as_bytes(),
+    );
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    m.insert("digest".into(), Value::from(hex));
+    Ok(Value::Object(m))
+}
+
+pub(super) fn lxc_config(call: &Call<'_>) -> Result<Value, ApiError> {
+    config(call, Kind::Lxc)
+}
+
+pub(super) fn qemu_config(call: &Call<'_>) -> Result<Value, ApiError> {
+    config(call, Kind::Qemu)
+}
+
+/// `ip a` inside a running container; `null` when stopped.
+pub(super) fn lxc_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
+    let model = call.state.model();
+    let node = model.reachable_node(&call.node()?)?;
+    let g = model.guest_on(&node.name, call.vmid()?, Kind::Lxc)?;
+    if !g.running {
+        return Ok(Value::Null);
+    }
+    let out = net::interfaces(g)
+        .into_iter()
+        .map(|i| {
+            let mut item = json!({
+                "name": i.name,
+                "hwaddr": i.hwaddr,
+                "hardware-address": i.hwaddr,
+            });
+            let mut addrs = Vec::new();
+            for a in &i.addrs {
+                let (addr, prefix) = a.split_once('/').unwrap_or((a.as_str(), "0"));
+                let family = if addr.contains(':') { "inet6" } else { "inet" };
+                // The deprecated single-value fields: the last address of a family wins.
+                item[family] = Value::from(a.clone());
+                addrs.push(json!({
+                    "ip-address-type": family,
+                    "ip-address": addr,
+                    "prefix": prefix.parse::<u32>().unwrap_or(0),
+                }));
+            }
+            item["ip-addresses"] = Value::Array(addrs);
+            item
+        })
+        .collect();
+    Ok(Value::Array(out))
+}

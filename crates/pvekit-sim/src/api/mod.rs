@@ -1,0 +1,420 @@
+//! The HTTP front: the order in which pveproxy looks at a request.
+//!
+//! 1. Latency, then the `/api2/json` prefix and body limits.
+//! 2. Authentication: ticket cookie (or `Authorization: PVEAuthCookie=`), API token, CSRF token
+//!    on writes with ticket auth. Failures are 401 with an empty body.
+//! 3. Routing by method and path: unknown ones are 501 `Method 'GET /foo' not implemented`.
+//! 4. Parameters: query (GET/DELETE) or query over form/JSON body (POST/PUT), `_dc` dropped,
+//!    path placeholders merged, then validated against [`params`].
+//! 5. The handler, whose errors carry a JSON body and a reason phrase.
+
+pub mod params;
+
+mod handlers;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, Response};
+use percent_encoding::percent_decode_str;
+use serde_json::{Value, json};
+
+use crate::auth::Auth;
+use crate::clock::Clock;
+use crate::error::{ApiError, AuthFailure, json_response};
+use crate::model::Model;
+use crate::record::{Recorder, redact};
+use crate::rules::{self, EndpointRule};
+use crate::{RecordedRequest, Rejection};
+
+/// Largest POST/PUT body pveproxy accepts.
+const MAX_BODY: usize = 512 * 1024;
+
+/// Everything a request handler needs.
+pub(crate) struct AppState {
+    pub model: RwLock<Model>,
+    pub auth: Auth,
+    pub clock: Arc<Clock>,
+    pub rules: Vec<EndpointRule>,
+    pub recorder: Recorder,
+    pub latency: Duration,
+    pub auth_failure_delay: Duration,
+    pub strict: bool,
+    /// The node certificate's fingerprint (shown in GET /nodes).
+    pub fingerprint: String,
+}
+
+impl AppState {
+    /// Reads the model (a poisoned lock still holds a consistent model: writers never panic
+    /// half-way through an update).
+    pub fn model(&self) -> std::sync::RwLockReadGuard<'_, Model> {
+        self.model.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// Nobody (only for calls that need no authentication).
+    Anonymous,
+    /// A ticket holder.
+    User(String),
+    /// An API token (full token id).
+    Token(String),
+}
+
+/// The decoded request as handlers see it.
+pub(crate) struct Call<'a> {
+    pub state: &'a AppState,
+    /// The caller; tasks started by later handlers record it as their user.
+    #[allow(dead_code)]
+    pub identity: Identity,
+    /// Query, body and path parameters, validated.
+    pub params: BTreeMap<String, Value>,
+}
+
+impl Call<'_> {
+    /// A validated string parameter.
+    pub fn str(&self, name: &str) -> Option<String> {
+        match self.params.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            v => Some(v.to_string()),
+        }
+    }
+
+    /// A validated VMID.
+    pub fn vmid(&self) -> Result<u32, ApiError> {
+        self.str("vmid")
+            .and_then(|v| v.trim_start_matches('+').parse().ok())
+            .ok_or_else(|| ApiError::param("vmid", "property is missing and it is not optional"))
+    }
+
+    /// The validated node name.
+    pub fn node(&self) -> Result<String, ApiError> {
+        self.str("node")
+            .ok_or_else(|| ApiError::param("node", "property is missing and it is not optional"))
+    }
+}
+
+/// What the pipeline produced, before it becomes a response.
+enum Outcome {
+    Data(Value),
+    Error(ApiError),
+    Auth(AuthFailure),
+}
+
+/// The one axum handler: every request goes through here.
+pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Response<Body> {
+    if !st.latency.is_zero() {
+        tokio::time::sleep(st.latency).await;
+    }
+    let (parts, body) = req.into_parts();
+    let method = parts.method.clone();
+    let raw_path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let decoded = percent_decode_str(&raw_path)
+        .decode_utf8_lossy()
+        .to_string();
+    let rel = decoded.strip_prefix("/api2/json").map(|r| {
+        if r.is_empty() {
+            "/".to_string()
+        } else {
+            r.trim_end_matches('/').to_string()
+        }
+    });
+    let rel_or_raw = rel.clone().unwrap_or_else(|| decoded.clone());
+    let rel_or_raw = if rel_or_raw.is_empty() {
+        "/".to_string()
+    } else {
+        rel_or_raw
+    };
+
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return finish(
+                &st,
+                &method,
+                &rel_or_raw,
+                Vec::new(),
+                Outcome::Error(ApiError::new(501, "for data too large\n")),
+            )
+            .await;
+        }
+    };
+
+    let mut recorded = form_pairs(&query);
+    let outcome = match rel {
+        None => Outcome::Error(ApiError::new(501, "no such uri\n")),
+        Some(rel) => {
+            let (outcome, body_pairs) = process(&st, &method, &rel, &parts.headers, &query, &body);
+            recorded.extend(body_pairs);
+            outcome
+        }
+    };
+    finish(&st, &method, &rel_or_raw, recorded, outcome).await
+}
+
+async fn finish(
+    st: &AppState,
+    method: &Method,
+    path: &str,
+    params: Vec<(String, String)>,
+    outcome: Outcome,
+) -> Response<Body> {
+    let (status, message, resp) = match outcome {
+        Outcome::Data(v) => (200, None, json_response(200, &json!({"data": v}), None)),
+        Outcome::Error(e) => (e.status, Some(e.message.clone()), e.clone().into_response()),
+        Outcome::Auth(a) => (401, Some(a.message().to_string()), a.into_response()),
+    };
+    st.recorder.request(RecordedRequest {
+        method: method.to_string(),
+        path: path.to_string(),
+        params: redact(&params),
+        status,
+    });
+    if let Some(message) = message {
+        let caused_by_request = matches!(status, 400 | 401 | 403 | 501);
+        if caused_by_request {
+            let message = message.trim_end().to_string();
+            if st.strict {
+                tracing::error!(%method, path, status, message, "pvekit-sim rejected a request");
+            } else {
+                tracing::debug!(%method, path, status, message, "pvekit-sim rejected a request");
+            }
+            st.recorder.rejection(Rejection {
+                method: method.to_string(),
+                path: path.to_string(),
+                status,
+                message,
+            });
+        }
+        if status == 401 && !st.auth_failure_delay.is_zero() {
+            tokio::time::sleep(st.auth_failure_delay).await;
+        }
+    }
+    resp
+}
+
+/// Decodes `a=1&b=2` (form or query encoding).
+fn form_pairs(s: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(s.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Credentials found in the headers.
+struct Credentials {
+    ticket: Option<String>,
+    token: Option<String>,
+}
+
+/// Cookie first, then `Authorization: PVEAuthCookie=...` or `PVEAPIToken=...`.
+fn credentials(headers: &HeaderMap) -> Credentials {
+    let cookie_ticket = headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|c| c.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix("PVEAuthCookie="))
+        .map(|t| percent_decode_str(t).decode_utf8_lossy().to_string());
+    let authz = header(headers, "authorization").unwrap_or("").trim();
+    let value = |prefix: &str| {
+        let rest = authz.strip_prefix(prefix)?;
+        let rest = rest.strip_prefix('=').or_else(|| rest.strip_prefix(' '))?;
+        let rest = rest.split(';').next().unwrap_or("");
+        Some(
+            percent_decode_str(rest.trim())
+                .decode_utf8_lossy()
+                .to_string(),
+        )
+    };
+    let authz_ticket = value("PVEAuthCookie");
+    let token = value("PVEAPIToken");
+    Credentials {
+        ticket: cookie_ticket.or(authz_ticket),
+        token,
+    }
+}
+
+/// Whether a call needs no authentication.
+fn is_open(method: &Method, rel: &str) -> bool {
+    rel == "/access/ticket" && (method == Method::GET || method == Method::POST)
+}
+
+/// Authentication, routing, parameters and the handler; returns the outcome and the body
+/// parameters (for the request log).
+fn process(
+    st: &AppState,
+    method: &Method,
+    rel: &str,
+    headers: &HeaderMap,
+    query: &str,
+    body: &[u8],
+) -> (Outcome, Vec<(String, String)>) {
+    let is_write = method == Method::POST || method == Method::PUT;
+    // Body parameters (POST/PUT only; a body elsewhere is refused like pveproxy does).
+    let mut body_params: Vec<(String, Value)> = Vec::new();
+    if !body.is_empty() {
+        if !is_write {
+            return (
+                Outcome::Error(ApiError::new(
+                    501,
+                    format!("Unexpected content for method '{method}'\n"),
+                )),
+                Vec::new(),
+            );
+        }
+        let ctype = header(headers, "content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ctype.starts_with("application/json") {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(map)) => body_params.extend(map),
+                Ok(_) | Err(_) => {
+                    return (
+                        Outcome::Error(ApiError::new(400, "malformed JSON string\n")),
+                        Vec::new(),
+                    );
+                }
+            }
+        } else if ctype.is_empty() || ctype.starts_with("application/x-www-form-urlencoded") {
+            let text = String::from_utf8_lossy(body);
+            body_params.extend(
+                form_pairs(&text)
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v))),
+            );
+        } else {
+            return (
+                Outcome::Error(ApiError::new(
+                    506,
+                    format!("unsupported content type '{ctype}'\n"),
+                )),
+                Vec::new(),
+            );
+        }
+    }
+    let body_record: Vec<(String, String)> = body_params
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect();
+
+    // Authentication.
+    let now = st.clock.now();
+    let creds = credentials(headers);
+    let open = is_open(method, rel);
+    let identity = if open {
+        Identity::Anonymous
+    } else if let Some(ticket) = &creds.ticket {
+        match st.auth.verify_ticket(ticket, now) {
+            None => return (Outcome::Auth(AuthFailure::Failed), body_record),
+            Some(user) => {
+                if *method != Method::GET {
+                    let csrf = header(headers, "csrfpreventiontoken").unwrap_or("");
+                    if !st.auth.verify_csrf(csrf, &user, now) {
+                        return (Outcome::Auth(AuthFailure::Csrf), body_record);
+                    }
+                }
+                Identity::User(user)
+            }
+        }
+    } else if let Some(token) = &creds.token {
+        match st.auth.verify_token(token) {
+            None => return (Outcome::Auth(AuthFailure::Failed), body_record),
+            Some(id) => Identity::Token(id),
+        }
+    } else {
+        return (Outcome::Auth(AuthFailure::NoTicket), body_record);
+    };
+
+    // Routing.
+    let Some((rule, path_params)) = rules::find(&st.rules, method.as_str(), rel) else {
+        return (
+            Outcome::Error(ApiError::not_implemented(method.as_str(), rel)),
+            body_record,
+        );
+    };
+    if creds.token.is_some() && !rule.allow_token {
+        return (
+            Outcome::Error(ApiError::new(
+                403,
+                format!(
+                    "Permission check failed (URI '{rel}' not available with API token, need proper ticket.)\n"
+                ),
+            )),
+            body_record,
+        );
+    }
+
+    // Parameters: body, then query over it, then path placeholders.
+    let mut params: BTreeMap<String, Value> = BTreeMap::new();
+    for (k, v) in body_params {
+        merge(&mut params, k, v);
+    }
+    for (k, v) in form_pairs(query) {
+        params.remove(&k);
+        merge(&mut params, k, Value::String(v));
+    }
+    params.remove("_dc");
+    for (k, v) in path_params {
+        let conflicts = match params.get(&k) {
+            None => false,
+            Some(Value::String(s)) => *s != v,
+            Some(Value::Number(n)) => n.as_u64().is_none_or(|n| Some(n) != v.parse().ok()),
+            Some(_) => true,
+        };
+        if conflicts {
+            return (
+                Outcome::Error(ApiError::new(
+                    400,
+                    "duplicate parameter (already defined in URI) with conflicting values!\n",
+                )),
+                body_record,
+            );
+        }
+        params.insert(k, Value::String(v));
+    }
+    if let Err(errors) = rules::validate(rule, &params) {
+        return (Outcome::Error(ApiError::params(errors)), body_record);
+    }
+
+    let call = Call {
+        state: st,
+        identity,
+        params,
+    };
+    let outcome = match handlers::dispatch(&call, rule, rel) {
+        Ok(v) => Outcome::Data(v),
+        Err(e) => Outcome::Error(e),
+    };
+    (outcome, body_record)
+}
+
+/// A repeated key becomes an array, as in pveproxy.
+fn merge(params: &mut BTreeMap<String, Value>, k: String, v: Value) {
+    match params.get_mut(&k) {
+        None => {
+            params.insert(k, v);
+        }
+        Some(Value::Array(list)) => list.push(v),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, v]);
+        }
+    }
+}

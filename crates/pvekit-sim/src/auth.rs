@@ -1,0 +1,203 @@
+//! Tickets, CSRF prevention tokens and API tokens, as Proxmox VE issues and checks them.
+//!
+//! Tickets are `PVE:<userid>:<8 HEX time>::<base64 signature>`; the real server signs with RSA,
+//! the simulator with HMAC-SHA256 under a key made at start, which is indistinguishable to a
+//! client (tickets are opaque). CSRF tokens are `<8 HEX time>:<43 chars of base64 HMAC>`. Both
+//! are valid while their age is between -300 s and 7200 s on the simulator clock.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use pvekit_core::ticket::{
+    TICKET_LIFETIME_SECS, TICKET_SKEW_SECS, format_hex_time, is_age_valid, parse_hex_time,
+};
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// The credentials and signing keys of one simulator.
+pub(crate) struct Auth {
+    ticket_key: hmac::Key,
+    csrf_key: hmac::Key,
+    /// The one user that can log in (`root@pam` by default).
+    pub userid: String,
+    password: String,
+    /// The one API token id (`root@pam!pvekit` by default).
+    pub token_id: String,
+    secret: String,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("userid", &self.userid)
+            .field("token_id", &self.token_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Random bytes from the system generator.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The system RNG only fails when the OS has no entropy source at all.
+    if SystemRandom::new().fill(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (crate::model::counters::mix(t ^ i as u64) & 0xff) as u8;
+        }
+    }
+    b
+}
+
+/// A random UUID (v4) string, like the secrets Proxmox VE generates for tokens.
+pub(crate) fn random_uuid() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Auth {
+    /// New credentials with fresh signing keys.
+    pub fn new(userid: String, password: String, token_id: String, secret: String) -> Auth {
+        Auth {
+            ticket_key: hmac::Key::new(hmac::HMAC_SHA256, &random_bytes::<32>()),
+            csrf_key: hmac::Key::new(hmac::HMAC_SHA256, &random_bytes::<32>()),
+            userid,
+            password,
+            token_id,
+            secret,
+        }
+    }
+
+    /// Issues a ticket for `userid` at `now`.
+    pub fn issue_ticket(&self, userid: &str, now: i64) -> String {
+        let signed = format!(
+            "PVE:{}:{}",
+            userid.replace(':', "%3A"),
+            format_hex_time(now)
+        );
+        let sig = hmac::sign(&self.ticket_key, signed.as_bytes());
+        format!("{signed}::{}", STANDARD.encode(sig.as_ref()))
+    }
+
+    /// Checks a ticket; returns its user id when it is genuine and within its lifetime.
+    pub fn verify_ticket(&self, ticket: &str, now: i64) -> Option<String> {
+        let (signed, sig) = ticket.split_once("::")?;
+        let sig = STANDARD.decode(sig).ok()?;
+        hmac::verify(&self.ticket_key, signed.as_bytes(), &sig).ok()?;
+        let rest = signed.strip_prefix("PVE:")?;
+        let (user, time) = rest.rsplit_once(':')?;
+        let issued = parse_hex_time(time)?;
+        is_age_valid(now - issued, TICKET_SKEW_SECS, TICKET_LIFETIME_SECS)
+            .then(|| user.replace("%3A", ":"))
+    }
+
+    /// A CSRF prevention token for `userid` at `now`.
+    pub fn csrf_token(&self, userid: &str, now: i64) -> String {
+        let time = format_hex_time(now);
+        let sig = hmac::sign(&self.csrf_key, format!("{time}:{userid}").as_bytes());
+        format!("{time}:{}", STANDARD_NO_PAD.encode(sig.as_ref()))
+    }
+
+    /// Checks a CSRF prevention token for `userid`.
+    pub fn verify_csrf(&self, token: &str, userid: &str, now: i64) -> bool {
+        let Some((time, sig)) = token.split_once(':') else {
+            return false;
+        };
+        let Some(issued) = parse_hex_time(time) else {
+            return false;
+        };
+        let Ok(sig) = STANDARD_NO_PAD.decode(sig) else {
+            return false;
+        };
+        hmac::verify(&self.csrf_key, format!("{time}:{userid}").as_bytes(), &sig).is_ok()
+            && is_age_valid(now - issued, TICKET_SKEW_SECS, TICKET_LIFETIME_SECS)
+    }
+
+    /// Checks `user@realm!name=secret` (the part after `PVEAPIToken=`); returns the token id.
+    pub fn verify_token(&self, value: &str) -> Option<String> {
+        let (id, secret) = value.rsplit_once('=')?;
+        let ok_id = id == self.token_id;
+        let ok_secret = same_bytes(secret.as_bytes(), self.secret.as_bytes());
+        (ok_id && ok_secret).then(|| id.to_string())
+    }
+
+    /// POST /access/ticket: checks a user name (with its realm, or the realm given apart) and
+    /// a password or still-valid ticket. Returns the user id.
+    pub fn login(
+        &self,
+        username: &str,
+        realm: Option<&str>,
+        password: &str,
+        now: i64,
+    ) -> Option<String> {
+        let userid = match (username.contains('@'), realm) {
+            (true, _) => username.to_string(),
+            (false, Some(r)) => format!("{username}@{r}"),
+            (false, None) => return None,
+        };
+        if userid != self.userid {
+            return None;
+        }
+        if password.starts_with("PVE:") {
+            let owner = self.verify_ticket(password, now)?;
+            return (owner == userid || owner == "root@pam").then_some(userid);
+        }
+        same_bytes(password.as_bytes(), self.password.as_bytes()).then_some(userid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> Auth {
+        Auth::new(
+            "root@pam".into(),
+            "pw".into(),
+            "root@pam!t".into(),
+            "s-e=cret".into(),
+        )
+    }
+
+    #[test]
+    fn tickets() {
+        let a = auth();
+        let t = a.issue_ticket("root@pam", 1_700_000_000);
+        assert!(t.starts_with("PVE:root@pam:"));
+        assert_eq!(
+            a.verify_ticket(&t, 1_700_000_000 + 7200).as_deref(),
+            Some("root@pam")
+        );
+        assert!(a.verify_ticket(&t, 1_700_000_000 + 7201).is_none());
+        assert!(a.verify_ticket(&t, 1_700_000_000 - 301).is_none());
+        assert!(
+            a.verify_ticket(&t.replace("root", "toor"), 1_700_000_000)
+                .is_none()
+        );
+        let c = a.csrf_token("root@pam", 1_700_000_000);
+        assert_eq!(c.len(), 8 + 1 + 43);
+        assert!(a.verify_csrf(&c, "root@pam", 1_700_000_100));
+        assert!(!a.verify_csrf(&c, "other@pam", 1_700_000_100));
+        assert_eq!(a.verify_token("root@pam!t=s-e=cret"), None);
+        assert!(a.login("root", Some("pam"), "pw", 0).is_some());
+        assert!(a.login("root@pam", None, "pw", 0).is_some());
+        assert!(a.login("root", None, "pw", 0).is_none());
+        assert!(a.login("root@pam", None, "nope", 0).is_none());
+    }
+}

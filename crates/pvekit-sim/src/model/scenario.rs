@@ -1,0 +1,316 @@
+//! Scenarios: an exact cluster stated in YAML or built in code.
+//!
+//! ```yaml
+//! cluster: lab            # leave out for a standalone node (exactly one node then)
+//! nodes:
+//!   - name: pve1
+//!     ip: 10.10.10.1
+//!   - name: pve2
+//!     online: false
+//! guests:
+//!   - type: lxc
+//!     vmid: 101
+//!     node: pve1
+//!     name: web            # LXC hostname / QEMU name
+//!     status: running      # or stopped (default)
+//!     tags: prod;web
+//!     config:
+//!       cores: 2
+//!       net0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,ip=dhcp,type=veth
+//!   - type: qemu
+//!     vmid: 100
+//!     node: pve2
+//!     template: true
+//!     agent: true
+//! ```
+//!
+//! Unknown keys are errors. Config keys left out get the defaults of a freshly created guest.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+
+use super::counters::mix;
+use super::generate::{lxc_defaults, make_node, qemu_defaults};
+use super::{Guest, Iface, Kind, Model};
+
+/// A cluster stated exactly.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The cluster name; `None` makes a standalone node (then exactly one node is allowed).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// The nodes, in corosync node id order.
+    pub nodes: Vec<ScenarioNode>,
+    /// The guests.
+    #[serde(default)]
+    pub guests: Vec<ScenarioGuest>,
+}
+
+/// A node of a scenario.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioNode {
+    /// Node name (`pve-node` format).
+    pub name: String,
+    /// Its cluster IP (default `10.10.10.<index+1>`).
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// Whether it is online (default true).
+    #[serde(default = "yes")]
+    pub online: bool,
+    /// Logical CPUs (default: generated).
+    #[serde(default)]
+    pub cpus: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// LXC or QEMU.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestType {
+    /// A container.
+    Lxc,
+    /// A virtual machine.
+    Qemu,
+}
+
+/// Running or stopped.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestStatus {
+    /// Stopped (the default).
+    #[default]
+    Stopped,
+    /// Running.
+    Running,
+}
+
+/// A guest of a scenario.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioGuest {
+    /// `lxc` or `qemu`.
+    #[serde(rename = "type")]
+    pub kind: GuestType,
+    /// The VMID (100..=999999999).
+    pub vmid: u32,
+    /// The node it lives on.
+    pub node: String,
+    /// LXC hostname or QEMU name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Running or stopped.
+    #[serde(default)]
+    pub status: GuestStatus,
+    /// Whether it is a template (templates are stopped).
+    #[serde(default)]
+    pub template: bool,
+    /// A config lock such as `backup`.
+    #[serde(default)]
+    pub lock: Option<String>,
+    /// Tags, `;`-separated.
+    #[serde(default)]
+    pub tags: Option<String>,
+    /// Further config keys; scalar values (strings, numbers, booleans become 1/0).
+    #[serde(default)]
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// Interfaces a running container reports, instead of those derived from netN.
+    #[serde(default)]
+    pub interfaces: Option<Vec<ScenarioInterface>>,
+    /// QEMU: whether the guest agent is enabled.
+    #[serde(default)]
+    pub agent: Option<bool>,
+    /// LXC: whether docker runs inside (adds docker0, br-*, veth* interfaces).
+    #[serde(default)]
+    pub docker: bool,
+    /// Seconds since start, for a running guest (default: generated).
+    #[serde(default)]
+    pub uptime: Option<u64>,
+}
+
+/// An interface as reported by a running container.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioInterface {
+    /// Interface name.
+    pub name: String,
+    /// MAC address (shown lower-case).
+    #[serde(default)]
+    pub hwaddr: Option<String>,
+    /// Addresses in CIDR form (`10.0.0.5/24`, `fe80::1/64`).
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+impl Scenario {
+    /// Parses a scenario from YAML text.
+    ///
+    /// # Errors
+    /// The YAML error (with its location) or the first inconsistency found.
+    pub fn from_yaml(text: &str) -> Result<Scenario, String> {
+        let s: Scenario = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        s.check()?;
+        Ok(s)
+    }
+
+    /// Checks the scenario for inconsistencies (unknown nodes, duplicate VMIDs, ...).
+    ///
+    /// # Errors
+    /// A sentence naming the first problem.
+    pub fn check(&self) -> Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("a scenario needs at least one node".into());
+        }
+        if self.cluster.is_none() && self.nodes.len() != 1 {
+            return Err("a standalone scenario (no `cluster`) has exactly one node".into());
+        }
+        if let Some(c) = &self.cluster
+            && (c.is_empty()
+                || c.len() > 15
+                || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            return Err(format!("invalid cluster name '{c}'"));
+        }
+        let mut names = HashSet::new();
+        for n in &self.nodes {
+            if !pvekit_core::names::is_node_name(&n.name) {
+                return Err(format!("invalid node name '{}'", n.name));
+            }
+            if !names.insert(n.name.as_str()) {
+                return Err(format!("duplicate node '{}'", n.name));
+            }
+        }
+        let mut ids = HashSet::new();
+        for g in &self.guests {
+            if !pvekit_core::names::is_vmid(u64::from(g.vmid)) {
+                return Err(format!("VMID {} is out of range 100..999999999", g.vmid));
+            }
+            if !ids.insert(g.vmid) {
+                return Err(format!("duplicate VMID {}", g.vmid));
+            }
+            if !names.contains(g.node.as_str()) {
+                return Err(format!("guest {} is on unknown node '{}'", g.vmid, g.node));
+            }
+            if g.template && g.status == GuestStatus::Running {
+                return Err(format!(
+                    "guest {} is a template and cannot be running",
+                    g.vmid
+                ));
+            }
+            for (k, v) in &g.config {
+                if value_text(v).is_none() {
+                    return Err(format!(
+                        "guest {}: config key '{k}' must be a scalar",
+                        g.vmid
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the model; `now` is the simulator clock.
+    pub(crate) fn to_model(&self, seed: u64, now: i64) -> Result<Model, String> {
+        self.check()?;
+        let standalone = self.cluster.is_none();
+        let nodes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let ip =
+                    n.ip.clone()
+                        .unwrap_or_else(|| format!("10.10.10.{}", i + 1));
+                let nodeid = if standalone { 0 } else { i as u32 + 1 };
+                let mut node = make_node(&n.name, &ip, n.online, nodeid, mix(seed ^ i as u64), now);
+                if let Some(c) = n.cpus {
+                    node.cpus = c.max(1);
+                }
+                node
+            })
+            .collect::<Vec<_>>();
+        let guests = self
+            .guests
+            .iter()
+            .map(|g| {
+                let gseed = mix(seed ^ (u64::from(g.vmid) << 20));
+                let kind = match g.kind {
+                    GuestType::Lxc => Kind::Lxc,
+                    GuestType::Qemu => Kind::Qemu,
+                };
+                let mut config: BTreeMap<String, String> = g
+                    .config
+                    .iter()
+                    .filter_map(|(k, v)| value_text(v).map(|t| (k.clone(), t)))
+                    .collect();
+                let name_key = if kind == Kind::Lxc {
+                    "hostname"
+                } else {
+                    "name"
+                };
+                if let Some(name) = &g.name {
+                    config.insert(name_key.into(), name.clone());
+                }
+                if let Some(t) = &g.tags {
+                    config.insert("tags".into(), t.clone());
+                }
+                if let Some(l) = &g.lock {
+                    config.insert("lock".into(), l.clone());
+                }
+                if g.template {
+                    config.insert("template".into(), "1".into());
+                }
+                if g.agent == Some(true) {
+                    config.insert("agent".into(), "1".into());
+                }
+                match kind {
+                    Kind::Lxc => lxc_defaults(g.vmid, &mut config),
+                    Kind::Qemu => qemu_defaults(g.vmid, gseed, &mut config),
+                }
+                let running = g.status == GuestStatus::Running;
+                Guest {
+                    vmid: g.vmid,
+                    kind,
+                    node: g.node.clone(),
+                    running,
+                    template: g.template,
+                    lock: g.lock.clone(),
+                    started_at: running
+                        .then(|| now - g.uptime.unwrap_or(3600 + gseed % 86400) as i64),
+                    config,
+                    interfaces: g.interfaces.as_ref().map(|list| {
+                        list.iter()
+                            .map(|i| Iface {
+                                name: i.name.clone(),
+                                hwaddr: i
+                                    .hwaddr
+                                    .clone()
+                                    .unwrap_or_else(|| "00:00:00:00:00:00".into())
+                                    .to_lowercase(),
+                                addrs: i.addresses.clone(),
+                            })
+                            .collect()
+                    }),
+                    docker: g.docker,
+                    pid: 1000 + (gseed % 3_000_000) as u32,
+                    seed: gseed,
+                }
+            })
+            .collect();
+        Ok(Model::new(self.cluster.clone(), nodes, guests))
+    }
+}
+
+fn value_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+        _ => None,
+    }
+}
