@@ -369,10 +369,10 @@ impl Conn {
 
     /// The session to use now: renewed when old, re-created when missing.
     async fn session(&self, t: &TicketAuth) -> Result<Session> {
-        if let Some(s) = t.current() {
-            if s.obtained.elapsed() < t.renew_after {
-                return Ok(s);
-            }
+        if let Some(s) = t.current()
+            && s.obtained.elapsed() < t.renew_after
+        {
+            return Ok(s);
         }
         let _one = t.renewing.lock().await;
         match t.current() {
@@ -501,14 +501,14 @@ impl Conn {
         timeout: Duration,
     ) -> Error {
         let url = self.resolved.origin.clone();
-        if let Some(r) = tls::find_rustls_error(&e) {
-            if matches!(r, rustls::Error::InvalidCertificate(_)) {
-                return Error::Tls {
-                    url,
-                    reason: tls::describe(r),
-                    presented: self.presented.get().map(|f| f.to_string()),
-                };
-            }
+        if let Some(r) = tls::find_rustls_error(&e)
+            && matches!(r, rustls::Error::InvalidCertificate(_))
+        {
+            return Error::Tls {
+                url,
+                reason: tls::describe(r),
+                presented: self.presented.get().map(|f| f.to_string()),
+            };
         }
         if e.is_timeout() {
             return Error::Timeout {

@@ -448,10 +448,11 @@ pub fn ips_of_interfaces(ifaces: &[LxcInterface], policy: IpPolicy) -> Vec<IpAdd
     let mut out = Vec::new();
     for iface in ifaces.iter().filter(|i| !is_ignored_interface(&i.name)) {
         for a in &iface.ip_addresses {
-            if let Ok(ip) = a.ip_address.parse::<IpAddr>() {
-                if policy.keeps(&ip) && !out.contains(&ip) {
-                    out.push(ip);
-                }
+            if let Ok(ip) = a.ip_address.parse::<IpAddr>()
+                && policy.keeps(&ip)
+                && !out.contains(&ip)
+            {
+                out.push(ip);
             }
         }
     }

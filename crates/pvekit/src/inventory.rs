@@ -497,13 +497,12 @@ pub fn reverse_lookup_node(
     {
         return Some(found);
     }
-    if let Some(ip) = ip {
-        if let Some(n) = nodes
+    if let Some(ip) = ip
+        && let Some(n) = nodes
             .iter()
             .find(|n| n.ip().and_then(|s| s.parse::<IpAddr>().ok()) == Some(ip))
-        {
-            return Some(n.name().to_string());
-        }
+    {
+        return Some(n.name().to_string());
     }
     alias.filter(|a| !a.is_empty()).and_then(by_name)
 }

@@ -48,13 +48,12 @@ impl NodePool {
     /// the clusters that have the name.
     pub fn get(&self, name: &str) -> Result<Node> {
         let clusters = self.read();
-        if let Some((cluster, node)) = name.split_once('/') {
-            if let Some(found) = clusters
+        if let Some((cluster, node)) = name.split_once('/')
+            && let Some(found) = clusters
                 .get(cluster)
                 .and_then(|nodes| nodes.iter().find(|n| n.name() == node))
-            {
-                return Ok(found.clone());
-            }
+        {
+            return Ok(found.clone());
         }
         let matches: Vec<&Node> = clusters
             .values()

@@ -163,12 +163,14 @@ pub(crate) fn find_rustls_error<'a>(
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
             return Some(r);
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return Some(r);
-            }
-        }
-        cur = e.source();
+        // io::Error::source() skips the error it wraps, so descend through get_ref().
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }

@@ -45,6 +45,8 @@ async fn secrets_stay_out_of_trace_logs() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests on other threads may have cached "never" for shared callsites.
+    tracing::callsite::rebuild_interest_cache();
 
     let sim = util::sim().await;
     let info = sim.info().clone();

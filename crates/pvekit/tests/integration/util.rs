@@ -1,7 +1,5 @@
 //! Shared helpers: start a simulator, build configs for it, check what the client sent.
 
-use std::time::Duration;
-
 use pvekit::Config;
 use pvekit_sim::{RunningSim, SimOptions, Simulator};
 
@@ -80,5 +78,3 @@ pub fn count(sim: &RunningSim, method: &str, path: &str) -> usize {
         .filter(|r| r.method == method && r.path == path)
         .count()
 }
-
-pub const SHORT: Duration = Duration::from_millis(300);
