@@ -46,7 +46,7 @@ impl Default for InventoryOptions {
         InventoryOptions {
             ip_policy: IpPolicy::default(),
             ip_ttl: Duration::from_secs(60),
-            max_in_flight: cpus * 2,
+            max_in_flight: (cpus * 2).max(8),
         }
     }
 }
@@ -346,14 +346,18 @@ impl Inventory {
             let prev = old.get(kind, vmid).cloned();
             let node = r.node.as_deref().and_then(|n| nodes.get(n)).cloned();
             Some(async move {
+                // A guest whose node is unreachable reports status "unknown": asking would only
+                // fail (595), so keep what was known.
+                let unreachable = r.status.as_deref().is_none_or(|s| s == "unknown");
                 let reuse = prev.as_ref().filter(|p| {
-                    p.resource.status == r.status
-                        && p.resource.node == r.node
-                        && now.duration_since(p.ips_resolved) < ttl
+                    unreachable
+                        || (p.resource.status == r.status
+                            && p.resource.node == r.node
+                            && now.duration_since(p.ips_resolved) < ttl)
                 });
                 let (ips, resolved) = match (reuse, node) {
                     (Some(p), _) => (p.ips.clone(), p.ips_resolved),
-                    (None, Some(node)) => {
+                    (None, Some(node)) if !unreachable => {
                         let guest = match kind {
                             GuestKind::Lxc => node.lxc(vmid),
                             GuestKind::Qemu => node.qemu(vmid),
@@ -361,7 +365,7 @@ impl Inventory {
                         let ips = resolve_ips(&guest, &r, policy).await;
                         (ips, Instant::now())
                     }
-                    (None, None) => (Vec::new(), Instant::now()),
+                    (None, _) => (Vec::new(), Instant::now()),
                 };
                 Arc::new(GuestResource {
                     kind,
