@@ -75,17 +75,18 @@ impl TicketAuth {
 }
 
 /// How requests are authenticated.
-pub(crate) enum Auth {
+///
+/// API calls use the token when there is one, else the ticket. Terminal sessions always need
+/// the ticket: Proxmox VE gives a root shell only to a real `root@pam` login.
+pub(crate) struct Auth {
     /// `Authorization: PVEAPIToken=...`; no CSRF needed.
-    Token { header: SecretString },
+    pub token: Option<SecretString>,
     /// `Cookie: PVEAuthCookie=...` plus `CSRFPreventionToken` on writes.
-    Ticket(TicketAuth),
+    pub login: Option<TicketAuth>,
 }
 
 impl Auth {
-    pub(crate) fn token(id: &AuthId, secret: &SecretString) -> Self {
-        Auth::Token {
-            header: format!("PVEAPIToken={id}={}", secret.expose_secret()).into(),
-        }
+    pub(crate) fn token_header(id: &AuthId, secret: &SecretString) -> SecretString {
+        format!("PVEAPIToken={id}={}", secret.expose_secret()).into()
     }
 }

@@ -72,6 +72,8 @@ struct Conn {
     resolved: Resolved,
     auth: Auth,
     presented: PresentedCert,
+    /// The TLS settings of `http`, for websockets.
+    tls: Arc<rustls::ClientConfig>,
     limiter: Semaphore,
 }
 
@@ -96,7 +98,7 @@ impl Client {
         let presented = PresentedCert::default();
         let tls = tls::client_config(&resolved.trust, presented.clone())?;
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+            .tls_backend_preconfigured(tls.clone())
             .connect_timeout(resolved.timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(50))
             .pool_max_idle_per_host(options.max_in_flight.max(1))
@@ -104,14 +106,15 @@ impl Client {
             .build()
             .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
         let creds = &resolved.credentials;
-        let auth = match (&creds.token, &creds.login) {
-            (Some((id, secret)), _) => Auth::token(id, secret),
-            (None, Some((id, pw))) => Auth::Ticket(TicketAuth::new(
-                id.clone(),
-                pw.clone(),
-                options.ticket_renewal,
-            )),
-            (None, None) => return Err(Error::config("no credentials")),
+        let auth = Auth {
+            token: creds
+                .token
+                .as_ref()
+                .map(|(id, secret)| Auth::token_header(id, secret)),
+            login: creds
+                .login
+                .as_ref()
+                .map(|(id, pw)| TicketAuth::new(id.clone(), pw.clone(), options.ticket_renewal)),
         };
         let conn = Conn {
             sent: std::sync::atomic::AtomicU64::new(0),
@@ -119,9 +122,10 @@ impl Client {
             resolved,
             auth,
             presented,
+            tls: Arc::new(tls),
             limiter: Semaphore::new(options.max_in_flight.max(1)),
         };
-        if let Auth::Ticket(t) = &conn.auth {
+        if let (None, Some(t)) = (&conn.auth.token, &conn.auth.login) {
             conn.login(t).await?;
         }
         let version: Version = conn.call(Method::GET, "/version", &[]).await?;
@@ -333,7 +337,7 @@ impl Conn {
         let resp = self
             .execute(req, "POST", "/access/ticket", self.resolved.timeouts.login)
             .await?;
-        let data: TicketResponse = match self.decode(resp, "POST", "/access/ticket").await {
+        let data: TicketResponse = match self.decode(resp, "POST", "/access/ticket", false).await {
             Ok(d) => d,
             Err(Error::Auth { .. }) if renew.is_none() => {
                 return Err(Error::Auth {
@@ -401,6 +405,17 @@ impl Conn {
         path: &str,
         params: Params<'_>,
     ) -> Result<T> {
+        self.call_via(Via::Api, method, path, params).await
+    }
+
+    /// Like `call`, choosing the credentials.
+    pub(crate) async fn call_via<T: DeserializeOwned>(
+        &self,
+        via: Via,
+        method: Method,
+        path: &str,
+        params: Params<'_>,
+    ) -> Result<T> {
         if !path.starts_with('/') {
             return Err(Error::config(format!(
                 "API path '{path}' must start with '/'"
@@ -414,12 +429,12 @@ impl Conn {
         let mut relogged = false;
         let mut attempt = 0u32;
         loop {
-            let result = self.send_once(&method, path, params).await;
+            let result = self.send_once(via, &method, path, params).await;
             match result {
                 Err((Error::Auth { .. }, Some(old))) if !relogged => {
                     // The server no longer accepts the ticket: log in again, once. Never loop
                     // on 401: the real server delays each one by about 3 s.
-                    if let Auth::Ticket(t) = &self.auth {
+                    if let Some(t) = &self.auth.login {
                         t.invalidate(&old);
                     }
                     relogged = true;
@@ -440,6 +455,7 @@ impl Conn {
     /// One attempt; on error also returns the ticket that was used, if any.
     async fn send_once<T: DeserializeOwned>(
         &self,
+        via: Via,
         method: &Method,
         path: &str,
         params: Params<'_>,
@@ -451,14 +467,14 @@ impl Conn {
             req.form(params)
         };
         let mut used_ticket = None;
-        match &self.auth {
-            Auth::Token { header } => {
+        match (via, &self.auth.token, &self.auth.login) {
+            (Via::Api, Some(header), _) => {
                 req = req.header(
                     AUTHORIZATION,
                     sensitive(header.expose_secret()).map_err(|e| (e, None))?,
                 );
             }
-            Auth::Ticket(t) => {
+            (_, _, Some(t)) => {
                 let s = self.session(t).await.map_err(|e| (e, None))?;
                 let cookie = sensitive(&format!("PVEAuthCookie={}", s.ticket.expose_secret()));
                 req = req.header(COOKIE, cookie.map_err(|e| (e, None))?);
@@ -468,6 +484,8 @@ impl Conn {
                 }
                 used_ticket = Some(s.ticket);
             }
+            (Via::Login, _, None) => return Err((Error::NoSession, None)),
+            (Via::Api, None, None) => return Err((Error::config("no credentials"), None)),
         }
         let timeout = self.resolved.timeouts.request;
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -475,7 +493,10 @@ impl Conn {
             .execute(req.timeout(timeout), method.as_str(), path, timeout)
             .await
         {
-            Ok(resp) => self.decode(resp, method.as_str(), path).await,
+            Ok(resp) => {
+                self.decode(resp, method.as_str(), path, used_ticket.is_none())
+                    .await
+            }
             Err(e) => Err(e),
         };
         result.map_err(|e| (e, used_ticket))
@@ -534,6 +555,7 @@ impl Conn {
         resp: reqwest::Response,
         method: &str,
         path: &str,
+        used_token: bool,
     ) -> Result<T> {
         let status = resp.status();
         let reason = resp
@@ -571,11 +593,12 @@ impl Conn {
         let message = err.best_message(reason.as_deref(), "no message");
         Err(match status.as_u16() {
             401 => Error::Auth {
-                message: match &self.auth {
-                    Auth::Token { .. } => format!(
+                message: if used_token {
+                    format!(
                         "{message}: the server rejected the API token; check token_id and secret, and that the token exists and has not expired"
-                    ),
-                    Auth::Ticket(_) => message,
+                    )
+                } else {
+                    message
                 },
             },
             403 => Error::Permission { message },
@@ -589,6 +612,15 @@ impl Conn {
             },
         })
     }
+}
+
+/// Which credentials a request uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The token if there is one, else the ticket.
+    Api,
+    /// The ticket of the username/password login (terminals need a real login).
+    Login,
 }
 
 /// Extra attempts of a read after a transient failure.
