@@ -16,9 +16,11 @@
 //! - [`types`]: typed responses (version, cluster status, resources, nodes, guests).
 //! - [`propstring`]: property strings such as `net0` and the NIC settings in them.
 //! - [`format`]: IEC sizes, percentages and uptimes for people.
+//! - [`command`]: safe command building, quoting, and framing of terminal output.
 
 #![warn(missing_docs)]
 
+pub mod command;
 pub mod envelope;
 pub mod fingerprint;
 pub mod format;
