@@ -220,6 +220,37 @@ impl Client {
         self.inner.conn.call(Method::PUT, path, params).await
     }
 
+    /// `POST` with the login ticket even when a token is configured (terminal endpoints).
+    pub(crate) async fn post_with_login<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        params: Params<'_>,
+    ) -> Result<T> {
+        self.inner
+            .conn
+            .call_via(Via::Login, Method::POST, path, params)
+            .await
+    }
+
+    /// What a websocket to this cluster needs: where, how to trust it, which cookie.
+    pub(crate) async fn websocket_target(&self) -> Result<WebsocketTarget> {
+        let conn = &self.inner.conn;
+        let login = conn.auth.login.as_ref().ok_or(Error::NoSession)?;
+        let session = conn.session(login).await?;
+        Ok(WebsocketTarget {
+            api_base: conn.resolved.api_base.clone(),
+            tls: conn.tls.clone(),
+            cookie: format!("PVEAuthCookie={}", session.ticket.expose_secret()).into(),
+            connect_timeout: conn.resolved.timeouts.connect,
+            user: login.userid.clone(),
+        })
+    }
+
+    /// The user of the username/password login, if the config has one.
+    pub fn login_user(&self) -> Option<&pvekit_core::AuthId> {
+        self.inner.conn.auth.login.as_ref().map(|l| &l.userid)
+    }
+
     /// `GET /cluster/resources`, optionally filtered by type.
     ///
     /// # Errors
@@ -612,6 +643,15 @@ impl Conn {
             },
         })
     }
+}
+
+/// Where and how to open a websocket to the cluster.
+pub(crate) struct WebsocketTarget {
+    pub api_base: url::Url,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub cookie: SecretString,
+    pub connect_timeout: Duration,
+    pub user: pvekit_core::AuthId,
 }
 
 /// Which credentials a request uses.

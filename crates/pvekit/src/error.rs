@@ -109,6 +109,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A terminal session could not be opened or broke.
+    #[error("terminal: {message}")]
+    Terminal {
+        /// What happened.
+        message: String,
+    },
+
+    /// A command could not be built safely.
+    #[error(transparent)]
+    Command(#[from] pvekit_core::command::CommandError),
+
     /// A task ended with an error; `message` is the task's own error text.
     #[error("task {upid} failed: {message}")]
     TaskFailed {
@@ -145,7 +156,9 @@ pub enum Error {
     NoResources,
 
     /// A terminal session was needed but the config has no username and password.
-    #[error("no session found, make sure username and password are set")]
+    #[error(
+        "no session found, make sure username and password are set (terminal commands need a root@pam login; API tokens only get a login prompt)"
+    )]
     NoSession,
 }
 

@@ -32,17 +32,20 @@ mod auth;
 mod client;
 mod config;
 mod error;
+mod exec;
 mod guest;
 mod inventory;
 mod node;
 mod pool;
 mod stats;
 mod task;
+mod terminal;
 mod tls;
 
 pub use client::{Client, ClientOptions, Params};
 pub use config::{Config, Timeouts};
 pub use error::{Error, Result};
+pub use exec::CommandStream;
 pub use guest::{
     Action, ActionOptions, Guest, IpPolicy, ips_of_config, ips_of_interfaces, is_ignored_interface,
     is_private,
@@ -62,3 +65,4 @@ pub use pvekit_core::{Fingerprint, Upid};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use stats::{NODE_STATS_POLL_INTERVAL, NodeStats};
 pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskStatus};
+pub use terminal::{KEEPALIVE_INTERVAL, Terminal};

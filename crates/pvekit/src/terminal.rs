@@ -1,0 +1,297 @@
+//! Terminal sessions over the node's terminal proxy, as Proxmox VE's web shell opens them.
+//!
+//! 1. `POST /nodes/{node}/termproxy` starts `termproxy` on the node and returns a short-lived
+//!    VNC ticket and a port.
+//! 2. A websocket to `/nodes/{node}/vncwebsocket?port=..&vncticket=..` on the same host, with
+//!    the `binary` subprotocol and the login cookie.
+//! 3. The first message is `<user>:<ticket>\n`; the proxy answers `OK`, possibly followed by
+//!    the first output in the same frame.
+//! 4. Input goes as `0:<byte length>:<data>`, resizes as `1:<cols>:<rows>:`, keepalives as `2`
+//!    (every 30 s, like the web UI). Output is raw terminal bytes.
+//!
+//! Dropping a [`Terminal`] closes the websocket, which ends the remote shell and every
+//! command in it, and stops the keepalive task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use pvekit_core::Upid;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tracing::debug;
+
+use crate::error::{Error, Result};
+use crate::node::Node;
+
+/// The interval of keepalive messages (the web UI's).
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// The largest data payload sent in one websocket frame (the server accepts 128 KiB frames).
+const MAX_INPUT_CHUNK: usize = 64 * 1024;
+
+type Ws = WebSocketStream<TlsStream<TcpStream>>;
+
+#[derive(Deserialize)]
+struct TermProxy {
+    user: String,
+    ticket: SecretString,
+    port: u16,
+    upid: String,
+}
+
+/// An open terminal on a node: a root shell for `root@pam`, a login prompt for anyone else.
+pub struct Terminal {
+    sink: Arc<Mutex<SplitSink<Ws, Message>>>,
+    stream: SplitStream<Ws>,
+    /// Output that arrived in the same frame as `OK`.
+    pending: Option<Bytes>,
+    keepalive: tokio::task::JoinHandle<()>,
+    upid: Option<Upid>,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Terminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Terminal")
+            .field("upid", &self.upid)
+            .field("ended", &self.ended)
+            .finish()
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.keepalive.abort();
+    }
+}
+
+fn ws_error(e: tokio_tungstenite::tungstenite::Error) -> Error {
+    Error::Terminal {
+        message: e.to_string(),
+    }
+}
+
+impl Terminal {
+    /// Opens the node's shell with a `cols` × `rows` terminal.
+    ///
+    /// # Errors
+    /// [`Error::NoSession`] without a username/password login (API tokens get only a login
+    /// prompt); connection, TLS and auth errors; [`Error::Terminal`] when the proxy refuses.
+    pub async fn open(node: &Node, cols: u16, rows: u16) -> Result<Terminal> {
+        let client = node.client();
+        let target = client.websocket_target().await?;
+        let proxy: TermProxy = client
+            .post_with_login(&format!("/nodes/{}/termproxy", node.name()), &[])
+            .await?;
+
+        let mut url = target.api_base.clone();
+        url.set_scheme("wss")
+            .map_err(|_| Error::config("cannot build the websocket URL"))?;
+        url.path_segments_mut()
+            .map_err(|_| Error::config("cannot build the websocket URL"))?
+            .extend(["nodes", node.name(), "vncwebsocket"]);
+        url.query_pairs_mut()
+            .append_pair("port", &proxy.port.to_string())
+            .append_pair("vncticket", proxy.ticket.expose_secret());
+        let host = url
+            .host_str()
+            .ok_or_else(|| Error::config("url has no host"))?
+            .to_string();
+        let port = url.port_or_known_default().unwrap_or(8006);
+
+        let mut request = url.as_str().into_client_request().map_err(ws_error)?;
+        let headers = request.headers_mut();
+        headers.insert("Sec-WebSocket-Protocol", HeaderValue::from_static("binary"));
+        let mut cookie = HeaderValue::from_str(target.cookie.expose_secret())
+            .map_err(|_| Error::config("the ticket cannot be sent as a cookie"))?;
+        cookie.set_sensitive(true);
+        headers.insert("Cookie", cookie);
+
+        let origin = format!("{host}:{port}");
+        let tcp = tokio::time::timeout(
+            target.connect_timeout,
+            TcpStream::connect((host.trim_matches(['[', ']']), port)),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            what: format!("connecting to {origin}"),
+            after: target.connect_timeout,
+        })?
+        .map_err(|e| Error::Connect {
+            url: origin.clone(),
+            reason: e.to_string(),
+        })?;
+        tcp.set_nodelay(true).ok();
+        let name =
+            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|_| Error::config(format!("'{host}' is not a valid TLS server name")))?;
+        let tls = tokio_rustls::TlsConnector::from(target.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| Error::Connect {
+                url: origin.clone(),
+                reason: format!("TLS: {e}"),
+            })?;
+        let (ws, _resp) = tokio_tungstenite::client_async(request, tls)
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(resp) => Error::Terminal {
+                    message: format!(
+                        "the server refused the terminal websocket: HTTP {} {}",
+                        resp.status().as_u16(),
+                        resp.status().canonical_reason().unwrap_or("")
+                    ),
+                },
+                other => ws_error(other),
+            })?;
+        let (mut sink, mut stream) = ws.split();
+
+        // The auth line: the user the termproxy answer names, then the VNC ticket.
+        let auth = format!("{}:{}\n", proxy.user, proxy.ticket.expose_secret());
+        sink.send(Message::Binary(Bytes::from(auth)))
+            .await
+            .map_err(ws_error)?;
+        let mut first = Vec::new();
+        while first.len() < 2 {
+            match stream.next().await {
+                Some(Ok(Message::Binary(b))) => first.extend_from_slice(&b),
+                Some(Ok(Message::Text(t))) => first.extend_from_slice(t.as_bytes()),
+                Some(Ok(_)) => {}
+                Some(Err(e)) if !is_bare_close(&e) => return Err(ws_error(e)),
+                Some(Err(_)) | None => break,
+            }
+        }
+        if !first.starts_with(b"OK") {
+            return Err(Error::Terminal {
+                message: "the terminal proxy refused the session (the ticket was not accepted)"
+                    .into(),
+            });
+        }
+        let pending = (first.len() > 2).then(|| Bytes::copy_from_slice(&first[2..]));
+        let sink = Arc::new(Mutex::new(sink));
+        let keepalive = {
+            let sink = Arc::downgrade(&sink);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(KEEPALIVE_INTERVAL);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(sink) = sink.upgrade() else { return };
+                    if sink
+                        .lock()
+                        .await
+                        .send(Message::Binary(Bytes::from_static(b"2")))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            })
+        };
+        debug!(node = node.name(), user = %target.user, "terminal open");
+        let term = Terminal {
+            sink,
+            stream,
+            pending,
+            keepalive,
+            upid: proxy.upid.parse().ok(),
+            ended: false,
+        };
+        term.resize(cols, rows).await?;
+        Ok(term)
+    }
+
+    /// The task of the terminal session on the node.
+    pub fn upid(&self) -> Option<&Upid> {
+        self.upid.as_ref()
+    }
+
+    /// Types bytes into the terminal (split into frames of at most 64 KiB of data).
+    ///
+    /// # Errors
+    /// [`Error::Terminal`] when the session is gone.
+    pub async fn send(&self, data: &[u8]) -> Result<()> {
+        let mut sink = self.sink.lock().await;
+        for chunk in data.chunks(MAX_INPUT_CHUNK) {
+            let mut msg = format!("0:{}:", chunk.len()).into_bytes();
+            msg.extend_from_slice(chunk);
+            sink.send(Message::Binary(Bytes::from(msg)))
+                .await
+                .map_err(ws_error)?;
+        }
+        Ok(())
+    }
+
+    /// Tells the remote terminal its new size.
+    ///
+    /// # Errors
+    /// [`Error::Terminal`] when the session is gone.
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<()> {
+        let msg = format!("1:{}:{}:", cols.max(1), rows.max(1));
+        self.sink
+            .lock()
+            .await
+            .send(Message::Binary(Bytes::from(msg)))
+            .await
+            .map_err(ws_error)
+    }
+
+    /// The next chunk of output; `None` once the session ended (the server closes without a
+    /// close frame, which counts as a normal end).
+    pub async fn read(&mut self) -> Option<Result<Bytes>> {
+        if let Some(p) = self.pending.take() {
+            return Some(Ok(p));
+        }
+        if self.ended {
+            return None;
+        }
+        loop {
+            match self.stream.next().await {
+                Some(Ok(Message::Binary(b))) if !b.is_empty() => return Some(Ok(b)),
+                Some(Ok(Message::Text(t))) if !t.is_empty() => {
+                    return Some(Ok(Bytes::copy_from_slice(t.as_bytes())));
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => {}
+                Some(Err(e)) if is_bare_close(&e) => break,
+                Some(Err(e)) => {
+                    self.ended = true;
+                    return Some(Err(ws_error(e)));
+                }
+            }
+        }
+        self.ended = true;
+        None
+    }
+
+    /// Closes the session, ending the remote shell.
+    pub async fn close(self) {
+        let _ = self.sink.lock().await.close().await;
+    }
+}
+
+/// pveproxy ends a session with a bare TCP close, no close frame.
+fn is_bare_close(e: &tokio_tungstenite::tungstenite::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as E;
+    use tokio_tungstenite::tungstenite::error::ProtocolError as P;
+    match e {
+        E::ConnectionClosed | E::AlreadyClosed => true,
+        E::Protocol(P::ResetWithoutClosingHandshake) => true,
+        E::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+        ),
+        _ => false,
+    }
+}
