@@ -1,1 +1,158 @@
-fn main() {}
+/*!
+`pvekit`: a command-line toolkit for Proxmox VE.
+
+Arguments are handled in two stages: [`cli`] holds the raw clap flags, and [`settings`]
+resolves them with the environment and the config file into validated settings that the
+[`commands`] run with; [`output`] renders their results. All Proxmox logic lives in the
+`pvekit` library (and `pvekit-sim` for the simulator).
+
+Errors print as one line, `pvekit: <message>`, with exit status 1 (2 for usage errors). A
+closed stdout (`pvekit ls | head -1`) is not an error.
+*/
+
+mod cli;
+mod commands;
+mod output;
+mod settings;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Cli;
+use crate::settings::{Settings, UsageError};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // reqwest is built without a default crypto provider: pick ring, once, before any TLS.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout (exit 0), usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    init_logging(cli.verbose);
+    match run(&cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<()> {
+    let env = |key: &str| std::env::var(key).ok();
+    let file = if settings::needs_config_file(cli) {
+        settings::load_config_file(cli.config.as_deref(), &env)?
+    } else {
+        None
+    };
+    let settings = Settings::resolve(cli, env, file.as_ref())?;
+    commands::run(settings).await
+}
+
+/// Logs to stderr. `-v` shows pvekit's debug logs, `-vv` its trace logs and everyone's debug
+/// logs, `-vvv` everything; without `-v`, `RUST_LOG` applies, else warnings only.
+///
+/// Below `-vvv`, `rustls_platform_verifier` is silenced: with a pinned fingerprint the system
+/// verifier runs first and logs its expected rejection of a self-signed certificate at ERROR
+/// level, although the pin then accepts it.
+fn init_logging(verbose: u8) {
+    const OURS: [&str; 4] = ["pvekit", "pvekit_core", "pvekit_sim", "pvekit_cli"];
+    let with = |base: &str, ours: &str| {
+        let mut s = format!("{base},rustls_platform_verifier=off");
+        for krate in OURS {
+            s.push_str(&format!(",{krate}={ours}"));
+        }
+        s
+    };
+    let filter = match verbose {
+        0 => EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("warn,rustls_platform_verifier=off")),
+        1 => EnvFilter::new(with("warn", "debug")),
+        2 => EnvFilter::new(with("debug", "trace")),
+        _ => EnvFilter::new("trace"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+/// Prints `pvekit: <message>` and picks the exit status; a broken pipe is success.
+fn report(err: &anyhow::Error) -> ExitCode {
+    let broken_pipe = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
+    let _ = writeln!(io::stderr(), "pvekit: {}", one_line_chain(err));
+    if err.downcast_ref::<UsageError>().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Like anyhow's `{:#}`, but skips a cause whose text its parent already includes (some error
+/// types print their source and also return it from `source()`), and keeps it to one line.
+fn one_line_chain(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || msg.contains(text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(text);
+    }
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Doubled(io::Error);
+    impl std::fmt::Display for Doubled {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot listen: {}", self.0)
+        }
+    }
+    impl std::error::Error for Doubled {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_without_repetition_on_one_line() {
+        let e = anyhow::Error::new(Doubled(io::Error::other("address in use")))
+            .context("cannot start the simulator");
+        assert_eq!(
+            one_line_chain(&e),
+            "cannot start the simulator: cannot listen: address in use"
+        );
+        let e = anyhow::anyhow!("line one\n  line two");
+        assert_eq!(one_line_chain(&e), "line one line two");
+    }
+
+    #[test]
+    fn broken_pipe_is_success() {
+        let e = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("writing");
+        assert_eq!(report(&e), ExitCode::SUCCESS);
+        let e = anyhow::Error::new(UsageError("x".into()));
+        assert_eq!(report(&e), ExitCode::from(2));
+    }
+}

@@ -13,7 +13,7 @@ use crate::node::Node;
 /// ambiguity and lists the clusters; `CLUSTER/NODE` picks one.
 #[derive(Debug, Default)]
 pub struct NodePool {
-    /// cluster key -> nodes of that cluster
+    /// cluster URL -> nodes of that cluster (two standalone nodes may share a name, never a URL)
     clusters: RwLock<BTreeMap<String, Vec<Node>>>,
 }
 
@@ -33,12 +33,12 @@ impl NodePool {
     /// Adds (or replaces) the nodes of a client's cluster.
     pub fn add_client(&self, client: &Client) {
         let nodes = client.nodes();
-        self.write().insert(client.key().to_string(), nodes);
+        self.write().insert(client.url().to_string(), nodes);
     }
 
-    /// Removes a cluster's nodes.
-    pub fn remove_cluster(&self, key: &str) {
-        self.write().remove(key);
+    /// Removes a client's nodes.
+    pub fn remove_client(&self, client: &Client) {
+        self.write().remove(client.url());
     }
 
     /// A node by `NAME` or `CLUSTER/NAME`.
@@ -50,8 +50,9 @@ impl NodePool {
         let clusters = self.read();
         if let Some((cluster, node)) = name.split_once('/')
             && let Some(found) = clusters
-                .get(cluster)
-                .and_then(|nodes| nodes.iter().find(|n| n.name() == node))
+                .values()
+                .flatten()
+                .find(|n| n.cluster() == cluster && n.name() == node)
         {
             return Ok(found.clone());
         }
@@ -68,12 +69,24 @@ impl NodePool {
             }),
             many => Err(Error::AmbiguousNode {
                 name: name.to_string(),
-                clusters: many.iter().map(|n| n.cluster().to_string()).collect(),
+                clusters: sorted(
+                    many.iter()
+                        .map(|n| {
+                            let same_name =
+                                many.iter().filter(|m| m.cluster() == n.cluster()).count();
+                            if same_name > 1 {
+                                format!("{} ({})", n.cluster(), n.client().url())
+                            } else {
+                                n.cluster().to_string()
+                            }
+                        })
+                        .collect(),
+                ),
             }),
         }
     }
 
-    /// Every node, ordered by cluster then name.
+    /// Every node, ordered by cluster URL then name.
     pub fn nodes(&self) -> Vec<Node> {
         self.read().values().flatten().cloned().collect()
     }
@@ -98,6 +111,11 @@ impl NodePool {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Vec<Node>>> {
         self.clusters.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
 }
 
 fn available(clusters: &BTreeMap<String, Vec<Node>>) -> String {

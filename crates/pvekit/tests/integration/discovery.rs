@@ -102,3 +102,26 @@ async fn a_name_in_two_clusters_is_ambiguous() {
     assert_clean(&alpha);
     assert_clean(&beta);
 }
+
+#[tokio::test]
+async fn two_standalone_nodes_with_one_name_both_stay() {
+    let a = util::sim_with(scenario("nodes: [{name: pve}]\n")).await;
+    let b = util::sim_with(scenario("nodes: [{name: pve}]\n")).await;
+    let pool = NodePool::new();
+    for sim in [&a, &b] {
+        pool.add_client(&Client::connect(&token_config(sim)).await.unwrap());
+    }
+    assert_eq!(pool.nodes().len(), 2);
+    let err = pool.get("pve").unwrap_err();
+    let pvekit::Error::AmbiguousNode { clusters, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        clusters.iter().any(|c| c.contains(&a.info().url)),
+        "{clusters:?}"
+    );
+    assert!(
+        clusters.iter().any(|c| c.contains(&b.info().url)),
+        "{clusters:?}"
+    );
+}

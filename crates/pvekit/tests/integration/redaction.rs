@@ -44,10 +44,9 @@ async fn secrets_stay_out_of_trace_logs() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests on other threads may have cached "never" for shared callsites.
-    tracing::callsite::rebuild_interest_cache();
-
+    // Global, not scoped: callsites shared with tests on other threads would otherwise keep
+    // a cached "not interested". Only this test installs a subscriber.
+    tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
     let sim = util::sim().await;
     let info = sim.info().clone();
     let client = Client::connect(&password_config(&sim)).await.unwrap();

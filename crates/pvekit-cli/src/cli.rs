@@ -1,0 +1,209 @@
+/*!
+Stage one of argument handling: the raw flags exactly as clap parsed them.
+
+Nothing here is validated beyond what clap itself checks; [`crate::settings`] merges these
+flags with the environment and the config file into a resolved [`crate::settings::Settings`].
+Commands never look at this module's types.
+*/
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::output::Format;
+
+/// Shown at the end of `pvekit --help`: where settings come from and which wins.
+const SETTINGS_HELP: &str = "\
+Configuration:
+  The config file is YAML, --config FILE or else $XDG_CONFIG_HOME/pvekit/config.yml
+  (~/.config/pvekit/config.yml); a missing default file is fine. It lists clusters either
+  GoDoxy's way (providers: {proxmox: [...]}) or as a top-level `clusters: [...]`.
+  Every connection flag also reads an environment variable (PVEKIT_URL, PVEKIT_TOKEN_ID,
+  PVEKIT_SECRET, PVEKIT_USERNAME, PVEKIT_PASSWORD, PVEKIT_REALM, PVEKIT_FINGERPRINT,
+  PVEKIT_NO_TLS_VERIFY).
+
+Precedence (flags over env over file):
+  * With a URL (--url or PVEKIT_URL), pvekit talks to that one cluster. Each field comes from
+    its flag, else its env var, else the file's entry with the same url (if there is one).
+  * Without a URL, every cluster of the file is used as written. Other connection flags or env
+    vars are then only allowed when the file lists exactly one cluster, and override its fields;
+    pvekit never sends credentials meant for one cluster to another.
+  * --fingerprint and --no-tls-verify are one choice: the one given at the highest level wins.";
+
+/// Command-line interface of `pvekit`, a toolkit for Proxmox VE.
+#[derive(Parser)]
+#[command(
+    name = "pvekit",
+    version,
+    about = "A toolkit for Proxmox VE: list nodes and guests of one or more clusters, or run a simulated cluster",
+    after_long_help = SETTINGS_HELP,
+    after_help = "See `pvekit --help` for configuration and precedence."
+)]
+pub struct Cli {
+    /// Connection flags (global).
+    #[command(flatten)]
+    pub conn: ConnFlags,
+
+    /// Config file (YAML) [default: $XDG_CONFIG_HOME/pvekit/config.yml].
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Global")]
+    pub config: Option<PathBuf>,
+
+    /// Run against an embedded simulated cluster (no Proxmox VE and no config needed).
+    #[arg(long, global = true, help_heading = "Global")]
+    pub demo: bool,
+
+    /// Output format of listings.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table, help_heading = "Global")]
+    pub output: Format,
+
+    /// More logs on stderr: -v debug, -vv trace (default: warnings only; RUST_LOG is honoured
+    /// when -v is not given).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global")]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Connection flags: where the cluster is and how to log in. All global.
+#[derive(Args, Default)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnFlags {
+    /// Cluster API URL, e.g. https://pve.example.com:8006 [env: PVEKIT_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// API token id, user@realm!tokenname [env: PVEKIT_TOKEN_ID].
+    #[arg(long, global = true, value_name = "ID")]
+    pub token_id: Option<String>,
+
+    /// API token secret; prefer the env var, flags are visible to other local users
+    /// [env: PVEKIT_SECRET].
+    #[arg(long, global = true, value_name = "SECRET", value_parser = parse_secret)]
+    pub secret: Option<SecretString>,
+
+    /// Login user, e.g. root or root@pam [env: PVEKIT_USERNAME].
+    #[arg(long, global = true, value_name = "USER")]
+    pub username: Option<String>,
+
+    /// Login password; prefer the env var [env: PVEKIT_PASSWORD].
+    #[arg(long, global = true, value_name = "PASSWORD", value_parser = parse_secret)]
+    pub password: Option<SecretString>,
+
+    /// Realm of --username when it has none (default pam) [env: PVEKIT_REALM].
+    #[arg(long, global = true, value_name = "REALM")]
+    pub realm: Option<String>,
+
+    /// Trust the server certificate with this SHA-256 fingerprint (AA:BB:...)
+    /// [env: PVEKIT_FINGERPRINT].
+    #[arg(long, global = true, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+
+    /// Do not verify the server certificate at all (insecure; prefer --fingerprint)
+    /// [env: PVEKIT_NO_TLS_VERIFY=true|false].
+    #[arg(long, global = true)]
+    pub no_tls_verify: bool,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a simulated Proxmox VE cluster over HTTPS until Ctrl-C or SIGTERM.
+    ///
+    /// Prints one JSON line on stdout once it accepts connections: url, fingerprint, username,
+    /// password, token_id and secret. The credentials it accepts are taken from --username,
+    /// --realm, --password, --token-id and --secret when given (flags only: the PVEKIT_* env
+    /// vars and the config file are not read), otherwise generated.
+    Sim(SimArgs),
+    /// List the nodes of every configured cluster (name, id, ip, online, cluster).
+    Nodes,
+    /// List all guests (LXC containers and QEMU VMs) of every configured cluster.
+    Ls,
+}
+
+/// Flags of `pvekit sim`.
+#[derive(Args)]
+pub struct SimArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8006", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// Number of nodes to generate.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub nodes: usize,
+    /// Number of LXC containers to generate.
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub containers: usize,
+    /// Number of QEMU VMs to generate.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub vms: usize,
+    /// Seed of the generated cluster: the same seed gives the same cluster.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+    /// Delay added before every answer, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// YAML scenario file stating the exact cluster (replaces --nodes/--containers/--vms).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+}
+
+/// Wraps a secret flag value at once, so it never sits in a plain `String`.
+fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "pvekit",
+            "nodes",
+            "--url",
+            "https://x:8006",
+            "-o",
+            "json",
+            "-vv",
+            "--no-tls-verify",
+        ])
+        .unwrap();
+        assert_eq!(cli.conn.url.as_deref(), Some("https://x:8006"));
+        assert_eq!(cli.output, Format::Json);
+        assert_eq!(cli.verbose, 2);
+        assert!(cli.conn.no_tls_verify);
+        assert!(matches!(cli.command, Command::Nodes));
+    }
+
+    #[test]
+    fn sim_flags() {
+        let cli = Cli::try_parse_from([
+            "pvekit",
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--secret",
+            "s3",
+            "--seed",
+            "7",
+        ])
+        .unwrap();
+        let Command::Sim(args) = cli.command else {
+            panic!("not sim")
+        };
+        assert_eq!(args.listen.port(), 0);
+        assert_eq!(args.seed, 7);
+        assert!(cli.conn.secret.is_some());
+        assert!(Cli::try_parse_from(["pvekit", "sim", "--listen", "nonsense"]).is_err());
+    }
+}

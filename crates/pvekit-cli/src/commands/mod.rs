@@ -1,0 +1,194 @@
+/*!
+One module per command. Each takes resolved [`Settings`](crate::settings::Settings) pieces,
+calls the library, and hands rows to [`crate::output`]; none of them parses flags or reads the
+environment.
+
+Listing commands share [`open`]: it connects to every configured cluster concurrently (or
+starts the embedded simulator for `--demo`) and keeps going when only some clusters fail, so
+one unreachable cluster does not hide the others. Those failures are returned by
+[`Clusters::finish`] after the output is written.
+*/
+
+use std::io::{self, Write};
+
+use anyhow::{Context, Result, anyhow};
+use pvekit::{Client, Config};
+use tokio::task::JoinSet;
+use tracing::debug;
+
+use crate::settings::{Action, Connection, Settings};
+
+pub mod ls;
+pub mod nodes;
+pub mod sim;
+
+/// Runs the resolved command.
+///
+/// # Errors
+/// Whatever the command reports; broken pipes come back as `io::Error`s in the chain.
+pub async fn run(settings: Settings) -> Result<()> {
+    match settings.action {
+        Action::Sim(options) => sim::run(*options).await,
+        Action::Nodes(conn) => {
+            let clusters = open(conn).await?;
+            let result = nodes::run(&clusters.clients, settings.output, &mut io::stdout().lock());
+            clusters.finish(result).await
+        }
+        Action::Ls(conn) => {
+            let clusters = open(conn).await?;
+            let result = ls::run(&clusters.clients, settings.output).await;
+            clusters.finish(result).await
+        }
+    }
+}
+
+/// Connected clusters, plus the simulator behind `--demo` and the clusters that failed.
+pub struct Clusters {
+    /// The connected clients, in config order.
+    pub clients: Vec<Client>,
+    /// Clusters that could not be reached, as one message each.
+    failures: Vec<anyhow::Error>,
+    /// The embedded simulator of `--demo`.
+    demo: Option<pvekit_sim::RunningSim>,
+}
+
+impl Clusters {
+    /// Stops the demo simulator and turns the command's result and the connection failures
+    /// into one result. The command's own error wins.
+    async fn finish(self, result: Result<()>) -> Result<()> {
+        if let Some(sim) = self.demo {
+            sim.shutdown().await;
+        }
+        result?;
+        match self.failures.len() {
+            0 => Ok(()),
+            n => {
+                let total = n + self.clients.len();
+                let each: Vec<String> = self.failures.iter().map(|e| format!("{e:#}")).collect();
+                Err(anyhow!(
+                    "could not reach {n} of {total} clusters: {}",
+                    each.join("; ")
+                ))
+            }
+        }
+    }
+}
+
+/// Connects to the clusters of `conn`, starting the demo simulator for [`Connection::Demo`].
+///
+/// # Errors
+/// When no cluster at all can be reached (with a single cluster: exactly its error), or the
+/// demo simulator cannot start.
+pub async fn open(conn: Connection) -> Result<Clusters> {
+    match conn {
+        Connection::Demo => {
+            let options = pvekit_sim::SimOptions {
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                seed: 1,
+                ..Default::default()
+            };
+            let sim = pvekit_sim::Simulator::start(options)
+                .await
+                .context("cannot start the demo simulator")?;
+            let info = sim.info();
+            debug!(url = %info.url, "demo simulator started");
+            let config = Config {
+                url: info.url.clone(),
+                token_id: Some(info.token_id.clone()),
+                secret: Some(info.secret.clone().into()),
+                fingerprint: Some(info.fingerprint.clone()),
+                ..Default::default()
+            };
+            match Client::connect(&config).await {
+                Ok(client) => Ok(Clusters {
+                    clients: vec![client],
+                    failures: Vec::new(),
+                    demo: Some(sim),
+                }),
+                Err(e) => {
+                    sim.shutdown().await;
+                    Err(anyhow::Error::new(e).context("cannot connect to the demo simulator"))
+                }
+            }
+        }
+        Connection::Clusters(configs) => {
+            let several = configs.len() > 1;
+            let (clients, mut failures) = connect_all(configs).await;
+            if clients.is_empty() {
+                return Err(match failures.len() {
+                    1 => failures.remove(0),
+                    _ => {
+                        let each: Vec<String> = failures.iter().map(|e| format!("{e:#}")).collect();
+                        anyhow!("could not reach any cluster: {}", each.join("; "))
+                    }
+                });
+            }
+            debug!(
+                connected = clients.len(),
+                failed = failures.len(),
+                several,
+                "clusters"
+            );
+            Ok(Clusters {
+                clients,
+                failures,
+                demo: None,
+            })
+        }
+    }
+}
+
+/// Connects to every config concurrently. Errors name the cluster's url when there are
+/// several (a single cluster's errors already do where it matters).
+async fn connect_all(configs: Vec<Config>) -> (Vec<Client>, Vec<anyhow::Error>) {
+    let several = configs.len() > 1;
+    let mut set = JoinSet::new();
+    for (i, config) in configs.into_iter().enumerate() {
+        set.spawn(async move {
+            let result = Client::connect(&config).await.map_err(|e| {
+                let e = anyhow::Error::new(e);
+                if several {
+                    e.context(config.url.clone())
+                } else {
+                    e
+                }
+            });
+            (i, result)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(r) => results.push(r),
+            Err(e) => results.push((usize::MAX, Err(anyhow!("connection task failed: {e}")))),
+        }
+    }
+    results.sort_by_key(|(i, _)| *i);
+    let mut clients = Vec::new();
+    let mut failures = Vec::new();
+    for (_, r) in results {
+        match r {
+            Ok(c) => clients.push(c),
+            Err(e) => failures.push(e),
+        }
+    }
+    (clients, failures)
+}
+
+/// Clients with distinct URLs (the same cluster configured twice is listed once).
+///
+/// Deliberately not keyed by cluster name: two standalone nodes both called `pve` (the
+/// installer's default) are different clusters with the same name, and hiding one of them
+/// would be worse than listing a cluster twice that was configured through two of its nodes.
+pub fn distinct_clusters(clients: &[Client]) -> Vec<&Client> {
+    let mut seen = std::collections::BTreeSet::new();
+    clients
+        .iter()
+        .filter(|c| seen.insert(c.url().to_string()))
+        .collect()
+}
+
+/// Writes to stdout through a lock, for commands that render after async work.
+pub fn stdout() -> impl Write {
+    io::stdout().lock()
+}

@@ -1,0 +1,195 @@
+//! Helpers: run `pvekit`, start a simulator subprocess, check one-line errors.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_pvekit");
+
+/// A `pvekit` command with an empty environment (no PVEKIT_*, no HOME, no XDG config dir).
+pub fn pvekit(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_clear().stdin(Stdio::null());
+    cmd
+}
+
+/// The result of a finished `pvekit` run.
+pub struct Out {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert!(
+            self.status.success(),
+            "pvekit failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts a failure with exit status `code` and exactly one `pvekit: ...` line on stderr;
+    /// returns that line.
+    pub fn fails(&self, code: i32) -> &str {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "status; stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr, got:\n{}", self.stderr);
+        assert!(lines[0].starts_with("pvekit: "), "{}", lines[0]);
+        lines[0]
+    }
+
+    /// Parses stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.ok())
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs a command to completion (with a generous timeout).
+pub fn run(cmd: &mut Command) -> Out {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pvekit");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("pvekit did not finish within 60 s")
+        .expect("wait for pvekit");
+    Out {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// What `pvekit sim` prints.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SimInfo {
+    pub url: String,
+    pub fingerprint: String,
+    pub username: String,
+    pub password: String,
+    pub token_id: String,
+    pub secret: String,
+}
+
+/// A `pvekit sim` subprocess; killed on drop.
+pub struct Sim {
+    child: Child,
+    pub info: SimInfo,
+    /// The raw line printed.
+    pub line: String,
+    /// Anything else it printed on stdout, collected by a reader thread.
+    rest: mpsc::Receiver<String>,
+}
+
+impl Sim {
+    /// Starts `pvekit sim --listen 127.0.0.1:0 <extra>` and reads its JSON line.
+    pub fn start(extra: &[&str]) -> Sim {
+        let mut args = vec!["sim", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = pvekit(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn pvekit sim");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = child.kill();
+                panic!("pvekit sim printed no line within 60 s: {e}");
+            }
+        };
+        let info: SimInfo = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("sim line is not the info JSON ({e}): {line}"));
+        Sim {
+            child,
+            info,
+            line,
+            rest: rx,
+        }
+    }
+
+    /// Token-auth connection flags with the pinned fingerprint.
+    pub fn token_args(&self) -> Vec<String> {
+        vec![
+            "--url".into(),
+            self.info.url.clone(),
+            "--token-id".into(),
+            self.info.token_id.clone(),
+            "--secret".into(),
+            self.info.secret.clone(),
+            "--fingerprint".into(),
+            self.info.fingerprint.clone(),
+        ]
+    }
+
+    /// Sends SIGTERM and waits (up to 20 s) for the exit; returns the status and any further
+    /// stdout lines.
+    pub fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "sim did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let rest = self.rest.try_iter().collect();
+        (status, rest)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `&[String]` → `Vec<&str>` plus more.
+pub fn args<'a>(base: &'a [String], more: &[&'a str]) -> Vec<&'a str> {
+    let mut v: Vec<&str> = base.iter().map(String::as_str).collect();
+    v.extend_from_slice(more);
+    v
+}
