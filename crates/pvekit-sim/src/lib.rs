@@ -13,7 +13,10 @@
 //! - [`Simulator::start`] takes [`SimOptions`] and returns a [`RunningSim`]: its [`SimInfo`]
 //!   (URL, fingerprint, credentials), the CA PEM, the request log, the rejection log and
 //!   [`RunningSim::advance_clock`].
-//! - [`Scenario`] states an exact cluster, from YAML or built in code.
+//! - [`Scenario`] states an exact cluster, from YAML or built in code, including per-guest task
+//!   behaviour (`start_error`, `task_secs`), pinned `counters` and a silent guest agent.
+//! - Guest power actions answer real-format UPIDs; `GET /nodes/{node}/tasks/{upid}/status` and
+//!   `/log` report them like pve-manager.
 //! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] is the
 //!   simulator's hand-written table; [`conformance::SchemaSet`] reads the official schema file
 //!   and checks requests and responses against it.
@@ -26,9 +29,19 @@
 //! - Proxied calls to an offline node fail with status 595 and reason "Errors during connection
 //!   establishment, proxy handshake: No route to host"; guests on an offline node show
 //!   `status: "unknown"` without stats in cluster/resources.
-//! - Methods listed in [`endpoint_rules`] whose behaviour is not simulated yet (status actions,
-//!   tasks, termproxy, vncwebsocket, rrddata, config PUT, guest agent) validate their parameters
-//!   and then answer 501.
+//! - Methods listed in [`endpoint_rules`] whose behaviour is not simulated yet (termproxy,
+//!   vncwebsocket, rrddata, task log `download=1`) validate their parameters and then answer 501.
+//! - Guest tasks follow the real handlers' checks (immediate 500s before the worker, `TASK
+//!   ERROR`s inside it) but run for [`SimOptions::task_duration`] (or a scenario guest's
+//!   `task_secs`) on the simulator clock; their logs hold only the lines the real workers print
+//!   in the simulated situations (usually just `TASK OK`). HA-managed guests (`hastart`/`hastop`)
+//!   do not exist.
+//! - LXC suspend is `lxc-checkpoint` as in pve-container: the container is stopped afterwards and
+//!   resume restores it; QEMU suspend pauses (`qmpstatus: paused`) or, with `todisk`, stops the
+//!   VM with a `suspended` lock.
+//! - Config PUT applies every change at once, also on a running container (no pending section,
+//!   no hotplug errors); GET `current=1` reads the same values.
+//! - Task owners are not checked: the one user and its token may read every task.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pvekit_sim::SimError> {
@@ -59,7 +72,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use model::scenario::{
-    GuestStatus, GuestType, Scenario, ScenarioGuest, ScenarioInterface, ScenarioNode,
+    GuestStatus, GuestType, Scenario, ScenarioCounters, ScenarioGuest, ScenarioInterface,
+    ScenarioNode,
 };
 
 /// The simulator's hand-written parameter table (every method it knows), for conformance
@@ -101,6 +115,12 @@ pub struct SimOptions {
     /// Delay before every 401 answer. Real Proxmox VE waits about 3 s; the default is zero so
     /// tests stay fast.
     pub auth_failure_delay: Duration,
+    /// How long a guest task (start, stop, shutdown, suspend, resume, reboot) runs before the
+    /// guest changes state, measured on the simulator clock (so
+    /// [`RunningSim::advance_clock`] finishes tasks too). Default 1 s, close to a small
+    /// container's start; a scenario guest's `task_secs` overrides it. Tests usually pick a few
+    /// milliseconds, or a long time plus `advance_clock`.
+    pub task_duration: Duration,
 }
 
 impl Default for SimOptions {
@@ -120,6 +140,7 @@ impl Default for SimOptions {
             secret: None,
             strict: false,
             auth_failure_delay: Duration::ZERO,
+            task_duration: Duration::from_secs(1),
         }
     }
 }
@@ -312,6 +333,7 @@ impl Simulator {
             latency: opts.latency,
             auth_failure_delay: opts.auth_failure_delay,
             strict: opts.strict,
+            task_duration: opts.task_duration,
             fingerprint: fingerprint.clone(),
         });
         let app = axum::Router::new()
@@ -321,6 +343,8 @@ impl Simulator {
         let tls = axum_server::tls_rustls::RustlsConfig::from_config(identity.server_config);
         let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
             .map_err(|e| SimError::Startup(format!("server: {e}")))?
+            // Answers go out at once, as pveproxy's do: no Nagle delay against delayed ACKs.
+            .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
             .handle(handle.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = server.serve(app.into_make_service()).await {
@@ -376,8 +400,9 @@ impl RunningSim {
     pub fn rejections(&self) -> Vec<Rejection> {
         self.state.recorder.rejections()
     }
-    /// Moves the simulator's clock forward, so tickets age (tests of renewal and expiry) and
-    /// uptimes and counters grow.
+    /// Moves the simulator's clock forward, so tickets age (tests of renewal and expiry),
+    /// uptimes and counters grow, and tasks whose duration has passed finish (their guests
+    /// change state by the next request).
     pub fn advance_clock(&self, by: Duration) {
         self.state.clock.advance(by);
     }

@@ -43,6 +43,8 @@ pub(crate) struct AppState {
     pub latency: Duration,
     pub auth_failure_delay: Duration,
     pub strict: bool,
+    /// How long guest tasks run by default.
+    pub task_duration: Duration,
     /// The node certificate's fingerprint (shown in GET /nodes).
     pub fingerprint: String,
 }
@@ -52,6 +54,25 @@ impl AppState {
     /// half-way through an update).
     pub fn model(&self) -> std::sync::RwLockReadGuard<'_, Model> {
         self.model.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the model (see [`AppState::model`] about poisoning).
+    pub fn model_mut(&self) -> std::sync::RwLockWriteGuard<'_, Model> {
+        self.model.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Finishes the tasks whose end the clock has passed; every request does this first, so
+    /// what it reads is consistent with the clock.
+    pub fn settle(&self) {
+        let now_ms = self.clock.now_ms();
+        if self.model().tasks.has_due(now_ms) {
+            self.model_mut().settle(now_ms);
+        }
+    }
+
+    /// The default task duration in milliseconds.
+    pub fn task_ms(&self) -> i64 {
+        i64::try_from(self.task_duration.as_millis()).unwrap_or(i64::MAX / 4)
     }
 }
 
@@ -69,8 +90,7 @@ pub(crate) enum Identity {
 /// The decoded request as handlers see it.
 pub(crate) struct Call<'a> {
     pub state: &'a AppState,
-    /// The caller; tasks started by later handlers record it as their user.
-    #[allow(dead_code)]
+    /// The caller; tasks record it as their user.
     pub identity: Identity,
     /// Query, body and path parameters, validated.
     pub params: BTreeMap<String, Value>,
@@ -83,6 +103,30 @@ impl Call<'_> {
             Value::String(s) => Some(s.clone()),
             Value::Null => None,
             v => Some(v.to_string()),
+        }
+    }
+
+    /// A validated boolean parameter (`1`/`0` or JSON true/false); absent is false.
+    pub fn flag(&self, name: &str) -> bool {
+        match self.params.get(name) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s == "1",
+            Some(Value::Number(n)) => n.as_u64() == Some(1),
+            _ => false,
+        }
+    }
+
+    /// A validated non-negative integer parameter.
+    pub fn uint(&self, name: &str) -> Option<u64> {
+        self.str(name)
+            .and_then(|v| v.trim_start_matches('+').parse().ok())
+    }
+
+    /// The authenticated user or full token id (`root@pam`, `root@pam!pvekit`).
+    pub fn auth_id(&self) -> &str {
+        match &self.identity {
+            Identity::Anonymous => "",
+            Identity::User(u) | Identity::Token(u) => u,
         }
     }
 
@@ -102,7 +146,7 @@ impl Call<'_> {
 
 /// What the pipeline produced, before it becomes a response.
 enum Outcome {
-    Data(Value),
+    Data(handlers::Reply),
     Error(ApiError),
     Auth(AuthFailure),
 }
@@ -167,7 +211,13 @@ async fn finish(
     outcome: Outcome,
 ) -> Response<Body> {
     let (status, message, resp) = match outcome {
-        Outcome::Data(v) => (200, None, json_response(200, &json!({"data": v}), None)),
+        Outcome::Data(reply) => {
+            let mut body = json!({"data": reply.data});
+            if let Some(total) = reply.total {
+                body["total"] = Value::from(total);
+            }
+            (200, None, json_response(200, &body, None))
+        }
         Outcome::Error(e) => (e.status, Some(e.message.clone()), e.clone().into_response()),
         Outcome::Auth(a) => (401, Some(a.message().to_string()), a.into_response()),
     };

@@ -2,7 +2,8 @@
 //!
 //! Counters (traffic, disk I/O) grow monotonically with uptime; gauges (CPU, memory, load)
 //! drift smoothly along sine waves with per-guest phases. Everything is a pure function of the
-//! guest's seed, its start time and "now", so the same clock gives the same figures.
+//! guest's seed, its start time and "now", so the same clock gives the same figures. A scenario
+//! may pin some figures of a running guest; stopped guests report zeros as real ones do.
 
 use super::{Guest, Kind, Node};
 
@@ -159,6 +160,20 @@ pub(crate) fn guest(g: &Guest, host_cpus: u32, now: f64) -> GuestStats {
         0.0,
         0.0,
     ];
+    if g.paused {
+        st.cpu = 0.0;
+    }
+    if let Some(p) = &g.pinned {
+        st.cpu = p.cpu.unwrap_or(st.cpu);
+        st.mem = p.mem.unwrap_or(st.mem);
+        if g.kind == Kind::Lxc {
+            st.disk = p.disk.unwrap_or(st.disk);
+        }
+        st.netin = p.netin.unwrap_or(st.netin);
+        st.netout = p.netout.unwrap_or(st.netout);
+        st.diskread = p.diskread.unwrap_or(st.diskread);
+        st.diskwrite = p.diskwrite.unwrap_or(st.diskwrite);
+    }
     st
 }
 

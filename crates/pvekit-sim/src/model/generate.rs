@@ -331,6 +331,12 @@ pub(crate) fn generate(seed: u64, nodes: usize, containers: usize, vms: usize, n
             docker,
             pid: 1000 + (mix(gseed) % 3_000_000) as u32,
             seed: gseed,
+            paused: false,
+            checkpoint: false,
+            start_error: None,
+            task_secs: None,
+            pinned: None,
+            agent_running: true,
         });
         vmid += r.range(1, 3) as u32;
     }

@@ -8,7 +8,9 @@
 pub(crate) mod counters;
 pub(crate) mod generate;
 pub(crate) mod net;
+pub(crate) mod power;
 pub mod scenario;
+pub(crate) mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -78,6 +80,30 @@ pub(crate) struct Guest {
     /// Worker PID while running.
     pub pid: u32,
     pub seed: u64,
+    /// QEMU: paused (`qmpstatus: paused`), still running.
+    pub paused: bool,
+    /// LXC: suspended with `lxc-checkpoint` (stopped, resumable).
+    pub checkpoint: bool,
+    /// A start task of this guest fails with this text.
+    pub start_error: Option<String>,
+    /// How long this guest's tasks take, overriding [`crate::SimOptions::task_duration`].
+    pub task_secs: Option<f64>,
+    /// Figures reported exactly while the guest runs.
+    pub pinned: Option<Pinned>,
+    /// QEMU: whether an enabled guest agent answers.
+    pub agent_running: bool,
+}
+
+/// Figures a scenario pins for a running guest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Pinned {
+    pub cpu: Option<f64>,
+    pub mem: Option<u64>,
+    pub disk: Option<u64>,
+    pub netin: Option<u64>,
+    pub netout: Option<u64>,
+    pub diskread: Option<u64>,
+    pub diskwrite: Option<u64>,
 }
 
 impl Guest {
@@ -100,6 +126,24 @@ impl Guest {
     /// A config value as an integer.
     pub fn cfg_u64(&self, key: &str) -> Option<u64> {
         self.config.get(key).and_then(|v| v.parse().ok())
+    }
+
+    /// Sets or clears the config lock (kept in the config too).
+    pub fn set_lock(&mut self, lock: Option<String>) {
+        match &lock {
+            Some(l) => self.config.insert("lock".into(), l.clone()),
+            None => self.config.remove("lock"),
+        };
+        self.lock = lock;
+    }
+
+    /// Whether the QEMU guest agent is enabled in the config (`agent: 1` or `enabled=1`).
+    pub fn agent_enabled(&self) -> bool {
+        self.config.get("agent").is_some_and(|a| {
+            a.split(',').any(|kv| {
+                matches!(kv, "1" | "enabled=1") || kv == "on" || kv == "yes" || kv == "enabled=on"
+            })
+        })
     }
 
     /// The path of the config file, as error messages name it.
@@ -125,6 +169,8 @@ pub(crate) struct Model {
     pub local: usize,
     /// Corosync config version.
     pub config_version: u32,
+    /// Worker tasks of all nodes.
+    pub tasks: tasks::Tasks,
 }
 
 impl Model {
@@ -150,6 +196,119 @@ impl Model {
             by_node,
             local,
             config_version: 3,
+            tasks: tasks::Tasks::default(),
+        }
+    }
+
+    /// Starts a planned task on `node` for guest `vmid`, owned by `user` (user or token id);
+    /// returns the UPID.
+    pub fn start_task(
+        &mut self,
+        node: &str,
+        vmid: u32,
+        plan: power::Plan,
+        user: &str,
+        now_ms: i64,
+    ) -> String {
+        let (boot_time, seed) = self
+            .node_index
+            .get(node)
+            .map(|&i| (self.nodes[i].boot_time, self.nodes[i].seed))
+            .unwrap_or((0, 0));
+        let pid = self.tasks.alloc_pid(node, seed);
+        let starttime = now_ms.div_euclid(1000);
+        // Clock ticks (USER_HZ 100) since boot when the worker was forked.
+        let pstart =
+            (u64::try_from(now_ms - boot_time * 1000).unwrap_or(0) / 10).min(0xF_FFFF_FFFF);
+        let upid = tasks::Upid {
+            node: node.to_string(),
+            pid,
+            pstart,
+            starttime,
+            kind: plan.worker.to_string(),
+            id: vmid.to_string(),
+            user: user.to_string(),
+        };
+        let text = upid.encode();
+        self.tasks.insert(tasks::Task {
+            upid,
+            text: text.clone(),
+            vmid,
+            started_ms: now_ms,
+            end_ms: now_ms + plan.duration_ms,
+            lines: plan.lines,
+            result: plan.result,
+            effect: plan.effect,
+            finished: false,
+        });
+        text
+    }
+
+    /// Finishes every task whose end `now_ms` has passed, in end order, applying the effects of
+    /// the successful ones.
+    pub fn settle(&mut self, now_ms: i64) {
+        for upid in self.tasks.take_due(now_ms) {
+            let Some(t) = self.tasks.get(&upid) else {
+                continue;
+            };
+            let (vmid, effect, end_ms, ok) = (t.vmid, t.effect, t.end_ms, t.result.is_ok());
+            let node = t.upid.node.clone();
+            if ok {
+                self.apply(&node, vmid, effect, end_ms);
+            }
+            if let Some(t) = self.tasks.get_mut(&upid) {
+                t.finished = true;
+            }
+        }
+    }
+
+    /// Applies a task's effect to its guest at the task's end.
+    fn apply(&mut self, node: &str, vmid: u32, effect: tasks::Effect, end_ms: i64) {
+        use tasks::Effect;
+        let seed = self.guests.get(&vmid).map(|g| g.seed).unwrap_or(0);
+        let new_pid = matches!(effect, Effect::Start | Effect::Restart)
+            .then(|| self.tasks.alloc_pid(node, seed));
+        let Some(g) = self.guests.get_mut(&vmid) else {
+            return;
+        };
+        let at = end_ms.div_euclid(1000);
+        let stop = |g: &mut Guest| {
+            g.running = false;
+            g.started_at = None;
+            g.paused = false;
+        };
+        match effect {
+            Effect::None => {}
+            Effect::Start => {
+                if !g.running {
+                    g.running = true;
+                    g.started_at = Some(at);
+                    g.pid = new_pid.unwrap_or(g.pid);
+                }
+                g.paused = false;
+                g.checkpoint = false;
+                if g.lock.as_deref() == Some("suspended") {
+                    g.set_lock(None);
+                }
+            }
+            Effect::Stop => stop(g),
+            Effect::Checkpoint => {
+                stop(g);
+                g.checkpoint = true;
+            }
+            Effect::Hibernate => {
+                stop(g);
+                g.set_lock(Some("suspended".into()));
+            }
+            Effect::Pause => g.paused = g.running,
+            Effect::Unpause => g.paused = false,
+            Effect::Restart => {
+                if g.running {
+                    g.started_at = Some(at);
+                    g.pid = new_pid.unwrap_or(g.pid);
+                    g.paused = false;
+                }
+            }
         }
     }
 

@@ -147,6 +147,76 @@ pub(crate) fn interfaces(g: &Guest) -> Vec<Iface> {
     out
 }
 
+/// The NIC model keys of a QEMU netN string (`virtio=<MAC>,bridge=...`).
+const QEMU_NIC_MODELS: &[&str] = &[
+    "virtio",
+    "e1000",
+    "e1000e",
+    "rtl8139",
+    "vmxnet3",
+    "ne2k_pci",
+    "pcnet",
+    "i82551",
+    "i82557b",
+    "i82559er",
+    "ne2k_isa",
+    "e1000-82540em",
+    "e1000-82544gc",
+    "e1000-82545em",
+];
+
+/// The interfaces the QEMU guest agent of a running Linux VM reports: `lo` and one `ens18`,
+/// `ens19`, ... per netN, with a DHCP (or cloud-init `ipconfigN`) IPv4 address and a
+/// link-local IPv6 address; a scenario's `interfaces` replace them.
+pub(crate) fn agent_interfaces(g: &Guest) -> Vec<Iface> {
+    if let Some(over) = &g.interfaces {
+        return over.clone();
+    }
+    let mut out = vec![Iface {
+        name: "lo".to_string(),
+        hwaddr: "00:00:00:00:00:00".to_string(),
+        addrs: vec!["127.0.0.1/8".to_string(), "::1/128".to_string()],
+    }];
+    let mut nets: Vec<(u32, &String)> = g
+        .config
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("net")?.parse::<u32>().ok().map(|i| (i, v)))
+        .collect();
+    nets.sort_by_key(|(i, _)| *i);
+    for (i, net) in nets {
+        let p = parse_props(net);
+        let hw = QEMU_NIC_MODELS
+            .iter()
+            .find_map(|m| p.get(*m))
+            .cloned()
+            .unwrap_or_else(|| mac(g.seed ^ u64::from(i)));
+        let mut addrs = Vec::new();
+        let cloud = g
+            .config
+            .get(&format!("ipconfig{i}"))
+            .map(|c| parse_props(c))
+            .unwrap_or_default();
+        match cloud.get("ip").map(String::as_str) {
+            Some(cidr) if cidr.contains('/') => addrs.push(cidr.to_string()),
+            _ => addrs.push(format!(
+                "192.168.{}.{}/24",
+                50 + i,
+                100 + (mix(g.seed ^ 0xd4c9 ^ u64::from(i)) % 150)
+            )),
+        }
+        if let Some(cidr) = cloud.get("ip6").filter(|c| c.contains('/')) {
+            addrs.push(cidr.clone());
+        }
+        addrs.push(format!("fe80::{}/64", eui64(&hw)));
+        out.push(Iface {
+            name: format!("ens{}", 18 + i),
+            hwaddr: hw.to_lowercase(),
+            addrs,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,11 +17,26 @@
 //!     config:
 //!       cores: 2
 //!       net0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,ip=dhcp,type=veth
+//!     counters:            # reported exactly while running
+//!       cpu: 0.311
+//!       mem: 268435456
+//!       netin: 1048576
+//!   - type: lxc
+//!     vmid: 102
+//!     node: pve1
+//!     start_error: "startup for container '102' failed"   # the start task fails
+//!     task_secs: 30        # this guest's tasks take 30 s
 //!   - type: qemu
 //!     vmid: 100
 //!     node: pve2
 //!     template: true
 //!     agent: true
+//!   - type: qemu
+//!     vmid: 103
+//!     node: pve1
+//!     status: running
+//!     agent: true
+//!     agent_running: false # enabled but not answering
 //! ```
 //!
 //! Unknown keys are errors. Config keys left out get the defaults of a freshly created guest.
@@ -32,7 +47,7 @@ use serde::Deserialize;
 
 use super::counters::mix;
 use super::generate::{lxc_defaults, make_node, qemu_defaults};
-use super::{Guest, Iface, Kind, Model};
+use super::{Guest, Iface, Kind, Model, Pinned};
 
 /// A cluster stated exactly.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -119,7 +134,8 @@ pub struct ScenarioGuest {
     /// Further config keys; scalar values (strings, numbers, booleans become 1/0).
     #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
-    /// Interfaces a running container reports, instead of those derived from netN.
+    /// Interfaces a running guest reports (LXC `interfaces`, QEMU guest agent), instead of
+    /// those derived from netN.
     #[serde(default)]
     pub interfaces: Option<Vec<ScenarioInterface>>,
     /// QEMU: whether the guest agent is enabled.
@@ -131,6 +147,47 @@ pub struct ScenarioGuest {
     /// Seconds since start, for a running guest (default: generated).
     #[serde(default)]
     pub uptime: Option<u64>,
+    /// Makes every start task of this guest fail: the task ends with `TASK ERROR: <text>` and
+    /// `exitstatus` equal to the text (one line).
+    #[serde(default)]
+    pub start_error: Option<String>,
+    /// How long this guest's tasks take, in seconds (default: [`crate::SimOptions::task_duration`]).
+    #[serde(default)]
+    pub task_secs: Option<f64>,
+    /// Figures reported exactly (status/current, lists, cluster/resources) while the guest runs.
+    #[serde(default)]
+    pub counters: Option<ScenarioCounters>,
+    /// QEMU: whether the enabled guest agent answers (default true); `false` gives "QEMU guest
+    /// agent is not running".
+    #[serde(default)]
+    pub agent_running: Option<bool>,
+}
+
+/// Figures pinned for a running guest; those left out keep moving.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioCounters {
+    /// CPU usage as a fraction of `cpus` (0.05 is 5 %).
+    #[serde(default)]
+    pub cpu: Option<f64>,
+    /// Memory in use, bytes.
+    #[serde(default)]
+    pub mem: Option<u64>,
+    /// Root disk in use, bytes (LXC; VMs always report 0).
+    #[serde(default)]
+    pub disk: Option<u64>,
+    /// Bytes received.
+    #[serde(default)]
+    pub netin: Option<u64>,
+    /// Bytes sent.
+    #[serde(default)]
+    pub netout: Option<u64>,
+    /// Bytes read from disk.
+    #[serde(default)]
+    pub diskread: Option<u64>,
+    /// Bytes written to disk.
+    #[serde(default)]
+    pub diskwrite: Option<u64>,
 }
 
 /// An interface as reported by a running container.
@@ -201,6 +258,27 @@ impl Scenario {
                     "guest {} is a template and cannot be running",
                     g.vmid
                 ));
+            }
+            if let Some(e) = &g.start_error
+                && (e.trim().is_empty() || e.contains(['\n', '\r']))
+            {
+                return Err(format!(
+                    "guest {}: start_error must be one non-empty line",
+                    g.vmid
+                ));
+            }
+            if let Some(t) = g.task_secs
+                && !(t.is_finite() && (0.0..=86_400.0 * 365.0).contains(&t))
+            {
+                return Err(format!(
+                    "guest {}: task_secs must be a number of seconds >= 0",
+                    g.vmid
+                ));
+            }
+            if let Some(cpu) = g.counters.as_ref().and_then(|c| c.cpu)
+                && !(cpu.is_finite() && cpu >= 0.0)
+            {
+                return Err(format!("guest {}: counters.cpu must be >= 0", g.vmid));
             }
             for (k, v) in &g.config {
                 if value_text(v).is_none() {
@@ -299,6 +377,20 @@ impl Scenario {
                     docker: g.docker,
                     pid: 1000 + (gseed % 3_000_000) as u32,
                     seed: gseed,
+                    paused: false,
+                    checkpoint: false,
+                    start_error: g.start_error.clone(),
+                    task_secs: g.task_secs,
+                    pinned: g.counters.as_ref().map(|c| Pinned {
+                        cpu: c.cpu,
+                        mem: c.mem,
+                        disk: c.disk,
+                        netin: c.netin,
+                        netout: c.netout,
+                        diskread: c.diskread,
+                        diskwrite: c.diskwrite,
+                    }),
+                    agent_running: g.agent_running.unwrap_or(true),
                 }
             })
             .collect();

@@ -102,3 +102,87 @@ async fn responses_match_schema_and_requests_pass() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[tokio::test]
+async fn task_config_and_agent_responses_match_schema() {
+    let schema = schema();
+    let s = crate::tasks::start_guests().await;
+    let mut problems = Vec::new();
+    let mut check = |method: &str, path: &str, data: &Value| {
+        if let Err(e) = schema.check_response(method, path, data) {
+            problems.extend(e.into_iter().map(|e| format!("{method} {path}: {e}")));
+        }
+    };
+    let mut upids = Vec::new();
+    for (kind, vmid, actions) in [
+        (
+            "lxc",
+            101,
+            &["start", "reboot", "suspend", "resume", "shutdown"][..],
+        ),
+        ("lxc", 100, &["stop"][..]),
+        ("lxc", 102, &["start"][..]),
+        (
+            "qemu",
+            201,
+            &["start", "suspend", "resume", "reboot", "shutdown", "stop"][..],
+        ),
+        ("qemu", 206, &["start"][..]),
+    ] {
+        for action in actions {
+            let path = format!("/nodes/pve1/{kind}/{vmid}/status/{action}");
+            let r = s.post(&path, &[]).await;
+            assert_eq!(
+                r.status,
+                200,
+                "{path}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            check("POST", &path, &r.data());
+            let upid = r.data().as_str().unwrap().to_string();
+            let running = s.task(&upid).await;
+            check("GET", &format!("/nodes/pve1/tasks/{upid}/status"), &running);
+            s.finish(&upid).await;
+            upids.push(upid);
+        }
+    }
+    for upid in &upids {
+        for what in ["status", "log"] {
+            let path = format!("/nodes/pve1/tasks/{upid}/{what}");
+            let r = s.get(&path).await;
+            assert_eq!(r.status, 200);
+            check("GET", &path, &r.data());
+            if what == "log" {
+                assert!(r.json()["total"].is_u64());
+            }
+        }
+    }
+    let path = "/nodes/pve1/lxc/101/config";
+    let r = s
+        .put(path, &[("cores", "2"), ("net1", "name=eth1,bridge=vmbr0")])
+        .await;
+    assert_eq!(r.status, 200);
+    check("PUT", path, &r.data());
+    check("GET", path, &s.data(path).await);
+    let path = "/nodes/pve1/qemu/200/agent/network-get-interfaces";
+    check("GET", path, &s.data(path).await);
+    for vmid in [100, 101, 103, 104, 106] {
+        let path = format!("/nodes/pve1/lxc/{vmid}/status/current");
+        check("GET", &path, &s.data(&path).await);
+    }
+    for vmid in [200, 201, 204] {
+        let path = format!("/nodes/pve1/qemu/{vmid}/status/current");
+        check("GET", &path, &s.data(&path).await);
+    }
+    check(
+        "GET",
+        "/cluster/resources",
+        &s.data("/cluster/resources").await,
+    );
+    for r in s.sim.requests() {
+        if let Err(e) = schema.check_request(&r.method, &r.path, &r.params) {
+            problems.extend(e);
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -1,9 +1,12 @@
 //! Integration tests of pvekit-sim: every test starts its own simulator on 127.0.0.1:0 and
 //! talks to it over real HTTPS.
 
+mod agent;
 mod api;
 mod auth;
+mod config;
 mod conformance;
 mod scenario;
 mod shapes;
+mod tasks;
 mod util;

@@ -12,6 +12,9 @@ use serde_json::Value;
 pub const PASSWORD: &str = "s3cret-pw";
 pub const SECRET: &str = "0a1b2c3d-1111-2222-3333-444455556666";
 
+/// How long tasks run in the guest tests (finished with `advance_clock`).
+pub const TASK: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub fn opts() -> SimOptions {
     SimOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -164,5 +167,83 @@ impl Sim {
         })
         .await
         .expect("raw client")
+    }
+}
+
+/// Writes with token auth.
+impl Sim {
+    /// POST a form with token auth.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("Authorization", self.token_header())
+                .form(form),
+        )
+        .await
+    }
+
+    /// PUT a form with token auth.
+    pub async fn put(&self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send(
+            self.http
+                .put(self.url(path))
+                .header("Authorization", self.token_header())
+                .form(form),
+        )
+        .await
+    }
+
+    /// POST with ticket auth (root@pam) and CSRF token.
+    pub async fn post_as_root(&self, login: &Login, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("Cookie", format!("PVEAuthCookie={}", login.ticket))
+                .header("CSRFPreventionToken", &login.csrf)
+                .form(form),
+        )
+        .await
+    }
+
+    /// POSTs an action and returns the UPID, asserting 200.
+    pub async fn action(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let r = self.post(path, form).await;
+        assert_eq!(
+            r.status,
+            200,
+            "POST {path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        r.data().as_str().expect("a UPID").to_string()
+    }
+
+    /// GET task status of a UPID (asserting 200).
+    pub async fn task(&self, upid: &str) -> Value {
+        let node = upid.split(':').nth(1).expect("node in UPID");
+        self.data(&format!("/nodes/{node}/tasks/{upid}/status"))
+            .await
+    }
+
+    /// The task's full log lines.
+    pub async fn task_log(&self, upid: &str) -> Vec<String> {
+        let node = upid.split(':').nth(1).expect("node in UPID");
+        let d = self
+            .data(&format!("/nodes/{node}/tasks/{upid}/log?limit=0"))
+            .await;
+        d.as_array()
+            .expect("log lines")
+            .iter()
+            .map(|l| l["t"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// Moves the clock by [`TASK`] (the tasks' duration in guest tests) and returns the
+    /// task's final status.
+    pub async fn finish(&self, upid: &str) -> Value {
+        self.sim.advance_clock(TASK);
+        let t = self.task(upid).await;
+        assert_eq!(t["status"], "stopped", "{t}");
+        t
     }
 }

@@ -1,4 +1,4 @@
-//! Containers and VMs: lists, status/current, config and container interfaces.
+//! Containers and VMs: lists, status/current and container interfaces.
 
 use serde_json::{Map, Value, json};
 
@@ -6,48 +6,6 @@ use super::num;
 use crate::api::Call;
 use crate::error::ApiError;
 use crate::model::{Guest, Kind, Model, counters, net};
-
-/// LXC config keys whose schema type is integer.
-const LXC_INT_KEYS: &[&str] = &["cores", "cpuunits", "memory", "swap", "tty"];
-/// LXC config keys whose schema type is boolean (0/1 integers).
-const LXC_BOOL_KEYS: &[&str] = &[
-    "console",
-    "debug",
-    "onboot",
-    "protection",
-    "template",
-    "unprivileged",
-];
-/// QEMU config keys whose schema type is integer (`memory` is a property string there).
-const QEMU_INT_KEYS: &[&str] = &[
-    "balloon",
-    "cores",
-    "cpuunits",
-    "migrate_speed",
-    "shares",
-    "smp",
-    "snaptime",
-    "sockets",
-    "vcpus",
-];
-/// QEMU config keys whose schema type is boolean.
-const QEMU_BOOL_KEYS: &[&str] = &[
-    "acpi",
-    "allow-ksm",
-    "autostart",
-    "ciupgrade",
-    "freeze",
-    "keephugepages",
-    "kvm",
-    "localtime",
-    "numa",
-    "onboot",
-    "protection",
-    "reboot",
-    "tablet",
-    "tdf",
-    "template",
-];
 
 /// Figures shared by lists and status/current.
 fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
@@ -113,7 +71,8 @@ fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
             m.insert((*name).into(), value);
         }
         if g.kind == Kind::Qemu {
-            m.insert("qmpstatus".into(), Value::from("running"));
+            let qmp = if g.paused { "paused" } else { "running" };
+            m.insert("qmpstatus".into(), Value::from(qmp));
             m.insert("running-machine".into(), Value::from("pc-i440fx-9.2+pve1"));
             m.insert("running-qemu".into(), Value::from("9.2.0"));
         }
@@ -152,11 +111,7 @@ fn current(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
         if !g.running {
             m.insert("qmpstatus".into(), Value::from("stopped"));
         }
-        let agent = g
-            .config
-            .get("agent")
-            .is_some_and(|a| a == "1" || a.starts_with("1,") || a.contains("enabled=1"));
-        if agent {
+        if g.agent_enabled() {
             m.insert("agent".into(), Value::from(1));
         }
     }
@@ -177,70 +132,6 @@ pub(super) fn lxc_current(call: &Call<'_>) -> Result<Value, ApiError> {
 
 pub(super) fn qemu_current(call: &Call<'_>) -> Result<Value, ApiError> {
     current(call, Kind::Qemu)
-}
-
-/// The config file as pmxcfs stores it: description as `#` comments, then `key: value`.
-pub(crate) fn config_file(g: &Guest) -> String {
-    let mut out = String::new();
-    if let Some(d) = g.config.get("description") {
-        for line in d.trim_end_matches('\n').split('\n') {
-            out.push('#');
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    for (k, v) in &g.config {
-        if k != "description" {
-            out.push_str(k);
-            out.push_str(": ");
-            out.push_str(v);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn config(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
-    let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
-    let g = model.guest_on(&node.name, call.vmid()?, kind)?;
-    if let Some(snap) = call.str("snapshot") {
-        return Err(ApiError::new(
-            500,
-            format!("snapshot '{snap}' does not exist\n"),
-        ));
-    }
-    let (ints, bools) = match kind {
-        Kind::Lxc => (LXC_INT_KEYS, LXC_BOOL_KEYS),
-        Kind::Qemu => (QEMU_INT_KEYS, QEMU_BOOL_KEYS),
-    };
-    let mut m = Map::new();
-    for (k, v) in &g.config {
-        let value = if ints.contains(&k.as_str()) || bools.contains(&k.as_str()) {
-            v.parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::from(v.clone()))
-        } else {
-            // Strings, including `number` keys such as cpulimit (kept as text).
-            Value::from(v.clone())
-        };
-        m.insert(k.clone(), value);
-    }
-    let digest = ring::digest::digest(
-        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        config_file(g).as_bytes(),
-    );
-    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    m.insert("digest".into(), Value::from(hex));
-    Ok(Value::Object(m))
-}
-
-pub(super) fn lxc_config(call: &Call<'_>) -> Result<Value, ApiError> {
-    config(call, Kind::Lxc)
-}
-
-pub(super) fn qemu_config(call: &Call<'_>) -> Result<Value, ApiError> {
-    config(call, Kind::Qemu)
 }
 
 /// `ip a` inside a running container; `null` when stopped.

@@ -4,15 +4,27 @@
 //! server emits (0/1 integers for booleans, some numbers as strings).
 
 mod access;
+mod agent;
 mod cluster;
+mod config;
 mod guests;
 mod nodes;
+mod power;
+mod tasks;
 
 use serde_json::Value;
 
 use super::Call;
 use crate::error::ApiError;
+use crate::model::Kind;
 use crate::rules::EndpointRule;
+
+/// A handler's answer: `data` plus the optional top-level `total` (task log).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reply {
+    pub data: Value,
+    pub total: Option<u64>,
+}
 
 /// The pve-manager version the simulator claims.
 pub(crate) const PVE_VERSION: &str = "9.1.2";
@@ -21,8 +33,18 @@ pub(crate) const PVE_RELEASE: &str = "9.1";
 /// Its short git revision.
 pub(crate) const PVE_REPOID: &str = "9e1b7a3c5f2d0c84";
 
-/// Runs the handler of a validated call.
-pub(crate) fn dispatch(call: &Call<'_>, rule: &EndpointRule, rel: &str) -> Result<Value, ApiError> {
+/// Runs the handler of a validated call, after finishing the tasks that are due.
+pub(crate) fn dispatch(call: &Call<'_>, rule: &EndpointRule, rel: &str) -> Result<Reply, ApiError> {
+    call.state.settle();
+    if rule.method == "GET" && rule.path == "/nodes/{node}/tasks/{upid}/log" {
+        return tasks::log(call);
+    }
+    route(call, rule, rel).map(|data| Reply { data, total: None })
+}
+
+fn route(call: &Call<'_>, rule: &EndpointRule, rel: &str) -> Result<Value, ApiError> {
+    let lxc_action = "/nodes/{node}/lxc/{vmid}/status/";
+    let qemu_action = "/nodes/{node}/qemu/{vmid}/status/";
     match (rule.method.as_str(), rule.path.as_str()) {
         ("GET", "/version") => Ok(serde_json::json!({
             "version": PVE_VERSION,
@@ -37,11 +59,18 @@ pub(crate) fn dispatch(call: &Call<'_>, rule: &EndpointRule, rel: &str) -> Resul
         ("GET", "/nodes/{node}/status") => nodes::status(call),
         ("GET", "/nodes/{node}/lxc") => guests::lxc_list(call),
         ("GET", "/nodes/{node}/lxc/{vmid}/status/current") => guests::lxc_current(call),
-        ("GET", "/nodes/{node}/lxc/{vmid}/config") => guests::lxc_config(call),
+        ("GET", "/nodes/{node}/lxc/{vmid}/config") => config::lxc_config(call),
+        ("PUT", "/nodes/{node}/lxc/{vmid}/config") => config::lxc_update(call, rule),
         ("GET", "/nodes/{node}/lxc/{vmid}/interfaces") => guests::lxc_interfaces(call),
         ("GET", "/nodes/{node}/qemu") => guests::qemu_list(call),
         ("GET", "/nodes/{node}/qemu/{vmid}/status/current") => guests::qemu_current(call),
-        ("GET", "/nodes/{node}/qemu/{vmid}/config") => guests::qemu_config(call),
+        ("GET", "/nodes/{node}/qemu/{vmid}/config") => config::qemu_config(call),
+        ("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces") => {
+            agent::network_get_interfaces(call)
+        }
+        ("POST", p) if p.starts_with(lxc_action) => power::action(call, Kind::Lxc, rel),
+        ("POST", p) if p.starts_with(qemu_action) => power::action(call, Kind::Qemu, rel),
+        ("GET", "/nodes/{node}/tasks/{upid}/status") => tasks::status(call),
         // Known methods whose behaviour comes later: their parameters are already validated.
         (method, _) => Err(ApiError::not_implemented(method, rel)),
     }

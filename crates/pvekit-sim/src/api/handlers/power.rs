@@ -1,0 +1,62 @@
+//! POST /nodes/{node}/{lxc,qemu}/{vmid}/status/{start,stop,shutdown,suspend,resume,reboot}:
+//! checks, then a task whose UPID is the answer.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::api::Call;
+use crate::error::ApiError;
+use crate::model::Kind;
+use crate::model::power::{self, Action, ActionParams};
+
+/// The user that may use root-only options.
+const ROOT: &str = "root@pam";
+
+/// Runs a power action and answers its UPID.
+pub(super) fn action(call: &Call<'_>, kind: Kind, rel: &str) -> Result<Value, ApiError> {
+    let name = rel.rsplit('/').next().unwrap_or("");
+    let action = Action::parse(name).ok_or_else(|| ApiError::not_implemented("POST", rel))?;
+    // Root-only options are refused before anything else (a token is not root@pam).
+    if call.auth_id() != ROOT
+        && let Some(p) = action
+            .root_only_params(kind)
+            .iter()
+            .find(|p| call.params.contains_key(**p) && is_set(call.params.get(**p)))
+    {
+        return Err(ApiError::params(BTreeMap::from([(
+            (*p).to_string(),
+            "Only root may use this option.".to_string(),
+        )])));
+    }
+    let params = ActionParams {
+        skiplock: call.flag("skiplock"),
+        timeout: call.uint("timeout"),
+        force_stop: call.flag("forceStop"),
+        todisk: call.flag("todisk"),
+    };
+    let now_ms = call.state.clock.now_ms();
+    let node = call.node()?;
+    let vmid = call.vmid()?;
+    let mut model = call.state.model_mut();
+    let node = model.reachable_node(&node)?.name.clone();
+    let g = model.guest_on(&node, vmid, kind)?;
+    let duration_ms = g
+        .task_secs
+        .map(|s| (s * 1000.0).round() as i64)
+        .unwrap_or_else(|| call.state.task_ms());
+    let plan = power::plan(g, action, &params, duration_ms)?;
+    let upid = model.start_task(&node, vmid, plan, call.auth_id(), now_ms);
+    Ok(Value::from(upid))
+}
+
+/// Perl truth of a parameter value: Perl only checks `if $value`.
+fn is_set(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !s.is_empty() && s != "0",
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|x| x != 0.0),
+        Some(_) => true,
+    }
+}
