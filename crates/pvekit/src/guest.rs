@@ -23,9 +23,9 @@ pub enum Action {
     Shutdown,
     /// Stop immediately.
     Stop,
-    /// Freeze (LXC) or pause (QEMU).
+    /// Checkpoint and stop (LXC, `lxc-checkpoint -s`) or pause (QEMU).
     Suspend,
-    /// Thaw or unpause.
+    /// Restore a checkpointed container, or unpause a VM.
     Resume,
     /// Reboot.
     Reboot,
@@ -45,10 +45,12 @@ impl Action {
     }
 
     /// The run state the server reports once the action is done. Proxmox VE reports only
-    /// `running` or `stopped`: a frozen container and a paused VM still read `running`.
-    pub fn expected_state(self) -> RunState {
-        match self {
-            Action::Shutdown | Action::Stop => RunState::Stopped,
+    /// `running` or `stopped`: a paused VM still reads `running`, while a suspended
+    /// container is checkpointed and stopped (`lxc-checkpoint -s`) until it is resumed.
+    pub fn expected_state(self, kind: GuestKind) -> RunState {
+        match (self, kind) {
+            (Action::Shutdown | Action::Stop, _) => RunState::Stopped,
+            (Action::Suspend, GuestKind::Lxc) => RunState::Stopped,
             _ => RunState::Running,
         }
     }
@@ -282,7 +284,7 @@ impl Guest {
         let deadline = Instant::now() + opts.timeout;
         let task = self.action_async(action).await?;
         task.wait(opts.poll, deadline).await?;
-        let want = action.expected_state();
+        let want = action.expected_state(self.kind);
         loop {
             let status = self.status().await?;
             if status.status == want {
@@ -328,7 +330,7 @@ impl Guest {
         self.action(Action::Stop).await
     }
 
-    /// Suspends (freezes) the guest.
+    /// Suspends the guest: a container is checkpointed and stopped, a VM paused.
     ///
     /// # Errors
     /// As [`Guest::action`].
@@ -546,7 +548,21 @@ mod tests {
 
     #[test]
     fn expected_states_follow_the_real_server() {
-        assert_eq!(Action::Suspend.expected_state(), RunState::Running);
-        assert_eq!(Action::Shutdown.expected_state(), RunState::Stopped);
+        assert_eq!(
+            Action::Suspend.expected_state(GuestKind::Qemu),
+            RunState::Running
+        );
+        assert_eq!(
+            Action::Suspend.expected_state(GuestKind::Lxc),
+            RunState::Stopped
+        );
+        assert_eq!(
+            Action::Resume.expected_state(GuestKind::Lxc),
+            RunState::Running
+        );
+        assert_eq!(
+            Action::Shutdown.expected_state(GuestKind::Qemu),
+            RunState::Stopped
+        );
     }
 }
