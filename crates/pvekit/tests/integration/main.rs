@@ -8,6 +8,8 @@ mod util;
 
 mod auth;
 mod discovery;
+mod guests;
+mod inventory;
 mod redaction;
 mod tls;
 mod transport;

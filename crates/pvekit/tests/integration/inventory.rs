@@ -1,0 +1,179 @@
+//! The live inventory against the simulator.
+
+use std::time::Duration;
+
+use pvekit::{
+    Action, ActionOptions, Error, GuestKind, Inventory, InventoryEvent, InventoryOptions,
+};
+
+use crate::guests::{client, lab};
+use crate::util::assert_clean;
+
+#[tokio::test]
+async fn refresh_fills_a_snapshot_with_ips_and_indexes() {
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let inv = Inventory::new(c.clone(), InventoryOptions::default());
+    assert!(matches!(
+        inv.reverse_lookup_resource(None, Some("web"), None),
+        Err(Error::NoResources)
+    ));
+    inv.refresh().await.unwrap();
+    let snap = inv.snapshot();
+    assert_eq!(snap.guests().len(), 9);
+    assert!(snap.stale.is_none());
+    let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
+    assert_eq!(
+        web.ips,
+        vec!["10.0.0.100".parse::<std::net::IpAddr>().unwrap()]
+    );
+    // Lookups: by IP, by the first label of a hostname, by alias.
+    let ip = "10.0.0.100".parse().unwrap();
+    assert_eq!(
+        inv.reverse_lookup_resource(Some(ip), None, None)
+            .unwrap()
+            .vmid,
+        100
+    );
+    assert_eq!(
+        inv.reverse_lookup_resource(None, Some("web.example.lan"), None)
+            .unwrap()
+            .vmid,
+        100
+    );
+    assert_eq!(
+        inv.reverse_lookup_resource(None, Some("nope.lan"), Some("db"))
+            .unwrap()
+            .vmid,
+        101
+    );
+    assert!(matches!(
+        inv.reverse_lookup_resource(None, Some("nope"), None),
+        Err(Error::ResourceNotFound(_))
+    ));
+    assert!(matches!(
+        inv.get_resource(GuestKind::Qemu, 100),
+        Err(Error::ResourceNotFound(_))
+    ));
+    assert_eq!(
+        inv.reverse_lookup_node(Some("pve2.lan"), None, None)
+            .as_deref(),
+        Some("pve2")
+    );
+    let pve1_ip = c.nodes()[0].ip().unwrap().parse().unwrap();
+    assert_eq!(
+        inv.reverse_lookup_node(None, Some(pve1_ip), None)
+            .as_deref(),
+        Some("pve1")
+    );
+    assert_clean(&sim);
+}
+
+#[tokio::test]
+async fn a_steady_poll_is_one_request() {
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let inv = Inventory::new(c.clone(), InventoryOptions::default());
+    inv.refresh().await.unwrap();
+    let before = c.requests_sent();
+    inv.refresh().await.unwrap();
+    assert_eq!(
+        c.requests_sent() - before,
+        1,
+        "unchanged guests reuse their IPs"
+    );
+    // After the IP TTL every guest is looked up again.
+    let short = Inventory::new(
+        c.clone(),
+        InventoryOptions {
+            ip_ttl: Duration::ZERO,
+            ..Default::default()
+        },
+    );
+    short.refresh().await.unwrap();
+    let before = c.requests_sent();
+    short.refresh().await.unwrap();
+    assert!(c.requests_sent() - before > 1);
+}
+
+#[tokio::test]
+async fn events_follow_a_guest_that_starts() {
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let inv = Inventory::new(c.clone(), InventoryOptions::default());
+    inv.refresh().await.unwrap();
+    let mut events = inv.subscribe();
+    let _poller = inv.spawn_poller(Duration::from_millis(100));
+    let opts = ActionOptions {
+        poll: Duration::from_millis(50),
+        timeout: Duration::from_secs(10),
+    };
+    let pve1 = c.nodes().into_iter().find(|n| n.name() == "pve1").unwrap();
+    pve1.lxc(101)
+        .action_with(Action::Start, opts)
+        .await
+        .unwrap();
+    let mut saw_status = false;
+    let mut saw_ips = false;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !(saw_status && saw_ips) {
+            match events.recv().await.unwrap() {
+                InventoryEvent::StatusChanged { guest, from } if guest.vmid == 101 => {
+                    assert_eq!((from.as_str(), guest.status()), ("stopped", "running"));
+                    saw_status = true;
+                }
+                InventoryEvent::IpsChanged { guest, .. } if guest.vmid == 101 => saw_ips = true,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("status and IP change events arrive");
+    // Readers see the new state without waiting for anything.
+    assert_eq!(
+        inv.get_resource(GuestKind::Lxc, 101).unwrap().status(),
+        "running"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_last_snapshot() {
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let inv = Inventory::new(c, InventoryOptions::default());
+    inv.refresh().await.unwrap();
+    let mut events = inv.subscribe();
+    sim.shutdown().await;
+    assert!(inv.refresh().await.is_err());
+    let snap = inv.snapshot();
+    assert_eq!(snap.guests().len(), 9, "the last good data stays");
+    assert!(snap.stale.is_some());
+    assert!(matches!(
+        events.recv().await.unwrap(),
+        InventoryEvent::RefreshFailed(_)
+    ));
+    assert_eq!(
+        inv.reverse_lookup_resource(None, Some("web"), None)
+            .unwrap()
+            .vmid,
+        100
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_poller_stops_it() {
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let inv = Inventory::new(c.clone(), InventoryOptions::default());
+    let poller = inv.spawn_poller(Duration::from_millis(20));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    drop(poller);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let after_drop = c.requests_sent();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        c.requests_sent(),
+        after_drop,
+        "no polling after the handle is dropped"
+    );
+}
