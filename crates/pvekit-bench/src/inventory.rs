@@ -2,7 +2,6 @@
 //! steady-state poll, heap bytes per guest.
 
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -27,19 +26,19 @@ pub struct Args {
 pub struct SimArgs {
     /// Containers in the cluster.
     #[arg(long, default_value_t = 1000)]
-    containers: usize,
+    pub containers: usize,
     /// VMs in the cluster.
     #[arg(long, default_value_t = 0)]
-    vms: usize,
+    pub vms: usize,
     /// Nodes in the cluster.
     #[arg(long, default_value_t = 5)]
-    nodes: usize,
+    pub nodes: usize,
     /// Latency the simulator adds to every answer.
     #[arg(long, default_value_t = 2)]
-    latency_ms: u64,
+    pub latency_ms: u64,
     /// Seed of the generated cluster.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub seed: u64,
 }
 
 /// Runs the simulator until stdin closes (the parent exited) and prints its JSON line.
@@ -61,45 +60,75 @@ pub async fn serve_sim(a: SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(a: Args) -> anyhow::Result<()> {
-    let exe = std::env::current_exe().context("cannot find my own binary")?;
-    let mut child = tokio::process::Command::new(exe)
-        .args([
-            "serve-sim",
-            "--containers",
-            &a.sim.containers.to_string(),
-            "--vms",
-            &a.sim.vms.to_string(),
-            "--nodes",
-            &a.sim.nodes.to_string(),
-            "--latency-ms",
-            &a.sim.latency_ms.to_string(),
-            "--seed",
-            &a.sim.seed.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start the simulator")?;
-    let stdout = child.stdout.take().context("no simulator stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).await?;
-    let info: serde_json::Value =
-        serde_json::from_str(&line).context("simulator did not print its JSON line")?;
-    let field = |k: &str| {
-        info[k]
+/// A simulator in a child process; it exits when this handle is dropped (stdin closes).
+pub struct ChildSim {
+    child: tokio::process::Child,
+    /// The simulator's info line.
+    pub info: serde_json::Value,
+}
+
+impl ChildSim {
+    /// Starts `pvekit-bench serve-sim` with these options and reads its info line.
+    pub async fn start(sim: &SimArgs) -> anyhow::Result<ChildSim> {
+        let exe = std::env::current_exe().context("cannot find my own binary")?;
+        let mut child = tokio::process::Command::new(exe)
+            .args([
+                "serve-sim",
+                "--containers",
+                &sim.containers.to_string(),
+                "--vms",
+                &sim.vms.to_string(),
+                "--nodes",
+                &sim.nodes.to_string(),
+                "--latency-ms",
+                &sim.latency_ms.to_string(),
+                "--seed",
+                &sim.seed.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start the simulator")?;
+        let stdout = child.stdout.take().context("no simulator stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).await?;
+        let info: serde_json::Value =
+            serde_json::from_str(&line).context("simulator did not print its JSON line")?;
+        Ok(ChildSim { child, info })
+    }
+
+    /// A field of the info line.
+    pub fn field(&self, k: &str) -> anyhow::Result<String> {
+        self.info[k]
             .as_str()
             .map(str::to_string)
             .context("missing field in simulator info")
-    };
-    let config = Config {
-        url: field("url")?,
-        token_id: Some(field("token_id")?),
-        secret: Some(field("secret")?.into()),
-        fingerprint: Some(field("fingerprint")?),
-        ..Default::default()
-    };
+    }
+
+    /// Token auth, plus the root@pam login (terminals need it), certificate pinned.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config {
+            url: self.field("url")?,
+            token_id: Some(self.field("token_id")?),
+            secret: Some(self.field("secret")?.into()),
+            username: Some(self.field("username")?),
+            password: Some(self.field("password")?.into()),
+            fingerprint: Some(self.field("fingerprint")?),
+            ..Default::default()
+        })
+    }
+
+    /// Stops the simulator.
+    pub async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    let sim = ChildSim::start(&a.sim).await?;
+    let config = sim.config()?;
     let client = Client::connect(&config).await?;
     let options = InventoryOptions::default();
     let latency = a.sim.latency_ms as f64;
@@ -160,9 +189,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         "bytes",
         None,
     );
-    drop(Arc::clone(&inv));
-
-    drop(child.stdin.take());
-    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    drop(inv);
+    sim.stop().await;
     Ok(())
 }

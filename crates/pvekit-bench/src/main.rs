@@ -8,6 +8,7 @@
 mod alloc;
 mod inventory;
 mod lookup;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,11 @@ enum Command {
     Inventory(inventory::Args),
     /// Reverse lookup time at 100 and at N guests.
     Lookup(lookup::Args),
+    /// `exec -- true`: time to the command running and to its exit status, next to a raw
+    /// protocol client.
+    Exec(terminal::ExecArgs),
+    /// Lines per second through a followed journal.
+    Journal(terminal::JournalArgs),
     /// Runs a simulator and prints its JSON line (used by the other benchmarks).
     #[command(hide = true)]
     ServeSim(inventory::SimArgs),
@@ -71,6 +77,8 @@ async fn main() -> ExitCode {
     let result = match args.command {
         Command::Inventory(a) => inventory::run(a).await,
         Command::Lookup(a) => lookup::run(a),
+        Command::Exec(a) => terminal::exec(a).await,
+        Command::Journal(a) => terminal::journal(a).await,
         Command::ServeSim(a) => inventory::serve_sim(a).await,
     };
     match result {
