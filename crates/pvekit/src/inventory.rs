@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -203,7 +203,7 @@ pub struct Inventory {
     snapshot: ArcSwap<Snapshot>,
     events: broadcast::Sender<InventoryEvent>,
     refreshing: tokio::sync::Mutex<()>,
-    nodes: Mutex<Vec<Node>>,
+    nodes: NodeIndex,
 }
 
 impl std::fmt::Debug for Inventory {
@@ -229,14 +229,14 @@ impl Inventory {
     /// An empty inventory; call [`Inventory::refresh`] or [`Inventory::spawn_poller`].
     pub fn new(client: Client, options: InventoryOptions) -> Arc<Self> {
         let (events, _) = broadcast::channel(1024);
-        let nodes = client.nodes();
+        let nodes = NodeIndex::new(&client.nodes());
         Arc::new(Inventory {
             client,
             options,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             events,
             refreshing: tokio::sync::Mutex::new(()),
-            nodes: Mutex::new(nodes),
+            nodes,
         })
     }
 
@@ -293,8 +293,7 @@ impl Inventory {
         ip: Option<IpAddr>,
         alias: Option<&str>,
     ) -> Option<String> {
-        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
-        reverse_lookup_node(&nodes, hostname, ip, alias)
+        self.nodes.lookup(hostname, ip, alias)
     }
 
     /// Pulls the cluster's guests once and swaps in the new snapshot, emitting change events.
@@ -481,32 +480,39 @@ fn describe_query(ip: Option<IpAddr>, hostname: Option<&str>, alias: Option<&str
     }
 }
 
-/// The node matching a hostname (first label), IP or alias, in that order.
-pub fn reverse_lookup_node(
-    nodes: &[Node],
-    hostname: Option<&str>,
-    ip: Option<IpAddr>,
-    alias: Option<&str>,
-) -> Option<String> {
-    let by_name = |n: &str| {
-        nodes
-            .iter()
-            .find(|node| node.name().eq_ignore_ascii_case(n))
-            .map(|n| n.name().to_string())
-    };
-    if let Some(found) = hostname
-        .map(first_label)
-        .filter(|h| !h.is_empty())
-        .and_then(by_name)
-    {
-        return Some(found);
+/// The cluster's nodes by lower-case name and by IP, for constant-time reverse lookups.
+#[derive(Debug, Default)]
+struct NodeIndex {
+    by_name: HashMap<String, String>,
+    by_ip: HashMap<IpAddr, String>,
+}
+
+impl NodeIndex {
+    fn new(nodes: &[Node]) -> Self {
+        let mut idx = NodeIndex::default();
+        for n in nodes {
+            idx.by_name
+                .insert(n.name().to_ascii_lowercase(), n.name().to_string());
+            if let Some(ip) = n.ip().and_then(|s| s.parse().ok()) {
+                idx.by_ip.insert(ip, n.name().to_string());
+            }
+        }
+        idx
     }
-    if let Some(ip) = ip
-        && let Some(n) = nodes
-            .iter()
-            .find(|n| n.ip().and_then(|s| s.parse::<IpAddr>().ok()) == Some(ip))
-    {
-        return Some(n.name().to_string());
+
+    /// The node matching a hostname (first label), IP or alias, in that order.
+    fn lookup(
+        &self,
+        hostname: Option<&str>,
+        ip: Option<IpAddr>,
+        alias: Option<&str>,
+    ) -> Option<String> {
+        let by_name = |n: &str| self.by_name.get(&n.to_ascii_lowercase()).cloned();
+        hostname
+            .map(first_label)
+            .filter(|h| !h.is_empty())
+            .and_then(by_name)
+            .or_else(|| ip.and_then(|ip| self.by_ip.get(&ip).cloned()))
+            .or_else(|| alias.filter(|a| !a.is_empty()).and_then(by_name))
     }
-    alias.filter(|a| !a.is_empty()).and_then(by_name)
 }

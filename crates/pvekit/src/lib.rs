@@ -52,7 +52,7 @@ pub use guest::{
 };
 pub use inventory::{
     GuestResource, Inventory, InventoryEvent, InventoryOptions, PollerHandle,
-    RESOURCE_POLL_INTERVAL, Snapshot, first_label, reverse_lookup_node,
+    RESOURCE_POLL_INTERVAL, Snapshot, first_label,
 };
 pub use node::Node;
 pub use pool::NodePool;
