@@ -49,7 +49,8 @@ struct Inner {
     conn: Conn,
     version: Version,
     name: String,
-    nodes: Vec<ClusterNode>,
+    /// Members as last discovered; replaced whole by `update_cluster_info`.
+    nodes: std::sync::RwLock<Arc<Vec<ClusterNode>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -136,7 +137,7 @@ impl Client {
                 conn,
                 version,
                 name,
-                nodes,
+                nodes: std::sync::RwLock::new(Arc::new(nodes)),
             }),
         })
     }
@@ -161,10 +162,18 @@ impl Client {
         &self.inner.version
     }
 
-    /// The nodes found at connect time.
-    pub fn nodes(&self) -> Vec<Node> {
+    fn members(&self) -> Arc<Vec<ClusterNode>> {
         self.inner
             .nodes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The cluster's nodes as last discovered (at connect, or by
+    /// [`Client::update_cluster_info`]).
+    pub fn nodes(&self) -> Vec<Node> {
+        self.members()
             .iter()
             .map(|n| Node::new(self.clone(), n.clone()))
             .collect()
@@ -172,7 +181,18 @@ impl Client {
 
     /// Number of nodes in the cluster.
     pub fn num_nodes(&self) -> usize {
-        self.inner.nodes.len()
+        self.members().len()
+    }
+
+    /// Discovers the cluster's nodes again (members joined or left, nodes went offline).
+    /// Re-add the client to a [`NodePool`](crate::NodePool) to publish the change there.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub async fn update_cluster_info(&self) -> Result<()> {
+        let (_, nodes) = self.inner.conn.discover().await?;
+        *self.inner.nodes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(nodes);
+        Ok(())
     }
 
     /// How many API requests this client has sent (logins excluded), for figures and tests.

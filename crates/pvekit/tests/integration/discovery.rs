@@ -16,6 +16,8 @@ async fn nodes_are_discovered_with_addresses() {
         assert!(status.memory.total > 0);
         assert!(status.kversion.starts_with("Linux "));
     }
+    client.update_cluster_info().await.unwrap();
+    assert_eq!(client.num_nodes(), 3);
     assert_clean(&sim);
 }
 
