@@ -37,7 +37,7 @@ Precedence (flags over env over file):
 #[command(
     name = "pvekit",
     version,
-    about = "A toolkit for Proxmox VE: list nodes and guests of one or more clusters, or run a simulated cluster",
+    about = "A toolkit for Proxmox VE: list, inspect, power, watch and enter the guests and nodes of one or more clusters, or run a simulated cluster",
     after_long_help = SETTINGS_HELP,
     after_help = "See `pvekit --help` for configuration and precedence."
 )]
@@ -120,8 +120,203 @@ pub enum Command {
     Sim(SimArgs),
     /// List the nodes of every configured cluster (name, id, ip, online, cluster).
     Nodes,
-    /// List all guests (LXC containers and QEMU VMs) of every configured cluster.
+    /// List all guests (LXC containers and QEMU VMs) of every configured cluster, with their
+    /// IPs.
     Ls,
+    /// Show a guest's status: name, node, type, uptime, cpu, memory.
+    Status(TargetArgs),
+    /// Start a guest and wait until it runs.
+    Start(PowerArgs),
+    /// Ask a guest to shut down and wait until it stopped.
+    Shutdown(PowerArgs),
+    /// Stop a guest at once.
+    Stop(PowerArgs),
+    /// Suspend a guest (containers are checkpointed and stopped, VMs paused).
+    Suspend(PowerArgs),
+    /// Resume a suspended guest.
+    Resume(PowerArgs),
+    /// Reboot a guest.
+    Reboot(PowerArgs),
+    /// Print a guest's IP addresses, one per line (private ones unless --all).
+    Ips(IpsArgs),
+    /// Set how long a guest may take to shut down before it is stopped (`startup: down=N`).
+    SetShutdownTimeout(ShutdownTimeoutArgs),
+    /// One guest's stats line, or a live table of every guest (like `docker stats`).
+    Stats(StatsArgs),
+    /// A node's figures as JSON (GoDoxy's NodeStats), once or every second.
+    NodeStats(NodeStatsArgs),
+    /// Find the guest (or with --node, the node) with an IP, hostname or alias.
+    Lookup(LookupArgs),
+    /// Print inventory changes (guests added, removed, started, stopped, new IPs) until Ctrl-C.
+    Watch(WatchArgs),
+    /// Run a command in a container (or on a node) and exit with its exit status.
+    Exec(ExecArgs),
+    /// Follow the journal of a container or a node until Ctrl-C.
+    Journal(JournalArgs),
+    /// Follow files in a container or on a node until Ctrl-C.
+    Tail(TailArgs),
+    /// Open an interactive root shell on a node (needs a root@pam password login).
+    Shell(ShellArgs),
+    /// Open an interactive shell inside a container (`pct enter`; needs a root@pam login).
+    Enter(TargetArgs),
+}
+
+/// A single guest.
+#[derive(Args)]
+pub struct TargetArgs {
+    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
+    pub target: String,
+}
+
+/// Flags of the power commands.
+#[derive(Args)]
+pub struct PowerArgs {
+    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
+    pub target: String,
+    /// Print the task id (UPID) at once instead of following the task.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up following the task after this many seconds (the task itself goes on).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// Flags of `pvekit ips`.
+#[derive(Args)]
+pub struct IpsArgs {
+    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
+    pub target: String,
+    /// Include public and other non-private addresses.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Flags of `pvekit set-shutdown-timeout`.
+#[derive(Args)]
+pub struct ShutdownTimeoutArgs {
+    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
+    pub target: String,
+    /// Seconds a shutdown may take.
+    #[arg(value_name = "SECONDS")]
+    pub seconds: u64,
+}
+
+/// Flags of `pvekit stats`.
+#[derive(Args)]
+pub struct StatsArgs {
+    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID. Without it: a live table of
+    /// every guest.
+    pub target: Option<String>,
+    /// With a guest: print a new line every interval until Ctrl-C.
+    #[arg(long)]
+    pub stream: bool,
+    /// Without a guest: print one snapshot of the table and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Without a guest: include stopped guests and templates.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Seconds between refreshes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    pub interval: f64,
+}
+
+/// Flags of `pvekit node-stats`.
+#[derive(Args)]
+pub struct NodeStatsArgs {
+    /// The node: NAME or CLUSTER/NAME.
+    pub node: String,
+    /// Print a new JSON line every interval until Ctrl-C.
+    #[arg(long)]
+    pub stream: bool,
+    /// Seconds between lines with --stream.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub interval: f64,
+}
+
+/// Flags of `pvekit lookup`.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("query").required(true).multiple(true).args(["ip", "hostname", "alias"])))]
+pub struct LookupArgs {
+    /// An IP address of the guest (or node).
+    #[arg(long)]
+    pub ip: Option<std::net::IpAddr>,
+    /// A host name; its first label is compared with guest (or node) names.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// A name compared with guest (or node) names.
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// Look up a node instead of a guest.
+    #[arg(long)]
+    pub node: bool,
+}
+
+/// Flags of `pvekit watch`.
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Seconds between inventory refreshes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    pub interval: f64,
+}
+
+/// Flags of `pvekit exec`.
+#[derive(Args)]
+pub struct ExecArgs {
+    /// The container: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
+    #[arg(required_unless_present = "node", conflicts_with = "node")]
+    pub target: Option<String>,
+    /// Run on this node (NAME or CLUSTER/NAME) instead of in a container.
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Flags of `pvekit journal`.
+#[derive(Args)]
+pub struct JournalArgs {
+    /// The container: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
+    #[arg(required_unless_present = "node", conflicts_with = "node")]
+    pub target: Option<String>,
+    /// The journal of this node (NAME or CLUSTER/NAME) instead of a container's.
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Only this unit (repeatable).
+    #[arg(short = 'u', long = "unit", value_name = "UNIT")]
+    pub units: Vec<String>,
+    /// Show this many lines of history first.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 100)]
+    pub lines: usize,
+    /// Print the history and exit instead of following.
+    #[arg(long)]
+    pub no_follow: bool,
+}
+
+/// Flags of `pvekit tail`.
+#[derive(Args)]
+pub struct TailArgs {
+    /// The container (VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID), then the files; with
+    /// --node only the files.
+    #[arg(required = true, value_name = "[TARGET] FILE")]
+    pub args: Vec<String>,
+    /// Tail files on this node (NAME or CLUSTER/NAME) instead of in a container.
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Show this many lines of history first.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 100)]
+    pub lines: usize,
+    /// Print the history and exit instead of following.
+    #[arg(long)]
+    pub no_follow: bool,
+}
+
+/// Flags of `pvekit shell`.
+#[derive(Args)]
+pub struct ShellArgs {
+    /// The node: NAME or CLUSTER/NAME.
+    pub node: String,
 }
 
 /// Flags of `pvekit sim`.

@@ -6,14 +6,16 @@ resolves them with the environment and the config file into validated settings t
 [`commands`] run with; [`output`] renders their results. All Proxmox logic lives in the
 `pvekit` library (and `pvekit-sim` for the simulator).
 
-Errors print as one line, `pvekit: <message>`, with exit status 1 (2 for usage errors). A
-closed stdout (`pvekit ls | head -1`) is not an error.
+Errors print as one line, `pvekit: <message>`, with exit status 1 (2 for usage errors).
+`pvekit exec` exits with the remote command's status instead. A closed stdout
+(`pvekit ls | head -1`) is not an error.
 */
 
 mod cli;
 mod commands;
 mod output;
 mod settings;
+mod target;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -92,6 +94,10 @@ fn report(err: &anyhow::Error) -> ExitCode {
     });
     if broken_pipe {
         return ExitCode::SUCCESS;
+    }
+    // `pvekit exec` passes on the remote command's status, silently.
+    if let Some(commands::Exit(code)) = err.downcast_ref::<commands::Exit>() {
+        return ExitCode::from(*code);
     }
     let _ = writeln!(io::stderr(), "pvekit: {}", one_line_chain(err));
     if err.downcast_ref::<UsageError>().is_some() {

@@ -63,6 +63,8 @@ pub struct GuestRow {
     pub template: bool,
     /// Cluster name.
     pub cluster: String,
+    /// The guest's private IP addresses (from its interfaces when it runs, else its config).
+    pub ips: Vec<String>,
 }
 
 /// Sorts nodes by cluster, then name.
@@ -83,6 +85,28 @@ pub fn write_json<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<
     // Encode first, then write: serde_json's writer would wrap a broken pipe in its own error
     // type and hide the io::ErrorKind that main looks for.
     let mut text = serde_json::to_vec_pretty(rows).map_err(io::Error::other)?;
+    text.push(b'\n');
+    out.write_all(&text)?;
+    out.flush()
+}
+
+/// Writes one value as pretty JSON followed by a newline.
+///
+/// # Errors
+/// Any write error, such as a closed pipe.
+pub fn write_json_value<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    text.push(b'\n');
+    out.write_all(&text)?;
+    out.flush()
+}
+
+/// Writes one value as a single JSON line, flushed (for streams).
+///
+/// # Errors
+/// Any write error, such as a closed pipe.
+pub fn write_json_line<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
+    let mut text = serde_json::to_vec(value).map_err(io::Error::other)?;
     text.push(b'\n');
     out.write_all(&text)?;
     out.flush()
@@ -123,7 +147,9 @@ pub fn write_guests(out: &mut impl Write, format: Format, rows: &[GuestRow]) -> 
             let several = rows
                 .first()
                 .is_some_and(|first| rows.iter().any(|r| r.cluster != first.cluster));
-            let mut header = vec!["VMID", "NAME", "NODE", "TYPE", "STATUS", "CPU", "MEM"];
+            let mut header = vec![
+                "VMID", "NAME", "NODE", "TYPE", "STATUS", "CPU", "MEM", "IPS",
+            ];
             if several {
                 header.push("CLUSTER");
             }
@@ -140,6 +166,11 @@ pub fn write_guests(out: &mut impl Write, format: Format, rows: &[GuestRow]) -> 
                     r.status.clone().unwrap_or_else(|| "-".into()),
                     cpu_percent(r.cpu),
                     mem_usage(r.mem, r.maxmem),
+                    if r.ips.is_empty() {
+                        "-".into()
+                    } else {
+                        r.ips.join(",")
+                    },
                 ];
                 if several {
                     row.push(r.cluster.clone());
@@ -154,7 +185,7 @@ pub fn write_guests(out: &mut impl Write, format: Format, rows: &[GuestRow]) -> 
 
 /// A borderless table: columns separated by two spaces, no wrapping (pipes keep whole lines),
 /// the columns in `right` right-aligned.
-fn table(header: &[&str], right: &[usize], rows: impl Iterator<Item = Vec<String>>) -> Table {
+pub fn table(header: &[&str], right: &[usize], rows: impl Iterator<Item = Vec<String>>) -> Table {
     let mut t = Table::new();
     let align = |i: usize| {
         if right.contains(&i) {
@@ -185,7 +216,11 @@ fn table(header: &[&str], right: &[usize], rows: impl Iterator<Item = Vec<String
     t
 }
 
-fn write_table(out: &mut impl Write, table: &Table) -> io::Result<()> {
+/// Writes a [`table`] line by line, without trailing blanks.
+///
+/// # Errors
+/// Any write error.
+pub fn write_table(out: &mut impl Write, table: &Table) -> io::Result<()> {
     for line in table.lines() {
         writeln!(out, "{}", line.trim_end())?;
     }
@@ -231,6 +266,7 @@ mod tests {
             maxmem: Some(2 * 1024 * 1024 * 1024),
             template: false,
             cluster: cluster.into(),
+            ips: vec!["10.0.0.5".into()],
         }
     }
 
@@ -267,11 +303,12 @@ mod tests {
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("VMID  NAME"), "{text}");
         assert!(
-            lines[0].ends_with("  CPU          MEM"),
+            lines[0].ends_with("  CPU          MEM  IPS"),
             "right-aligned headers: {text}"
         );
         assert!(lines[1].starts_with(" 100  a-much-longer-name"), "{text}");
         assert!(lines[1].contains("5.2%") && lines[1].contains("512MiB/2GiB"));
+        assert!(lines[1].ends_with("512MiB/2GiB  10.0.0.5"), "{text}");
         assert!(!text.contains('|') && !text.contains('─') && !text.contains('+'));
         assert!(!text.contains("CLUSTER"));
         // Columns line up: every line puts NODE's column at the same offset.
@@ -300,7 +337,7 @@ mod tests {
         let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
         for k in [
             "vmid", "name", "node", "type", "status", "cpu", "maxcpu", "mem", "maxmem", "template",
-            "cluster",
+            "cluster", "ips",
         ] {
             assert!(keys.contains(&k), "{k} missing in {keys:?}");
         }
@@ -316,6 +353,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v[0]["ip"], serde_json::Value::Null);
         assert_eq!(v[0]["online"], true);
+        let mut out = Vec::new();
+        write_guests(&mut out, Format::Json, &[guest(100, "c")]).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v[0]["ips"], serde_json::json!(["10.0.0.5"]));
     }
 
     #[test]
@@ -324,7 +365,7 @@ mod tests {
         write_guests(&mut out, Format::Table, &[]).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap().trim(),
-            "VMID  NAME  NODE  TYPE  STATUS  CPU  MEM"
+            "VMID  NAME  NODE  TYPE  STATUS  CPU  MEM  IPS"
         );
         let mut out = Vec::new();
         write_nodes(&mut out, Format::Json, &[]).unwrap();

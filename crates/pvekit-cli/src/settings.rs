@@ -27,8 +27,9 @@ use pvekit::Config;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::cli::{Cli, Command, ConnFlags, SimArgs};
+use crate::cli::{Cli, Command, ConnFlags, PowerArgs, SimArgs};
 use crate::output::Format;
+use crate::target::Target;
 
 /// A usage error: flags that contradict each other. `main` exits with status 2 for it, as clap
 /// does for its own usage errors.
@@ -72,6 +73,125 @@ pub enum Action {
     Nodes(Connection),
     /// `pvekit ls`.
     Ls(Connection),
+    /// Every other command: something done on the clusters of the connection.
+    Op(Connection, Op),
+}
+
+/// Where a command runs: in a container, or on a node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Place {
+    /// A container.
+    Guest(Target),
+    /// A node, `NAME` or `CLUSTER/NAME`.
+    Node(String),
+}
+
+/// The commands beyond the listings, with their inputs validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// `pvekit status T`.
+    Status(Target),
+    /// `pvekit start|shutdown|stop|suspend|resume|reboot T`.
+    Power {
+        /// The guest.
+        target: Target,
+        /// The action.
+        action: pvekit::Action,
+        /// Print the UPID at once instead of following the task.
+        no_wait: bool,
+        /// How long to follow the task.
+        timeout: Duration,
+    },
+    /// `pvekit ips T`.
+    Ips {
+        /// The guest.
+        target: Target,
+        /// Include non-private addresses.
+        all: bool,
+    },
+    /// `pvekit set-shutdown-timeout T SECONDS`.
+    SetShutdownTimeout {
+        /// The guest.
+        target: Target,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// `pvekit stats T [--stream]`.
+    GuestStats {
+        /// The guest.
+        target: Target,
+        /// Follow until Ctrl-C.
+        stream: bool,
+        /// Between lines.
+        interval: Duration,
+    },
+    /// `pvekit stats` without a guest.
+    StatsTable {
+        /// One snapshot, then exit.
+        once: bool,
+        /// Include stopped guests and templates.
+        all: bool,
+        /// Between refreshes.
+        interval: Duration,
+    },
+    /// `pvekit node-stats NODE`.
+    NodeStats {
+        /// `NAME` or `CLUSTER/NAME`.
+        node: String,
+        /// Follow until Ctrl-C.
+        stream: bool,
+        /// Between lines.
+        interval: Duration,
+    },
+    /// `pvekit lookup`.
+    Lookup {
+        /// By IP.
+        ip: Option<std::net::IpAddr>,
+        /// By host name (first label).
+        hostname: Option<String>,
+        /// By alias.
+        alias: Option<String>,
+        /// A node rather than a guest.
+        node: bool,
+    },
+    /// `pvekit watch`.
+    Watch {
+        /// Between refreshes.
+        interval: Duration,
+    },
+    /// `pvekit exec`.
+    Exec {
+        /// Where.
+        place: Place,
+        /// The command's arguments (quoted when sent).
+        argv: Vec<String>,
+    },
+    /// `pvekit journal`.
+    Journal {
+        /// Whose journal.
+        place: Place,
+        /// Only these units.
+        units: Vec<String>,
+        /// Lines of history.
+        lines: usize,
+        /// Follow until Ctrl-C.
+        follow: bool,
+    },
+    /// `pvekit tail`.
+    Tail {
+        /// Where the files are.
+        place: Place,
+        /// The files.
+        files: Vec<String>,
+        /// Lines of history.
+        lines: usize,
+        /// Follow until Ctrl-C.
+        follow: bool,
+    },
+    /// `pvekit shell NODE`.
+    Shell(String),
+    /// `pvekit enter T`.
+    Enter(Target),
 }
 
 /// The clusters a listing command talks to.
@@ -322,12 +442,151 @@ impl Settings {
             Command::Sim(args) => Action::Sim(Box::new(sim_options(cli, args)?)),
             Command::Nodes => Action::Nodes(connection(cli, &env, file)?),
             Command::Ls => Action::Ls(connection(cli, &env, file)?),
+            other => {
+                // Validate the command's own inputs before the connection, so a typo is
+                // reported as such even without a config.
+                let op = op(other)?;
+                Action::Op(connection(cli, &env, file)?, op)
+            }
         };
         Ok(Settings {
             output: cli.output,
             action,
         })
     }
+}
+
+fn target(s: &str) -> Result<Target> {
+    s.parse::<Target>().map_err(usage)
+}
+
+fn seconds(what: &str, secs: f64) -> Result<Duration> {
+    if secs.is_finite() && (0.05..=86_400.0).contains(&secs) {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(usage(format!(
+            "{what} must be between 0.05 and 86400 seconds, got {secs}"
+        )))
+    }
+}
+
+fn place(target: Option<&String>, node: Option<&String>) -> Result<Place> {
+    match (target, node) {
+        (Some(t), None) => Ok(Place::Guest(self::target(t)?)),
+        (None, Some(n)) => Ok(Place::Node(n.clone())),
+        _ => Err(usage("give either a container or --node NODE")),
+    }
+}
+
+/// The validated inputs of a command other than `sim`, `nodes` and `ls`.
+fn op(command: &Command) -> Result<Op> {
+    let power = |a: &PowerArgs, action: pvekit::Action| -> Result<Op> {
+        if a.timeout == 0 {
+            return Err(usage("--timeout must be at least 1 second"));
+        }
+        Ok(Op::Power {
+            target: target(&a.target)?,
+            action,
+            no_wait: a.no_wait,
+            timeout: Duration::from_secs(a.timeout),
+        })
+    };
+    Ok(match command {
+        Command::Sim(_) | Command::Nodes | Command::Ls => {
+            unreachable!("handled by Settings::resolve")
+        }
+        Command::Status(a) => Op::Status(target(&a.target)?),
+        Command::Start(a) => power(a, pvekit::Action::Start)?,
+        Command::Shutdown(a) => power(a, pvekit::Action::Shutdown)?,
+        Command::Stop(a) => power(a, pvekit::Action::Stop)?,
+        Command::Suspend(a) => power(a, pvekit::Action::Suspend)?,
+        Command::Resume(a) => power(a, pvekit::Action::Resume)?,
+        Command::Reboot(a) => power(a, pvekit::Action::Reboot)?,
+        Command::Ips(a) => Op::Ips {
+            target: target(&a.target)?,
+            all: a.all,
+        },
+        Command::SetShutdownTimeout(a) => Op::SetShutdownTimeout {
+            target: target(&a.target)?,
+            timeout: Duration::from_secs(a.seconds),
+        },
+        Command::Stats(a) => {
+            let interval = seconds("--interval", a.interval)?;
+            match &a.target {
+                Some(t) => {
+                    if a.once || a.all {
+                        return Err(usage(
+                            "--once and --all belong to the table of every guest (`pvekit stats` without a guest)",
+                        ));
+                    }
+                    Op::GuestStats {
+                        target: target(t)?,
+                        stream: a.stream,
+                        interval,
+                    }
+                }
+                None => {
+                    if a.stream {
+                        return Err(usage(
+                            "--stream needs a guest; `pvekit stats` without one is already live (--once for one snapshot)",
+                        ));
+                    }
+                    Op::StatsTable {
+                        once: a.once,
+                        all: a.all,
+                        interval,
+                    }
+                }
+            }
+        }
+        Command::NodeStats(a) => Op::NodeStats {
+            node: a.node.clone(),
+            stream: a.stream,
+            interval: seconds("--interval", a.interval)?,
+        },
+        Command::Lookup(a) => Op::Lookup {
+            ip: a.ip,
+            hostname: a.hostname.clone(),
+            alias: a.alias.clone(),
+            node: a.node,
+        },
+        Command::Watch(a) => Op::Watch {
+            interval: seconds("--interval", a.interval)?,
+        },
+        Command::Exec(a) => Op::Exec {
+            place: place(a.target.as_ref(), a.node.as_ref())?,
+            argv: a.command.clone(),
+        },
+        Command::Journal(a) => Op::Journal {
+            place: place(a.target.as_ref(), a.node.as_ref())?,
+            units: a.units.clone(),
+            lines: a.lines,
+            follow: !a.no_follow,
+        },
+        Command::Tail(a) => {
+            let (place, files) = match &a.node {
+                Some(n) => (Place::Node(n.clone()), a.args.clone()),
+                None => match a.args.split_first() {
+                    Some((t, files)) if !files.is_empty() => {
+                        (Place::Guest(target(t)?), files.to_vec())
+                    }
+                    _ => {
+                        return Err(usage(
+                            "tail needs a container and at least one file (or --node NODE and files)",
+                        ));
+                    }
+                },
+            };
+            Op::Tail {
+                place,
+                files,
+                lines: a.lines,
+                follow: !a.no_follow,
+            }
+        }
+        Command::Shell(a) => Op::Shell(a.node.clone()),
+        Command::Enter(a) => Op::Enter(target(&a.target)?),
+    })
 }
 
 /// Options of `pvekit sim`: its flags, plus the credential flags naming what it accepts.
@@ -477,7 +736,9 @@ mod tests {
 
     fn clusters(s: Settings) -> Vec<Config> {
         match s.action {
-            Action::Nodes(Connection::Clusters(c)) | Action::Ls(Connection::Clusters(c)) => c,
+            Action::Nodes(Connection::Clusters(c))
+            | Action::Ls(Connection::Clusters(c))
+            | Action::Op(Connection::Clusters(c), _) => c,
             _ => panic!("not a cluster connection"),
         }
     }
@@ -856,6 +1117,118 @@ providers:
         for yaml in blocks {
             let parsed = parse_config_file(&file(yaml)).unwrap();
             assert!(!parsed.is_empty(), "{yaml}");
+        }
+    }
+
+    fn op_of(args: &[&str]) -> Result<Op> {
+        let mut v = vec![
+            "--url",
+            "https://x:8006",
+            "--token-id",
+            "a@pam!tk",
+            "--secret",
+            "s",
+        ];
+        v.extend_from_slice(args);
+        match Settings::resolve(&cli(&v), env(&[]), None)?.action {
+            Action::Op(_, op) => Ok(op),
+            _ => panic!("not an op"),
+        }
+    }
+
+    #[test]
+    fn commands_resolve_their_inputs() {
+        let pve1_101 = Target::Placed {
+            cluster: None,
+            node: "pve1".into(),
+            vmid: 101,
+        };
+        assert_eq!(
+            op_of(&["stop", "pve1/101", "--timeout", "5"]).unwrap(),
+            Op::Power {
+                target: pve1_101.clone(),
+                action: pvekit::Action::Stop,
+                no_wait: false,
+                timeout: Duration::from_secs(5),
+            }
+        );
+        assert_eq!(
+            op_of(&["tail", "web", "/var/log/a", "/var/log/b"]).unwrap(),
+            Op::Tail {
+                place: Place::Guest(Target::Name("web".into())),
+                files: vec!["/var/log/a".into(), "/var/log/b".into()],
+                lines: 100,
+                follow: true,
+            }
+        );
+        assert_eq!(
+            op_of(&[
+                "tail",
+                "--node",
+                "pve1",
+                "/var/log/a",
+                "-n",
+                "5",
+                "--no-follow"
+            ])
+            .unwrap(),
+            Op::Tail {
+                place: Place::Node("pve1".into()),
+                files: vec!["/var/log/a".into()],
+                lines: 5,
+                follow: false,
+            }
+        );
+        assert_eq!(
+            op_of(&["exec", "--node", "pve1", "--", "ls", "-l"]).unwrap(),
+            Op::Exec {
+                place: Place::Node("pve1".into()),
+                argv: vec!["ls".into(), "-l".into()],
+            }
+        );
+        assert_eq!(
+            op_of(&["journal", "101", "-u", "nginx", "-u", "ssh"]).unwrap(),
+            Op::Journal {
+                place: Place::Guest(Target::Vmid(101)),
+                units: vec!["nginx".into(), "ssh".into()],
+                lines: 100,
+                follow: true,
+            }
+        );
+        assert!(matches!(
+            op_of(&["stats"]).unwrap(),
+            Op::StatsTable { once: false, .. }
+        ));
+        assert!(matches!(
+            op_of(&["stats", "101", "--stream"]).unwrap(),
+            Op::GuestStats { stream: true, .. }
+        ));
+    }
+
+    #[test]
+    fn command_input_errors_are_usage_errors() {
+        for bad in [
+            &["tail", "web"][..],
+            &["stats", "--stream"],
+            &["stats", "101", "--once"],
+            &["stats", "--interval", "0"],
+            &["status", "pve1/web"],
+            &["start", "101", "--timeout", "0"],
+        ] {
+            let e = op_of(bad).err().unwrap();
+            assert!(e.downcast_ref::<UsageError>().is_some(), "{bad:?}: {e}");
+        }
+        // Clap's own checks.
+        let mut v = vec!["pvekit"];
+        for bad in [
+            &["exec", "101"][..],
+            &["exec", "101", "--node", "pve1", "--", "ls"],
+            &["journal"],
+            &["lookup"],
+        ] {
+            v.truncate(1);
+            v.extend_from_slice(bad);
+            assert!(Cli::try_parse_from(&v).is_err(), "{bad:?}");
         }
     }
 

@@ -1,10 +1,11 @@
 /*!
-`pvekit ls`: every guest (LXC and QEMU) of every connected cluster, from
-`GET /cluster/resources?type=vm`.
+`pvekit ls`: every guest (LXC and QEMU) of every connected cluster, from one refresh of each
+cluster's [`pvekit::Inventory`]: `GET /cluster/resources?type=vm` plus each guest's IPs
+(private addresses, from its interfaces when it runs, else from its config).
 */
 
 use anyhow::{Result, anyhow};
-use pvekit::{Client, ClusterResource, ResourceType};
+use pvekit::{Client, ClusterResource, GuestResource, Inventory, InventoryOptions};
 use tokio::task::JoinSet;
 
 use crate::commands::distinct_clusters;
@@ -15,20 +16,31 @@ use crate::output::{self, Format, GuestRow};
 /// # Errors
 /// When a cluster's resources cannot be fetched, or writing fails.
 pub async fn run(clients: &[Client], format: Format) -> Result<()> {
+    let rows = fetch_rows(clients).await?;
+    output::write_guests(&mut super::stdout(), format, &rows)?;
+    Ok(())
+}
+
+/// The guests of every cluster with their IPs, sorted by vmid.
+///
+/// # Errors
+/// When a cluster's resources cannot be fetched.
+pub async fn fetch_rows(clients: &[Client]) -> Result<Vec<GuestRow>> {
     let clients = distinct_clusters(clients);
     let several = clients.len() > 1;
     let mut set = JoinSet::new();
     for client in clients {
         let client = client.clone();
         set.spawn(async move {
-            let resources = client.cluster_resources(Some(ResourceType::Vm)).await;
-            (client, resources)
+            let inventory = Inventory::new(client.clone(), InventoryOptions::default());
+            let refreshed = inventory.refresh().await;
+            (client, refreshed.map(|()| inventory.snapshot()))
         });
     }
     let mut rows = Vec::new();
     while let Some(joined) = set.join_next().await {
-        let (client, resources) = joined.map_err(|e| anyhow!("listing task failed: {e}"))?;
-        let resources = resources.map_err(|e| {
+        let (client, snapshot) = joined.map_err(|e| anyhow!("listing task failed: {e}"))?;
+        let snapshot = snapshot.map_err(|e| {
             let e = anyhow::Error::new(e);
             if several {
                 e.context(format!("cluster {} ({})", client.name(), client.url()))
@@ -36,33 +48,64 @@ pub async fn run(clients: &[Client], format: Format) -> Result<()> {
                 e
             }
         })?;
-        rows.extend(guest_rows(client.name(), resources));
+        rows.extend(
+            snapshot
+                .guests()
+                .iter()
+                .map(|g| inventory_row(client.name(), g)),
+        );
     }
     output::sort_guests(&mut rows);
-    output::write_guests(&mut super::stdout(), format, &rows)?;
-    Ok(())
+    Ok(rows)
+}
+
+/// A row from an inventory entry.
+pub fn inventory_row(cluster: &str, g: &GuestResource) -> GuestRow {
+    let mut row = resource_row(cluster, g.resource.clone()).unwrap_or_else(|| GuestRow {
+        vmid: g.vmid,
+        name: None,
+        node: None,
+        kind: g.kind.to_string(),
+        status: None,
+        cpu: None,
+        maxcpu: None,
+        mem: None,
+        maxmem: None,
+        template: false,
+        cluster: cluster.to_string(),
+        ips: Vec::new(),
+    });
+    row.ips = g.ips.iter().map(ToString::to_string).collect();
+    row
+}
+
+/// A row from a cluster resource, when it is a guest (LXC or QEMU with a vmid); no IPs.
+pub fn resource_row(cluster: &str, r: ClusterResource) -> Option<GuestRow> {
+    if r.kind != "lxc" && r.kind != "qemu" {
+        return None;
+    }
+    Some(GuestRow {
+        vmid: r.vmid?,
+        name: r.name,
+        node: r.node,
+        kind: r.kind,
+        status: r.status,
+        cpu: r.cpu,
+        maxcpu: r.maxcpu,
+        mem: r.mem,
+        maxmem: r.maxmem,
+        template: r.template.unwrap_or(false),
+        cluster: cluster.to_string(),
+        ips: Vec::new(),
+    })
 }
 
 /// The guests among `resources` (LXC and QEMU with a vmid) as rows of `cluster`.
+#[cfg(test)]
 pub fn guest_rows(cluster: &str, resources: Vec<ClusterResource>) -> Vec<GuestRow> {
     resources
         .into_iter()
-        .filter(|r| r.kind == "lxc" || r.kind == "qemu")
-        .filter_map(|r| {
-            Some(GuestRow {
-                vmid: r.vmid?,
-                name: r.name,
-                node: r.node,
-                kind: r.kind,
-                status: r.status,
-                cpu: r.cpu,
-                maxcpu: r.maxcpu,
-                mem: r.mem,
-                maxmem: r.maxmem,
-                template: r.template.unwrap_or(false),
-                cluster: cluster.to_string(),
-            })
-        })
+        .filter_map(|r| resource_row(cluster, r))
         .collect()
 }
 

@@ -16,11 +16,30 @@ use pvekit::{Client, Config};
 use tokio::task::JoinSet;
 use tracing::debug;
 
-use crate::settings::{Action, Connection, Settings};
+use crate::output::Format;
+use crate::settings::{Action, Connection, Op, Settings};
 
+pub mod guest;
 pub mod ls;
 pub mod nodes;
+pub mod remote;
 pub mod sim;
+pub mod stats;
+pub mod term;
+pub mod watch;
+
+/// Ends pvekit with this exit status and no message: `pvekit exec` passes on the remote
+/// command's status this way.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// Runs the resolved command.
 ///
@@ -39,7 +58,85 @@ pub async fn run(settings: Settings) -> Result<()> {
             let result = ls::run(&clusters.clients, settings.output).await;
             clusters.finish(result).await
         }
+        Action::Op(conn, op) => {
+            let clusters = open(conn).await?;
+            let result = run_op(&clusters.clients, op, settings.output).await;
+            clusters.finish(result).await
+        }
     }
+}
+
+async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
+    match op {
+        Op::Status(t) => guest::status(clients, &t, format).await,
+        Op::Power {
+            target,
+            action,
+            no_wait,
+            timeout,
+        } => guest::power(clients, &target, action, no_wait, timeout, format).await,
+        Op::Ips { target, all } => guest::ips(clients, &target, all, format).await,
+        Op::SetShutdownTimeout { target, timeout } => {
+            guest::set_shutdown_timeout(clients, &target, timeout).await
+        }
+        Op::GuestStats {
+            target,
+            stream,
+            interval,
+        } => stats::guest(clients, &target, stream, interval).await,
+        Op::StatsTable {
+            once,
+            all,
+            interval,
+        } => stats::table(clients, once, all, interval, format).await,
+        Op::NodeStats {
+            node,
+            stream,
+            interval,
+        } => stats::node(clients, &node, stream, interval).await,
+        Op::Lookup {
+            ip,
+            hostname,
+            alias,
+            node,
+        } => watch::lookup(clients, ip, hostname, alias, node, format).await,
+        Op::Watch { interval } => watch::watch(clients, interval, format).await,
+        Op::Exec { place, argv } => remote::exec(clients, &place, &argv).await,
+        Op::Journal {
+            place,
+            units,
+            lines,
+            follow,
+        } => remote::journal(clients, &place, &units, lines, follow).await,
+        Op::Tail {
+            place,
+            files,
+            lines,
+            follow,
+        } => remote::tail(clients, &place, &files, lines, follow).await,
+        Op::Shell(node) => term::shell(clients, &node).await,
+        Op::Enter(t) => term::enter(clients, &t).await,
+    }
+}
+
+/// A node by `NAME` or `CLUSTER/NAME` among the nodes of `clients`.
+///
+/// # Errors
+/// Unknown (listing the names) or ambiguous (listing the clusters).
+pub fn node(clients: &[Client], name: &str) -> Result<pvekit::Node> {
+    let pool = pvekit::NodePool::new();
+    for c in clients {
+        pool.add_client(c);
+    }
+    Ok(pool.get(name)?)
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+///
+/// # Errors
+/// The signal handlers cannot be installed.
+pub async fn interrupted() -> Result<()> {
+    sim::shutdown_signal().await
 }
 
 /// Connected clusters, plus the simulator behind `--demo` and the clusters that failed.
@@ -96,6 +193,9 @@ pub async fn open(conn: Connection) -> Result<Clusters> {
                 url: info.url.clone(),
                 token_id: Some(info.token_id.clone()),
                 secret: Some(info.secret.clone().into()),
+                // API calls use the token; terminal commands need the root@pam login.
+                username: Some(info.username.clone()),
+                password: Some(info.password.clone().into()),
                 fingerprint: Some(info.fingerprint.clone()),
                 ..Default::default()
             };

@@ -42,7 +42,7 @@ fn print_info(info: &pvekit_sim::SimInfo) -> Result<()> {
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() -> Result<()> {
+pub(crate) async fn shutdown_signal() -> Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

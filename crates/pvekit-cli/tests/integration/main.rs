@@ -11,5 +11,7 @@ mod util;
 mod config;
 mod connect;
 mod demo;
+mod guests;
 mod secrets;
 mod sim;
+mod terminal;

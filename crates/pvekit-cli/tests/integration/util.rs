@@ -67,6 +67,11 @@ pub fn run(cmd: &mut Command) -> Out {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn pvekit");
+    run_child(child)
+}
+
+/// Waits for a spawned child (stdout and stderr piped) with a generous timeout.
+pub fn run_child(child: Child) -> Out {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
@@ -101,6 +106,8 @@ pub struct Sim {
     pub line: String,
     /// Anything else it printed on stdout, collected by a reader thread.
     rest: mpsc::Receiver<String>,
+    /// The scenario file's directory, kept while the simulator runs.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Sim {
@@ -141,7 +148,30 @@ impl Sim {
             info,
             line,
             rest: rx,
+            _dir: None,
         }
+    }
+
+    /// Starts a simulator serving the cluster of a YAML scenario.
+    pub fn scenario(yaml: &str) -> Sim {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("scenario.yml");
+        std::fs::write(&path, yaml).expect("write scenario");
+        let mut sim = Sim::start(&["--scenario", path.to_str().expect("utf-8 path")]);
+        sim._dir = Some(dir);
+        sim
+    }
+
+    /// Token plus root@pam password: API calls use the token, terminals the login.
+    pub fn login_args(&self) -> Vec<String> {
+        let mut v = self.token_args();
+        v.extend([
+            "--username".into(),
+            self.info.username.clone(),
+            "--password".into(),
+            self.info.password.clone(),
+        ]);
+        v
     }
 
     /// Token-auth connection flags with the pinned fingerprint.
@@ -192,4 +222,86 @@ pub fn args<'a>(base: &'a [String], more: &[&'a str]) -> Vec<&'a str> {
     let mut v: Vec<&str> = base.iter().map(String::as_str).collect();
     v.extend_from_slice(more);
     v
+}
+
+/// A `pvekit` running in the background, its stdout read line by line; killed on drop.
+pub struct Bg {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every line seen so far.
+    pub seen: Vec<String>,
+}
+
+impl Bg {
+    /// Starts `cmd` with stdout piped (stderr inherited).
+    pub fn spawn(cmd: &mut Command) -> Bg {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn pvekit");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(l) = line else { break };
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Bg {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to `within` for a line matching `pred`; returns it.
+    pub fn wait_line(&mut self, within: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if pred(&l) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!(
+                    "no matching line within {within:?}; seen:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits up to `within` for the exit.
+    pub fn interrupt(&mut self, within: Duration) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pvekit did not stop within {within:?} of SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,287 @@
+/*!
+Single-guest commands: `status`, the power actions, `ips` and `set-shutdown-timeout`.
+
+Every one resolves its target first ([`crate::target::resolve`]). Power actions follow their
+task like [`pvekit::Guest::action_with`] does, but poll it here so a spinner on stderr can show
+the task's progress (hidden when stderr is not a terminal).
+*/
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pvekit::{Action, Client, Error, GuestKind, IpPolicy, RunState};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::output::{self, Format};
+use crate::target::{Target, resolve};
+
+/// The JSON of `pvekit status`.
+#[derive(Debug, Serialize)]
+struct StatusJson {
+    vmid: u64,
+    name: Option<String>,
+    node: String,
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+    qmpstatus: Option<String>,
+    uptime: u64,
+    cpu: f64,
+    cpus: f64,
+    mem: u64,
+    maxmem: u64,
+    cluster: String,
+}
+
+/// `pvekit status T`.
+///
+/// # Errors
+/// Resolution or API errors; write errors.
+pub async fn status(clients: &[Client], target: &Target, format: Format) -> Result<()> {
+    let r = resolve(clients, target).await?;
+    let s = r.guest.status().await?;
+    let j = StatusJson {
+        vmid: r.guest.vmid(),
+        name: s.name.clone().or_else(|| r.resource.name.clone()),
+        node: r.guest.node().name().to_string(),
+        kind: r.guest.kind().to_string(),
+        status: s.status.to_string(),
+        qmpstatus: s.qmpstatus.clone(),
+        uptime: s.uptime,
+        cpu: s.cpu,
+        cpus: s.cpus,
+        mem: s.mem,
+        maxmem: s.maxmem,
+        cluster: r.client.name().to_string(),
+    };
+    let mut out = super::stdout();
+    match format {
+        Format::Json => output::write_json_value(&mut out, &j)?,
+        Format::Table => {
+            let status = match &j.qmpstatus {
+                Some(q) if *q != j.status => format!("{} ({q})", j.status),
+                _ => j.status.clone(),
+            };
+            let rows = [
+                ("vmid", j.vmid.to_string()),
+                ("name", j.name.clone().unwrap_or_else(|| "-".into())),
+                ("node", j.node.clone()),
+                ("type", j.kind.clone()),
+                ("status", status),
+                ("uptime", pvekit::core::format::uptime(j.uptime)),
+                (
+                    "cpu",
+                    format!("{} of {} CPUs", output::cpu_percent(Some(j.cpu)), j.cpus),
+                ),
+                ("mem", output::mem_usage(Some(j.mem), Some(j.maxmem))),
+                ("cluster", j.cluster.clone()),
+            ];
+            for (k, v) in rows {
+                writeln!(out, "{:<9}{v}", format!("{k}:"))?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `pvekit start|shutdown|stop|suspend|resume|reboot T`.
+///
+/// # Errors
+/// Resolution errors, the server's refusal, the task's own error text, or a timeout.
+pub async fn power(
+    clients: &[Client],
+    target: &Target,
+    action: Action,
+    no_wait: bool,
+    timeout: Duration,
+    format: Format,
+) -> Result<()> {
+    let r = resolve(clients, target).await?;
+    let deadline = Instant::now() + timeout;
+    let task = r.guest.action_async(action).await?;
+    let upid = task.upid().to_string();
+    if no_wait {
+        let mut out = super::stdout();
+        match format {
+            Format::Json => {
+                output::write_json_value(&mut out, &serde_json::json!({ "upid": upid }))?
+            }
+            Format::Table => {
+                writeln!(out, "{upid}")?;
+                out.flush()?;
+            }
+        }
+        return Ok(());
+    }
+    let label = r.label();
+    let spinner = spinner(format!("{} {label}", verb(action)));
+    let started = Instant::now();
+    let poll = pvekit::TASK_POLL_INTERVAL;
+    // Follow the task, showing its state and its latest log line.
+    loop {
+        let status = task.status().await;
+        let status = match status {
+            Ok(s) => s,
+            Err(e) => {
+                spinner.finish_and_clear();
+                return Err(e.into());
+            }
+        };
+        if status.is_stopped() {
+            if status.is_ok() {
+                break;
+            }
+            spinner.finish_and_clear();
+            return Err(Error::TaskFailed {
+                upid,
+                message: status
+                    .exitstatus
+                    .unwrap_or_else(|| "unexpected status".into()),
+            }
+            .into());
+        }
+        let last = task.log().await.ok().and_then(|l| {
+            // An empty log reads "no content".
+            l.into_iter()
+                .rev()
+                .find(|l| !l.trim().is_empty() && l != "no content")
+        });
+        spinner.set_message(format!(
+            "{} {label}: task {} {:.1}s{}",
+            verb(action),
+            task.upid().worker_type,
+            started.elapsed().as_secs_f64(),
+            last.map(|l| format!(" — {l}")).unwrap_or_default()
+        ));
+        if Instant::now() >= deadline {
+            spinner.finish_and_clear();
+            bail!(
+                "{label}: gave up after {}s; the task goes on, follow it as {upid}",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(poll.min(deadline.saturating_duration_since(Instant::now()))).await;
+    }
+    // The task is done: confirm the state it should have reached, as the library does.
+    let want = action.expected_state(r.guest.kind());
+    loop {
+        let s = r.guest.status().await?;
+        if s.status == want {
+            break;
+        }
+        if Instant::now() >= deadline {
+            spinner.finish_and_clear();
+            bail!(
+                "{label}: the task ended but the guest is {} rather than {want}",
+                s.status
+            );
+        }
+        tokio::time::sleep(poll).await;
+    }
+    spinner.finish_and_clear();
+    if !spinner.is_hidden() {
+        // Only on a terminal, like the spinner: scripts get a quiet success.
+        eprintln!(
+            "✓ {label}: {} ({:.1}s)",
+            done(action, r.guest.kind()),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Start => "starting",
+        Action::Shutdown => "shutting down",
+        Action::Stop => "stopping",
+        Action::Suspend => "suspending",
+        Action::Resume => "resuming",
+        Action::Reboot => "rebooting",
+    }
+}
+
+fn done(action: Action, kind: GuestKind) -> String {
+    let state = action.expected_state(kind);
+    let what = match action {
+        Action::Start => "started",
+        Action::Shutdown => "shut down",
+        Action::Stop => "stopped",
+        Action::Suspend => "suspended",
+        Action::Resume => "resumed",
+        Action::Reboot => "rebooted",
+    };
+    if state == RunState::Running && action == Action::Suspend {
+        format!("{what} (paused)")
+    } else {
+        what.to_string()
+    }
+}
+
+/// A spinner on stderr; indicatif hides it when stderr is not a terminal.
+fn spinner(message: String) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
+    );
+    pb.set_message(message);
+    pb.enable_steady_tick(Duration::from_millis(100));
+    pb
+}
+
+/// `pvekit ips T`.
+///
+/// # Errors
+/// Resolution or API errors; write errors.
+pub async fn ips(clients: &[Client], target: &Target, all: bool, format: Format) -> Result<()> {
+    let r = resolve(clients, target).await?;
+    let ips = r.guest.ips(IpPolicy { private_only: !all }).await?;
+    let mut out = super::stdout();
+    match format {
+        Format::Json => {
+            let v: Vec<String> = ips.iter().map(ToString::to_string).collect();
+            output::write_json(&mut out, &v)?;
+        }
+        Format::Table => {
+            for ip in &ips {
+                writeln!(out, "{ip}")?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `pvekit set-shutdown-timeout T SECONDS`: sets it, then prints the `startup` value the
+/// server now reports.
+///
+/// # Errors
+/// Resolution or API errors; write errors.
+pub async fn set_shutdown_timeout(
+    clients: &[Client],
+    target: &Target,
+    timeout: Duration,
+) -> Result<()> {
+    let r = resolve(clients, target).await?;
+    r.guest.set_shutdown_timeout(timeout).await?;
+    let config = r.guest.config().await?;
+    let startup = config
+        .get("startup")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: the config has no startup value after the change",
+                r.label()
+            )
+        })?;
+    let mut out = super::stdout();
+    writeln!(out, "startup: {startup}")?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Commands over the simulator's node terminal: exec, journal, tail, shell, enter.
+//!
+//! These need a root@pam password login; the API calls still use the token.
+//!
+//! The tests marked `needs the simulator terminal` are written against the simulator's
+//! terminal (termproxy + vncwebsocket on a real PTY), which still answered 501 when they were
+//! written; run them with `cargo nextest run -p pvekit-cli --run-ignored all` once it lands.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::guests::LAB;
+use crate::util::{Bg, Sim, args, pvekit, run};
+
+fn lab() -> (Sim, Vec<String>) {
+    let sim = Sim::scenario(LAB);
+    let base = sim.login_args();
+    (sim, base)
+}
+
+#[test]
+#[ignore = "needs the simulator terminal"]
+fn exec_streams_output_and_passes_on_the_exit_status() {
+    let (_sim, base) = lab();
+    let out = run(&mut pvekit(&args(
+        &base,
+        &[
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo out; cat /etc/hostname; exit 3",
+        ],
+    )));
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", out.stderr);
+    assert_eq!(out.stdout, "out\nweb\n");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    // Arguments arrive as given, quoting and all.
+    let out = run(&mut pvekit(&args(
+        &base,
+        &["exec", "100", "--", "printf", "%s|", "a b", "it's", "$HOME"],
+    )));
+    assert_eq!(out.ok(), "a b|it's|$HOME|");
+    let out = run(&mut pvekit(&args(
+        &base,
+        &["exec", "--node", "pve1", "--", "cat", "/etc/hostname"],
+    )));
+    assert_eq!(out.ok(), "pve1\n");
+    let out = run(&mut pvekit(&args(&base, &["exec", "db", "--", "true"])));
+    assert!(out.fails(1).contains("not running"));
+}
+
+#[test]
+fn exec_needs_a_login() {
+    let sim = Sim::scenario(LAB);
+    let out = run(&mut pvekit(&args(
+        &sim.token_args(),
+        &["exec", "web", "--", "true"],
+    )));
+    let line = out.fails(1);
+    assert!(line.contains("username and password"), "{line}");
+}
+
+#[test]
+#[ignore = "needs the simulator terminal"]
+fn journal_and_tail_print_history_or_follow_until_ctrl_c() {
+    let (_sim, base) = lab();
+    let out = run(&mut pvekit(&args(
+        &base,
+        &["journal", "--node", "pve1", "-n", "5", "--no-follow"],
+    )));
+    assert_eq!(out.ok().lines().count(), 5, "{}", out.stdout);
+    let out = run(&mut pvekit(&args(
+        &base,
+        &[
+            "tail",
+            "--node",
+            "pve1",
+            "/etc/hostname",
+            "-n",
+            "1",
+            "--no-follow",
+        ],
+    )));
+    assert_eq!(out.ok(), "pve1\n");
+    let out = run(&mut pvekit(&args(
+        &base,
+        &["tail", "web", "/etc/hostname", "--no-follow"],
+    )));
+    assert_eq!(out.ok(), "web\n");
+    // Following: new lines keep coming until Ctrl-C, which ends pvekit cleanly.
+    let mut bg = Bg::spawn(&mut pvekit(&args(
+        &base,
+        &["journal", "--node", "pve1", "-u", "pveproxy", "-n", "1"],
+    )));
+    for _ in 0..3 {
+        bg.wait_line(Duration::from_secs(15), |_| true);
+    }
+    assert!(bg.interrupt(Duration::from_secs(5)).success());
+    let mut bg = Bg::spawn(&mut pvekit(&args(
+        &base,
+        &["tail", "--node", "pve2", "/etc/hostname"],
+    )));
+    assert_eq!(bg.wait_line(Duration::from_secs(15), |_| true), "pve2");
+    assert!(bg.interrupt(Duration::from_secs(5)).success());
+}
+
+/// Runs an interactive command with `input` typed after a pause; returns (status, output).
+fn interactive(base: &[String], command: &[&str], input: &str) -> (Option<i32>, String) {
+    let mut child = pvekit(&args(base, command))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = stdin.write_all(input.as_bytes());
+        // Keep stdin open a while: the session must end because the remote shell exits.
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let out = crate::util::run_child(child);
+    (out.status.code(), format!("{}{}", out.stdout, out.stderr))
+}
+
+#[test]
+#[ignore = "needs the simulator terminal"]
+fn shell_runs_until_the_remote_side_ends() {
+    let (_sim, base) = lab();
+    let (status, out) = interactive(&base, &["shell", "pve1"], "echo hello-$((6*7))\nexit\n");
+    assert_eq!(status, Some(0), "{out}");
+    assert!(out.contains("hello-42"), "{out}");
+}
+
+#[test]
+#[ignore = "needs the simulator terminal"]
+fn enter_opens_the_containers_shell() {
+    let (_sim, base) = lab();
+    let (status, out) = interactive(&base, &["enter", "web"], "cat /etc/hostname\nexit\n");
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.lines().any(|l| l.trim_end_matches('\r') == "web"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("exec pct enter"),
+        "the typed line is hidden: {out}"
+    );
+    let out = run(&mut pvekit(&args(&base, &["enter", "twin"])));
+    assert!(out.fails(1).contains("ambiguous"));
+    let out = run(&mut pvekit(&args(&base, &["enter", "200"])));
+    assert!(out.fails(1).contains("is a VM"));
+}
