@@ -283,8 +283,25 @@ impl Guest {
     pub async fn action_with(&self, action: Action, opts: ActionOptions) -> Result<()> {
         let deadline = Instant::now() + opts.timeout;
         let task = self.action_async(action).await?;
-        task.wait(opts.poll, deadline).await?;
+        self.follow(&task, action, opts.poll, deadline, None).await
+    }
+
+    /// Follows an action's task to its end and confirms the guest reached the state the
+    /// action leads to, reporting each poll to `progress`.
+    ///
+    /// # Errors
+    /// As [`Guest::action`].
+    pub async fn follow(
+        &self,
+        task: &Task,
+        action: Action,
+        poll: Duration,
+        deadline: Instant,
+        progress: Option<&mut (dyn FnMut(&crate::TaskProgress) + Send)>,
+    ) -> Result<()> {
+        task.wait_with(poll, deadline, progress).await?;
         let want = action.expected_state(self.kind);
+        let started = Instant::now();
         loop {
             let status = self.status().await?;
             if status.status == want {
@@ -299,10 +316,10 @@ impl Guest {
                         action.as_str(),
                         status.status
                     ),
-                    after: opts.timeout,
+                    after: started.elapsed(),
                 });
             }
-            tokio::time::sleep(opts.poll).await;
+            tokio::time::sleep(poll).await;
         }
     }
 

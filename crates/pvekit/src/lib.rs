@@ -64,5 +64,5 @@ pub use pvekit_core::types::{
 pub use pvekit_core::{Fingerprint, Upid};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use stats::{NODE_STATS_POLL_INTERVAL, NodeStats};
-pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskStatus};
+pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskProgress, TaskStatus};
 pub use terminal::{KEEPALIVE_INTERVAL, Terminal};

@@ -40,6 +40,17 @@ impl TaskStatus {
     }
 }
 
+/// One poll of a running task, as reported to a progress callback.
+#[derive(Debug)]
+pub struct TaskProgress<'a> {
+    /// The task's state.
+    pub status: &'a TaskStatus,
+    /// Time since following began.
+    pub elapsed: Duration,
+    /// The latest non-empty line of the task log.
+    pub last_line: Option<String>,
+}
+
 /// A worker task on a node.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -92,6 +103,20 @@ impl Task {
     /// [`Error::TaskFailed`] with the task's own error text; [`Error::Timeout`] when the
     /// deadline passes first; transport errors of the polls.
     pub async fn wait(&self, poll: Duration, deadline: Instant) -> Result<TaskStatus> {
+        self.wait_with(poll, deadline, None).await
+    }
+
+    /// Like [`Task::wait`], reporting each poll (with the task's latest log line) to
+    /// `progress`, for spinners and progress displays.
+    ///
+    /// # Errors
+    /// As [`Task::wait`].
+    pub async fn wait_with(
+        &self,
+        poll: Duration,
+        deadline: Instant,
+        mut progress: Option<&mut (dyn FnMut(&TaskProgress) + Send)>,
+    ) -> Result<TaskStatus> {
         let started = Instant::now();
         loop {
             let status = self.status().await?;
@@ -106,6 +131,20 @@ impl Task {
                             .unwrap_or_else(|| "unexpected status".into()),
                     })
                 };
+            }
+            if let Some(report) = progress.as_deref_mut() {
+                // The log is read only for someone who shows it; "no content" is an empty log.
+                let last_line = self.log().await.ok().and_then(|lines| {
+                    lines
+                        .into_iter()
+                        .rev()
+                        .find(|l| !l.trim().is_empty() && l != "no content")
+                });
+                report(&TaskProgress {
+                    status: &status,
+                    elapsed: started.elapsed(),
+                    last_line,
+                });
             }
             let now = Instant::now();
             if now >= deadline {

@@ -9,7 +9,7 @@ the task's progress (hidden when stderr is not a terminal).
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pvekit::{Action, Client, Error, GuestKind, IpPolicy, RunState};
 use serde::Serialize;
@@ -120,67 +120,37 @@ pub async fn power(
     let label = r.label();
     let spinner = spinner(format!("{} {label}", verb(action)));
     let started = Instant::now();
-    let poll = pvekit::TASK_POLL_INTERVAL;
-    // Follow the task, showing its state and its latest log line.
-    loop {
-        let status = task.status().await;
-        let status = match status {
-            Ok(s) => s,
-            Err(e) => {
-                spinner.finish_and_clear();
-                return Err(e.into());
-            }
-        };
-        if status.is_stopped() {
-            if status.is_ok() {
-                break;
-            }
-            spinner.finish_and_clear();
-            return Err(Error::TaskFailed {
-                upid,
-                message: status
-                    .exitstatus
-                    .unwrap_or_else(|| "unexpected status".into()),
-            }
-            .into());
-        }
-        let last = task.log().await.ok().and_then(|l| {
-            // An empty log reads "no content".
-            l.into_iter()
-                .rev()
-                .find(|l| !l.trim().is_empty() && l != "no content")
-        });
+    let worker = task.upid().worker_type.clone();
+    let mut show = |p: &pvekit::TaskProgress| {
         spinner.set_message(format!(
-            "{} {label}: task {} {:.1}s{}",
+            "{} {label}: task {worker} {:.1}s{}",
             verb(action),
-            task.upid().worker_type,
-            started.elapsed().as_secs_f64(),
-            last.map(|l| format!(" — {l}")).unwrap_or_default()
+            p.elapsed.as_secs_f64(),
+            p.last_line
+                .as_ref()
+                .map(|l| format!(" — {l}"))
+                .unwrap_or_default()
         ));
-        if Instant::now() >= deadline {
-            spinner.finish_and_clear();
-            bail!(
+    };
+    let followed = r
+        .guest
+        .follow(
+            &task,
+            action,
+            pvekit::TASK_POLL_INTERVAL,
+            deadline,
+            Some(&mut show),
+        )
+        .await;
+    if let Err(e) = followed {
+        spinner.finish_and_clear();
+        return match e {
+            Error::Timeout { .. } => Err(anyhow!(
                 "{label}: gave up after {}s; the task goes on, follow it as {upid}",
                 timeout.as_secs()
-            );
-        }
-        tokio::time::sleep(poll.min(deadline.saturating_duration_since(Instant::now()))).await;
-    }
-    // The task is done: confirm the state it should have reached, as the library does.
-    let want = action.expected_state(r.guest.kind());
-    loop {
-        let s = r.guest.status().await?;
-        if s.status == want {
-            break;
-        }
-        if Instant::now() >= deadline {
-            spinner.finish_and_clear();
-            bail!(
-                "{label}: the task ended but the guest is {} rather than {want}",
-                s.status
-            );
-        }
-        tokio::time::sleep(poll).await;
+            )),
+            other => Err(other.into()),
+        };
     }
     spinner.finish_and_clear();
     if !spinner.is_hidden() {

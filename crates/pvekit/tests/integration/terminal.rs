@@ -1,0 +1,216 @@
+//! Terminal proxy: commands, journals and tails over the simulator's real PTY and shell.
+
+use std::time::{Duration, Instant};
+
+use pvekit::{Client, Error};
+
+use crate::guests::lab;
+use crate::util::{assert_clean, password_config, token_config};
+
+async fn root(sim: &pvekit_sim::RunningSim) -> Client {
+    Client::connect(&password_config(sim)).await.unwrap()
+}
+
+fn node(c: &Client, name: &str) -> pvekit::Node {
+    c.nodes().into_iter().find(|n| n.name() == name).unwrap()
+}
+
+async fn run(node: &pvekit::Node, script: &str) -> (Vec<u8>, i32) {
+    node.command(script).await.unwrap().output().await.unwrap()
+}
+
+#[tokio::test]
+async fn command_output_is_exact() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let n = node(&c, "pve1");
+    assert_eq!(run(&n, "true").await, (vec![], 0));
+    assert_eq!(run(&n, "printf 'a\\nb'").await, (b"a\nb".to_vec(), 0));
+    assert_eq!(
+        run(&n, "printf '\\001\\002\\377\\r\\n'").await,
+        (vec![1, 2, 0xff, b'\r', b'\n'], 0)
+    );
+    assert_eq!(
+        run(&n, "printf '\\033[31mred\\033[0m'").await,
+        (b"\x1b[31mred\x1b[0m".to_vec(), 0)
+    );
+    let (long, status) = run(&n, "head -c 200000 /dev/zero | tr '\\0' x; echo").await;
+    assert_eq!(status, 0);
+    assert_eq!(long.len(), 200_001);
+    assert!(long[..200_000].iter().all(|b| *b == b'x'));
+    assert_eq!(
+        run(&n, "echo out; echo err >&2; exit 3").await,
+        (b"out\nerr\n".to_vec(), 3)
+    );
+    assert_eq!(run(&n, "cat /etc/hostname").await, (b"pve1\n".to_vec(), 0));
+    assert_clean(&sim);
+}
+
+#[tokio::test]
+async fn output_streams_while_the_command_runs() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let mut cmd = node(&c, "pve1")
+        .command("for i in 1 2 3; do echo $i; sleep 0.3; done")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let first = cmd.next().await.unwrap().unwrap();
+    assert_eq!(&first[..], b"1\n");
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "the first line came at once"
+    );
+    let mut rest = Vec::new();
+    while let Some(chunk) = cmd.next().await {
+        rest.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(rest, b"2\n3\n");
+    assert_eq!(cmd.exit_status(), Some(0));
+}
+
+#[tokio::test]
+async fn dropping_a_stream_ends_the_remote_command() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let n = node(&c, "pve1");
+    let mut cmd = n.command("echo started; exec sleep 4242").await.unwrap();
+    assert_eq!(&cmd.next().await.unwrap().unwrap()[..], b"started\n");
+    drop(cmd);
+    // The remote process goes away with the session.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (out, _) = run(&n, "ps -eo args | grep -c '^sleep 4242' || true").await;
+        if String::from_utf8_lossy(&out).trim() == "0" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sleep 4242 still runs after the stream was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn open_close_cycles_leak_nothing() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let n = node(&c, "pve1");
+    // Warm up pools, then count.
+    run(&n, "true").await;
+    let fds = open_fds();
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    for i in 0..1000 {
+        let mut cmd = n.command("echo hi; exec sleep 60").await.unwrap();
+        if i % 2 == 0 {
+            let _ = cmd.next().await;
+        }
+        drop(cmd);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        open_fds() <= fds + 4,
+        "file descriptors leaked: {fds} -> {}",
+        open_fds()
+    );
+    let alive = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    assert!(alive <= tasks + 4, "tasks leaked: {tasks} -> {alive}");
+    let (out, _) = run(&n, "ps -eo args | grep -c '^sleep 60' || true").await;
+    assert_eq!(
+        String::from_utf8_lossy(&out).trim(),
+        "0",
+        "remote processes leaked"
+    );
+}
+
+#[tokio::test]
+async fn containers_run_commands_with_their_own_files() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let web = node(&c, "pve1").lxc(100);
+    let (out, status) = web
+        .command("cat /etc/hostname; exit 7")
+        .await
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!((String::from_utf8_lossy(&out).trim(), status), ("web", 7));
+    // A stopped container is a clear error, not output.
+    let err = node(&c, "pve1").lxc(101).command("true").await.unwrap_err();
+    assert!(err.to_string().contains("not running"), "{err}");
+}
+
+#[tokio::test]
+async fn journals_and_tails_follow() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let n = node(&c, "pve1");
+    let (out, status) = n
+        .journal(&[], 5, false)
+        .await
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(String::from_utf8_lossy(&out).lines().count(), 5);
+    let mut follow = n.journal(&["pveproxy".to_string()], 1, true).await.unwrap();
+    let mut lines = 0;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while lines < 3 {
+            let chunk = follow.next().await.unwrap().unwrap();
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+        }
+    })
+    .await
+    .expect("new journal lines keep arriving while following");
+    drop(follow);
+    let (out, _) = n
+        .tail(&["/etc/hostname".to_string()], 1, false)
+        .await
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out, b"pve1\n");
+}
+
+#[tokio::test]
+async fn unsafe_values_are_refused_before_anything_is_sent() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let n = node(&c, "pve1");
+    let before = sim.requests().len();
+    for bad in ["x;reboot", "$(id)", "a|b", "`id`", "--since=1"] {
+        let err = n.journal(&[bad.to_string()], 10, false).await.unwrap_err();
+        assert!(matches!(err, Error::Command(_)), "{bad}: {err:?}");
+        let err = n.tail(&[bad.to_string()], 10, false).await.unwrap_err();
+        assert!(matches!(err, Error::Command(_)), "{bad}: {err:?}");
+    }
+    assert_eq!(sim.requests().len(), before);
+}
+
+#[tokio::test]
+async fn token_only_configs_get_no_session() {
+    let sim = lab().await;
+    let c = Client::connect(&token_config(&sim)).await.unwrap();
+    let err = node(&c, "pve1").command("true").await.unwrap_err();
+    assert!(matches!(err, Error::NoSession), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("make sure username and password are set"),
+        "{err}"
+    );
+}
