@@ -86,10 +86,36 @@ impl Terminal {
     /// [`Error::NoSession`] without a username/password login (API tokens get only a login
     /// prompt); connection, TLS and auth errors; [`Error::Terminal`] when the proxy refuses.
     pub async fn open(node: &Node, cols: u16, rows: u16) -> Result<Terminal> {
+        Self::open_at(node, &[], cols, rows).await
+    }
+
+    /// Opens container `vmid`'s console, as the web UI's console tab does: per the
+    /// container's `cmode`, a login prompt on its tty or a root shell (`cmode: shell`). The
+    /// console session is shared and outlives the websocket.
+    ///
+    /// # Errors
+    /// As [`Terminal::open`].
+    pub async fn open_lxc_console(
+        node: &Node,
+        vmid: u64,
+        cols: u16,
+        rows: u16,
+    ) -> Result<Terminal> {
+        let vmid = vmid.to_string();
+        Self::open_at(node, &["lxc", &vmid], cols, rows).await
+    }
+
+    /// Opens the terminal of `/nodes/{node}/<sub...>`.
+    async fn open_at(node: &Node, sub: &[&str], cols: u16, rows: u16) -> Result<Terminal> {
         let client = node.client();
         let target = client.websocket_target().await?;
+        let mut base = format!("/nodes/{}", node.name());
+        for part in sub {
+            base.push('/');
+            base.push_str(part);
+        }
         let proxy: TermProxy = client
-            .post_with_login(&format!("/nodes/{}/termproxy", node.name()), &[])
+            .post_with_login(&format!("{base}/termproxy"), &[])
             .await?;
 
         let mut url = target.api_base.clone();
@@ -97,7 +123,9 @@ impl Terminal {
             .map_err(|_| Error::config("cannot build the websocket URL"))?;
         url.path_segments_mut()
             .map_err(|_| Error::config("cannot build the websocket URL"))?
-            .extend(["nodes", node.name(), "vncwebsocket"]);
+            .extend(["nodes", node.name()])
+            .extend(sub)
+            .push("vncwebsocket");
         url.query_pairs_mut()
             .append_pair("port", &proxy.port.to_string())
             .append_pair("vncticket", proxy.ticket.expose_secret());
