@@ -66,6 +66,16 @@ pub(crate) fn random_uuid() -> String {
     )
 }
 
+/// A VNC ticket may be this much younger than the clock (seconds).
+const VNC_SKEW_SECS: i64 = 20;
+/// A VNC ticket is valid this long (seconds).
+const VNC_LIFETIME_SECS: i64 = 40;
+
+/// What a VNC ticket's signature covers: its visible part plus the secret binding.
+fn vnc_secret(signed: &str, authid: &str, path: &str, port: u16) -> String {
+    format!("{signed}\0{authid}\0{path}\0{port}")
+}
+
 /// Compares secrets without an early exit on the first differing byte.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -137,6 +147,43 @@ impl Auth {
         (ok_id && ok_secret).then(|| id.to_string())
     }
 
+    /// A VNC ticket (`PVEVNC:<8 HEX time>::<base64 signature>`) bound to the authenticated id,
+    /// the auth path (`/nodes/<node>` or `/vms/<vmid>`) and the termproxy port, as
+    /// pve-access-control's `assemble_vnc_ticket` makes them (the binding lives only in the
+    /// signature, never in plain text).
+    pub fn issue_vnc_ticket(&self, authid: &str, path: &str, port: u16, now: i64) -> String {
+        let signed = format!("PVEVNC:{}", format_hex_time(now));
+        let sig = hmac::sign(
+            &self.ticket_key,
+            vnc_secret(&signed, authid, path, port).as_bytes(),
+        );
+        format!("{signed}::{}", STANDARD.encode(sig.as_ref()))
+    }
+
+    /// Checks a VNC ticket for (authid, path, port): genuine, and its age between -20 s and
+    /// 40 s (pve-access-control `verify_vnc_ticket`, a short-lived ticket).
+    pub fn verify_vnc_ticket(
+        &self,
+        ticket: &str,
+        authid: &str,
+        path: &str,
+        port: u16,
+        now: i64,
+    ) -> bool {
+        let Some((signed, sig)) = ticket.split_once("::") else {
+            return false;
+        };
+        let Some(time) = signed.strip_prefix("PVEVNC:") else {
+            return false;
+        };
+        let (Some(issued), Ok(sig)) = (parse_hex_time(time), STANDARD.decode(sig)) else {
+            return false;
+        };
+        let data = vnc_secret(signed, authid, path, port);
+        hmac::verify(&self.ticket_key, data.as_bytes(), &sig).is_ok()
+            && is_age_valid(now - issued, VNC_SKEW_SECS, VNC_LIFETIME_SECS)
+    }
+
     /// POST /access/ticket: checks a user name (with its realm, or the realm given apart) and
     /// a password or still-valid ticket. Returns the user id.
     pub fn login(
@@ -196,6 +243,14 @@ mod tests {
         assert!(!a.verify_csrf(&c, "other@pam", 1_700_000_100));
         assert_eq!(a.verify_token("root@pam!t=s-e=cret"), None);
         assert!(a.login("root", Some("pam"), "pw", 0).is_some());
+        let v = a.issue_vnc_ticket("root@pam", "/nodes/pve1", 5900, 1_700_000_000);
+        assert!(v.starts_with("PVEVNC:") && v.contains("::"), "{v}");
+        assert!(a.verify_vnc_ticket(&v, "root@pam", "/nodes/pve1", 5900, 1_700_000_040));
+        assert!(a.verify_vnc_ticket(&v, "root@pam", "/nodes/pve1", 5900, 1_699_999_980));
+        assert!(!a.verify_vnc_ticket(&v, "root@pam", "/nodes/pve1", 5900, 1_700_000_041));
+        assert!(!a.verify_vnc_ticket(&v, "root@pam", "/nodes/pve1", 5901, 1_700_000_000));
+        assert!(!a.verify_vnc_ticket(&v, "root@pam", "/vms/100", 5900, 1_700_000_000));
+        assert!(!a.verify_vnc_ticket(&v, "root@pam!t", "/nodes/pve1", 5900, 1_700_000_000));
         assert!(a.login("root@pam", None, "pw", 0).is_some());
         assert!(a.login("root", None, "pw", 0).is_none());
         assert!(a.login("root@pam", None, "nope", 0).is_none());

@@ -17,6 +17,12 @@
 //!   behaviour (`start_error`, `task_secs`), pinned `counters` and a silent guest agent.
 //! - Guest power actions answer real-format UPIDs; `GET /nodes/{node}/tasks/{upid}/status` and
 //!   `/log` report them like pve-manager.
+//! - Terminals: `POST .../termproxy` and `GET .../vncwebsocket` (node shell and LXC console)
+//!   speak termproxy's protocol over a real websocket to a real bash in a pseudo-terminal,
+//!   sandboxed with bubblewrap in per-node and per-container roots below
+//!   [`RunningSim::state_dir`]; `pct exec/enter/status/list`, `journalctl` (synthetic journals,
+//!   `-f` follows, unit `pvekit-flood` floods) and `GET /nodes/{node}/journal` work inside.
+//!   The host needs `bwrap` (Debian package `bubblewrap`); [`Simulator::start`] fails without.
 //! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] is the
 //!   simulator's hand-written table; [`conformance::SchemaSet`] reads the official schema file
 //!   and checks requests and responses against it.
@@ -29,8 +35,16 @@
 //! - Proxied calls to an offline node fail with status 595 and reason "Errors during connection
 //!   establishment, proxy handshake: No route to host"; guests on an offline node show
 //!   `status: "unknown"` without stats in cluster/resources.
-//! - Methods listed in [`endpoint_rules`] whose behaviour is not simulated yet (termproxy,
-//!   vncwebsocket, rrddata, task log `download=1`) validate their parameters and then answer 501.
+//! - Methods listed in [`endpoint_rules`] whose behaviour is not simulated yet (rrddata, task
+//!   log `download=1`) validate their parameters and then answer 501.
+//! - Terminals: no TCP port 59xx is really opened (the websocket is served in-process; the
+//!   port only keys the session); the POST does not wait for a listener. The node shell runs
+//!   bash from the host's `/usr` (read-only) in the node's own root, not `login -f root`; the
+//!   login prompt (tokens, other users, container gettys) never accepts a password and waits
+//!   0.3 s instead of 3 s before `Login incorrect`. A remote cluster node's shell runs locally
+//!   too (no `ssh -t`). The LXC console is not a shared `dtach` session: each websocket gets
+//!   its own console, ended with the websocket. Client frames are reassembled by tungstenite
+//!   (pveproxy refuses fragmented frames). Journals are synthetic and UTC.
 //! - Guest tasks follow the real handlers' checks (immediate 500s before the worker, `TASK
 //!   ERROR`s inside it) but run for [`SimOptions::task_duration`] (or a scenario guest's
 //!   `task_secs`) on the simulator clock; their logs hold only the lines the real workers print
@@ -63,6 +77,7 @@ mod formats;
 mod model;
 mod record;
 pub mod rules;
+mod term;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -121,6 +136,10 @@ pub struct SimOptions {
     /// container's start; a scenario guest's `task_secs` overrides it. Tests usually pick a few
     /// milliseconds, or a long time plus `advance_clock`.
     pub task_duration: Duration,
+    /// Where node and container roots of the terminal sandboxes live. Default: a fresh
+    /// temporary directory per simulator, removed when it is dropped; a directory given here
+    /// is kept.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for SimOptions {
@@ -141,6 +160,7 @@ impl Default for SimOptions {
             strict: false,
             auth_failure_delay: Duration::ZERO,
             task_duration: Duration::from_secs(1),
+            state_dir: None,
         }
     }
 }
@@ -235,6 +255,7 @@ pub struct RunningSim {
     state: Arc<api::AppState>,
     handle: axum_server::Handle<SocketAddr>,
     task: Option<tokio::task::JoinHandle<()>>,
+    agent_task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RunningSim {
@@ -319,6 +340,17 @@ impl Simulator {
             .set_nonblocking(true)
             .map_err(|e| SimError::Startup(format!("listener: {e}")))?;
 
+        // The terminal side: the agent the sandboxes' tools talk to, and the state directory.
+        let agent = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| SimError::Startup(format!("terminal agent: {e}")))?;
+        let agent_port = agent
+            .local_addr()
+            .map_err(|e| SimError::Startup(format!("terminal agent: {e}")))?
+            .port();
+        let state_dir = term::sandbox::StateDir::create(opts.state_dir.clone(), agent_port)?;
+        let terminals = term::Terminals::new(state_dir, clock.now_ms());
+
         let state = Arc::new(api::AppState {
             model: RwLock::new(model),
             auth: auth::Auth::new(
@@ -335,7 +367,11 @@ impl Simulator {
             strict: opts.strict,
             task_duration: opts.task_duration,
             fingerprint: fingerprint.clone(),
+            terminals,
         });
+        let agent = tokio::net::TcpListener::from_std(agent)
+            .map_err(|e| SimError::Startup(format!("terminal agent: {e}")))?;
+        let agent_task = tokio::spawn(term::agent::serve(agent, state.clone()));
         let app = axum::Router::new()
             .fallback(api::serve)
             .with_state(state.clone());
@@ -375,6 +411,7 @@ impl Simulator {
             state,
             handle,
             task: Some(task),
+            agent_task,
         })
     }
 }
@@ -406,17 +443,38 @@ impl RunningSim {
     pub fn advance_clock(&self, by: Duration) {
         self.state.clock.advance(by);
     }
-    /// Stops serving and waits for the server to finish.
+    /// The state directory holding the node and container roots of terminal sessions.
+    pub fn state_dir(&self) -> &std::path::Path {
+        self.state.terminals.state.path()
+    }
+    /// Number of live terminal sessions (opened by termproxy and not ended yet).
+    pub fn terminal_sessions(&self) -> usize {
+        self.state.terminals.live()
+    }
+    /// Stops serving and waits for the server to finish; terminal sessions end (their
+    /// process trees are killed).
     pub async fn shutdown(mut self) {
+        self.state.terminals.shutdown();
         self.handle.graceful_shutdown(Some(Duration::from_secs(1)));
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.agent_task.abort();
+        for _ in 0..100 {
+            if self.state.terminals.connected() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.state.terminals.state.remove_temporary();
     }
 }
 
 impl Drop for RunningSim {
     fn drop(&mut self) {
+        self.state.terminals.shutdown();
+        self.agent_task.abort();
+        self.state.terminals.state.remove_temporary();
         if self.task.is_some() {
             self.handle.shutdown();
         }

@@ -17,7 +17,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, Method, Response};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
@@ -47,6 +48,8 @@ pub(crate) struct AppState {
     pub task_duration: Duration,
     /// The node certificate's fingerprint (shown in GET /nodes).
     pub fingerprint: String,
+    /// Terminal sessions, their sandboxes and the state directory.
+    pub terminals: crate::term::Terminals,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
     /// what it reads is consistent with the clock.
     pub fn settle(&self) {
         let now_ms = self.clock.now_ms();
+        self.terminals.expire(self);
         if self.model().tasks.has_due(now_ms) {
             self.model_mut().settle(now_ms);
         }
@@ -156,7 +160,7 @@ pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Resp
     if !st.latency.is_zero() {
         tokio::time::sleep(st.latency).await;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let method = parts.method.clone();
     let raw_path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
@@ -175,6 +179,30 @@ pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Resp
         "/".to_string()
     } else {
         rel_or_raw
+    };
+
+    // A websocket handshake on vncwebsocket: authenticated and validated like any GET, then
+    // upgraded instead of answered.
+    let wants_ws = method == Method::GET
+        && rel.as_deref().is_some_and(|r| r.ends_with("/vncwebsocket"))
+        && header(&parts.headers, "upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let ws = if wants_ws {
+        match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(ws) => Some(ws),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                return finish(
+                    &st,
+                    &method,
+                    &rel_or_raw,
+                    form_pairs(&query),
+                    Outcome::Error(ApiError::new(400, format!("{text}\n"))),
+                )
+                .await;
+            }
+        }
+    } else {
+        None
     };
 
     let body = match to_bytes(body, MAX_BODY).await {
@@ -200,6 +228,30 @@ pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Resp
             outcome
         }
     };
+    if let (Some(ws), Outcome::Data(reply)) = (ws, &outcome) {
+        let port = reply.data["port"]
+            .as_str()
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or(0);
+        st.recorder.request(RecordedRequest {
+            method: method.to_string(),
+            path: rel_or_raw.clone(),
+            params: redact(&recorded),
+            status: 101,
+        });
+        let protocol = parts.headers.get("sec-websocket-protocol").cloned();
+        let session_state = st.clone();
+        let mut resp = ws
+            .max_message_size(crate::term::session::MAX_FRAME)
+            .max_frame_size(crate::term::session::MAX_FRAME)
+            .on_upgrade(move |socket| crate::term::session::run(session_state, port, socket));
+        // pveproxy echoes the requested subprotocol verbatim (and sends none when none was
+        // requested).
+        if let Some(p) = protocol {
+            resp.headers_mut().insert("sec-websocket-protocol", p);
+        }
+        return resp;
+    }
     finish(&st, &method, &rel_or_raw, recorded, outcome).await
 }
 

@@ -279,6 +279,20 @@ pub fn endpoints() -> Vec<EndpointRule> {
                 s("vncticket").len(512),
             ],
         ),
+        // Not in the schema subset: an extension, with pve-manager's PVE/API2/Nodes.pm
+        // `journal` as its source (proxyto node, Sys.Syslog).
+        proxied(ep(
+            "GET",
+            "/nodes/{node}/journal",
+            vec![
+                s("endcursor").opt(),
+                int("lastentries").opt().min(0.0),
+                node(),
+                int("since").opt().min(0.0),
+                s("startcursor").opt(),
+                int("until").opt().min(0.0),
+            ],
+        )),
         proxied(ep("GET", "/nodes/{node}/lxc", vec![node()])),
         proxied(ep(
             "GET",

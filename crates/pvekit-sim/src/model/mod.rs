@@ -210,25 +210,7 @@ impl Model {
         user: &str,
         now_ms: i64,
     ) -> String {
-        let (boot_time, seed) = self
-            .node_index
-            .get(node)
-            .map(|&i| (self.nodes[i].boot_time, self.nodes[i].seed))
-            .unwrap_or((0, 0));
-        let pid = self.tasks.alloc_pid(node, seed);
-        let starttime = now_ms.div_euclid(1000);
-        // Clock ticks (USER_HZ 100) since boot when the worker was forked.
-        let pstart =
-            (u64::try_from(now_ms - boot_time * 1000).unwrap_or(0) / 10).min(0xF_FFFF_FFFF);
-        let upid = tasks::Upid {
-            node: node.to_string(),
-            pid,
-            pstart,
-            starttime,
-            kind: plan.worker.to_string(),
-            id: vmid.to_string(),
-            user: user.to_string(),
-        };
+        let upid = self.new_upid(node, plan.worker, &vmid.to_string(), user, now_ms);
         let text = upid.encode();
         self.tasks.insert(tasks::Task {
             upid,
@@ -242,6 +224,61 @@ impl Model {
             finished: false,
         });
         text
+    }
+
+    /// Starts an open-ended task (`vncshell` or `vncproxy`) that runs until
+    /// [`tasks::Tasks::end_open`] ends it; `id` may be empty. Returns the UPID.
+    pub fn start_session_task(
+        &mut self,
+        node: &str,
+        kind: &str,
+        id: &str,
+        user: &str,
+        now_ms: i64,
+    ) -> String {
+        let upid = self.new_upid(node, kind, id, user, now_ms);
+        let text = upid.encode();
+        self.tasks.insert(tasks::Task {
+            upid,
+            text: text.clone(),
+            vmid: id.parse().unwrap_or(0),
+            started_ms: now_ms,
+            end_ms: i64::MAX / 4,
+            lines: Vec::new(),
+            result: Ok(()),
+            effect: tasks::Effect::None,
+            finished: false,
+        });
+        text
+    }
+
+    /// A fresh UPID for a worker forked now on `node`.
+    fn new_upid(
+        &mut self,
+        node: &str,
+        kind: &str,
+        id: &str,
+        user: &str,
+        now_ms: i64,
+    ) -> tasks::Upid {
+        let (boot_time, seed) = self
+            .node_index
+            .get(node)
+            .map(|&i| (self.nodes[i].boot_time, self.nodes[i].seed))
+            .unwrap_or((0, 0));
+        let pid = self.tasks.alloc_pid(node, seed);
+        // Clock ticks (USER_HZ 100) since boot when the worker was forked.
+        let pstart =
+            (u64::try_from(now_ms - boot_time * 1000).unwrap_or(0) / 10).min(0xF_FFFF_FFFF);
+        tasks::Upid {
+            node: node.to_string(),
+            pid,
+            pstart,
+            starttime: now_ms.div_euclid(1000),
+            kind: kind.to_string(),
+            id: id.to_string(),
+            user: user.to_string(),
+        }
     }
 
     /// Finishes every task whose end `now_ms` has passed, in end order, applying the effects of

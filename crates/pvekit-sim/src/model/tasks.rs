@@ -203,6 +203,17 @@ impl Tasks {
         self.by_upid.get_mut(upid)
     }
 
+    /// Ends an open-ended task (a terminal session) at `now_ms` with `result`; the next settle
+    /// finishes it.
+    pub fn end_open(&mut self, upid: &str, now_ms: i64, result: Result<(), String>) {
+        if let Some(t) = self.by_upid.get_mut(upid)
+            && !t.finished
+        {
+            t.end_ms = now_ms.max(t.started_ms);
+            t.result = result;
+        }
+    }
+
     /// Whether some unfinished task has reached its end.
     pub fn has_due(&self, now_ms: i64) -> bool {
         self.pending

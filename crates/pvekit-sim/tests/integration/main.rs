@@ -9,4 +9,6 @@ mod conformance;
 mod scenario;
 mod shapes;
 mod tasks;
+mod terminal;
+mod termutil;
 mod util;

@@ -11,6 +11,7 @@ mod guests;
 mod nodes;
 mod power;
 mod tasks;
+mod term;
 
 use serde_json::Value;
 
@@ -71,6 +72,13 @@ fn route(call: &Call<'_>, rule: &EndpointRule, rel: &str) -> Result<Value, ApiEr
         ("POST", p) if p.starts_with(lxc_action) => power::action(call, Kind::Lxc, rel),
         ("POST", p) if p.starts_with(qemu_action) => power::action(call, Kind::Qemu, rel),
         ("GET", "/nodes/{node}/tasks/{upid}/status") => tasks::status(call),
+        ("POST", "/nodes/{node}/termproxy") => term::node_termproxy(call),
+        ("POST", "/nodes/{node}/lxc/{vmid}/termproxy") => term::lxc_termproxy(call),
+        ("GET", "/nodes/{node}/vncwebsocket") => term::vncwebsocket(call, None),
+        ("GET", "/nodes/{node}/lxc/{vmid}/vncwebsocket") => {
+            term::vncwebsocket(call, Some(Kind::Lxc))
+        }
+        ("GET", "/nodes/{node}/journal") => term::journal(call),
         // Known methods whose behaviour comes later: their parameters are already validated.
         (method, _) => Err(ApiError::not_implemented(method, rel)),
     }

@@ -1,0 +1,110 @@
+//! termproxy, vncwebsocket (the REST side; the websocket itself is in [`crate::term`]) and
+//! the node journal.
+
+use serde_json::{Value, json};
+
+use super::super::{Call, Identity};
+use crate::error::ApiError;
+use crate::model::Kind;
+use crate::term::Target;
+use crate::term::journal::{self, Source};
+
+/// POST /nodes/{node}/termproxy: root@pam with a ticket gets `login -f root` (or the
+/// `upgrade`/`ceph_install` command), every other identity, tokens included, `/bin/login`.
+pub(super) fn node_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
+    let node = call.node()?;
+    call.state.model().reachable_node(&node)?;
+    let root_shell = call.identity == Identity::User("root@pam".into());
+    let cmd = call.str("cmd").unwrap_or_else(|| "login".into());
+    call.state.terminals.open(
+        call.state,
+        &node,
+        Target::Node { root_shell, cmd },
+        call.auth_id(),
+        format!("/nodes/{node}"),
+    )
+}
+
+/// POST /nodes/{node}/lxc/{vmid}/termproxy: the container's console.
+pub(super) fn lxc_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
+    let node = call.node()?;
+    let vmid = call.vmid()?;
+    {
+        let model = call.state.model();
+        model.reachable_node(&node)?;
+        model.guest_on(&node, vmid, Kind::Lxc)?;
+    }
+    call.state.terminals.open(
+        call.state,
+        &node,
+        Target::Ct { vmid },
+        call.auth_id(),
+        format!("/vms/{vmid}"),
+    )
+}
+
+/// GET .../vncwebsocket: checks the VNC ticket for (caller, path, port) and answers
+/// `{port}`; with an `Upgrade: websocket` request the caller then switches protocols.
+pub(super) fn vncwebsocket(call: &Call<'_>, kind: Option<Kind>) -> Result<Value, ApiError> {
+    let node = call.node()?;
+    let path = match kind {
+        None => {
+            call.state.model().reachable_node(&node)?;
+            format!("/nodes/{node}")
+        }
+        Some(k) => {
+            let vmid = call.vmid()?;
+            let model = call.state.model();
+            model.reachable_node(&node)?;
+            model.guest_on(&node, vmid, k)?;
+            format!("/vms/{vmid}")
+        }
+    };
+    let port = call
+        .uint("port")
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or_else(|| ApiError::param("port", "property is missing and it is not optional"))?;
+    let ticket = call.str("vncticket").unwrap_or_default();
+    let now = call.state.clock.now();
+    if !call
+        .state
+        .auth
+        .verify_vnc_ticket(&ticket, call.auth_id(), &path, port, now)
+    {
+        return Err(ApiError::new(
+            401,
+            "permission denied - invalid PVEVNC ticket\n",
+        ));
+    }
+    Ok(json!({"port": port.to_string()}))
+}
+
+/// GET /nodes/{node}/journal (pve-manager Nodes.pm; not in the schema subset): the node's
+/// synthetic journal as mini-journalreader prints it, the first and last lines being the
+/// cursors of the first and last entry.
+pub(super) fn journal(call: &Call<'_>) -> Result<Value, ApiError> {
+    let node = call.node()?;
+    let seed = call.state.model().reachable_node(&node)?.seed;
+    let num = |k: &str| call.uint(k).and_then(|v| i64::try_from(v).ok());
+    let cursor = |k: &str| -> Result<Option<i64>, ApiError> {
+        match call.str(k) {
+            None => Ok(None),
+            Some(c) => journal::cursor_index(&c).map(Some).ok_or_else(|| {
+                ApiError::new(
+                    500,
+                    "command '/usr/bin/mini-journalreader' failed: exit code 1\n",
+                )
+            }),
+        }
+    };
+    let src = Source::node(&node, seed, call.state.terminals.journal_begin_ms);
+    let lines = src.rest(
+        call.state.clock.now_ms(),
+        num("since"),
+        num("until"),
+        call.uint("lastentries").map(|v| v as usize),
+        cursor("startcursor")?,
+        cursor("endcursor")?,
+    );
+    Ok(Value::from(lines))
+}

@@ -1,0 +1,364 @@
+//! One terminal session on an upgraded websocket: termproxy's auth line, `OK`, a real shell
+//! in a pseudo-terminal, and the byte pump between them.
+//!
+//! Framing follows pveproxy: frames from the server are binary only, at most 128 KiB; text
+//! and binary frames from the client both carry protocol bytes; pings are answered; a close
+//! frame or EOF from the client ends the session without a close frame back, and the end of
+//! the session is a bare close of the connection (no close frame either).
+
+use std::ffi::OsString;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::protocol::{Event, Parser};
+use super::sandbox::{CtInfo, PATH};
+use super::{CONNECT_TIMEOUT, Pending, Target};
+use crate::api::AppState;
+use crate::model::Kind;
+
+/// Largest frame pveproxy forwards (and accepts).
+pub(crate) const MAX_FRAME: usize = 128 * 1024;
+/// The PTY size termproxy starts with.
+const INITIAL_COLS: u16 = 80;
+const INITIAL_ROWS: u16 = 20;
+/// The longest auth line accepted.
+const MAX_AUTH_LINE: usize = 4096;
+
+/// Ends the session when dropped, however the session future ends (even when cancelled).
+struct Closer {
+    st: Arc<AppState>,
+    port: u16,
+    upid: String,
+    result: Result<(), String>,
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        let result = std::mem::replace(&mut self.result, Ok(()));
+        self.st
+            .terminals
+            .close(&self.st, self.port, &self.upid, result);
+    }
+}
+
+/// Runs the session waiting on `port` over `ws`; returns when it is over.
+pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
+    let Some(session) = st.terminals.claim(port) else {
+        // Nothing listens there (any more): the proxy connection fails, the socket closes.
+        return;
+    };
+    let mut closer = Closer {
+        st: st.clone(),
+        port,
+        upid: session.upid.clone(),
+        result: Ok(()),
+    };
+    let (mut sink, mut stream) = ws.split();
+    let mut shutdown = st.terminals.shutdown_signal();
+
+    // The auth line, within 10 s.
+    let mut pending: Vec<u8> = Vec::new();
+    let line = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        loop {
+            if let Some(i) = pending.iter().position(|&b| b == b'\n') {
+                let line = pending[..i].to_vec();
+                pending.drain(..=i);
+                return Some(line);
+            }
+            if pending.len() > MAX_AUTH_LINE {
+                return None;
+            }
+            match stream.next().await {
+                Some(Ok(Message::Binary(b))) => pending.extend_from_slice(&b),
+                Some(Ok(Message::Text(t))) => pending.extend_from_slice(t.as_bytes()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+            }
+        }
+    })
+    .await;
+    let Ok(Some(line)) = line else {
+        closer.result = Err("authentication failed - no ticket".into());
+        return;
+    };
+    if !auth_ok(&st, &session, &line) {
+        closer.result = Err("authentication failed".into());
+        return;
+    }
+    if sink
+        .send(Message::Binary(Bytes::from_static(b"OK")))
+        .await
+        .is_err()
+    {
+        return;
+    }
+
+    let spec = match build(&st, &session).await {
+        Ok(Some(spec)) => spec,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "pvekit-sim: terminal could not start");
+            closer.result = Err(e);
+            return;
+        }
+    };
+    let (pty, pts) = match pty_process::open() {
+        Ok(p) => p,
+        Err(e) => {
+            closer.result = Err(format!("openpty failed: {e}"));
+            return;
+        }
+    };
+    let _ = pty.resize(pty_process::Size::new(INITIAL_ROWS, INITIAL_COLS));
+    let mut child = match pty_process::Command::new(st.terminals.state.bwrap())
+        .args(spec.args)
+        .env_clear()
+        .envs(spec.env)
+        .kill_on_drop(true)
+        .spawn(pts)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            closer.result = Err(format!("unable to start terminal: {e}"));
+            return;
+        }
+    };
+    let (mut reader, mut writer) = pty.into_split();
+    let mut parser = Parser::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut input: Vec<Event> = parser.push(&pending);
+
+    'pump: loop {
+        for ev in input.drain(..) {
+            match ev {
+                Event::Input(data) => {
+                    if writer.write_all(&data).await.is_err() {
+                        break 'pump;
+                    }
+                }
+                Event::Resize { cols, rows } => {
+                    let _ = writer.resize(pty_process::Size::new(rows, cols));
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            r = reader.read(&mut buf) => match r {
+                // EIO once the child side is gone: the end of the session.
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let frame = Message::Binary(Bytes::copy_from_slice(&buf[..n]));
+                    if sink.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+            },
+            m = stream.next() => match m {
+                Some(Ok(Message::Binary(b))) => input = parser.push(&b),
+                Some(Ok(Message::Text(t))) => input = parser.push(t.as_bytes()),
+                // tungstenite queues the pong; flushing sends it now.
+                Some(Ok(Message::Ping(_))) => {
+                    if sink.flush().await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+            },
+        }
+    }
+    kill_tree(&mut child);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await;
+    drop(reader);
+    drop(writer);
+    // Dropping the websocket without a close frame closes the connection bare.
+    drop(sink);
+    drop(stream);
+}
+
+/// Kills a session's process tree: the child is a session leader, so its process group holds
+/// bwrap and the sandbox's init (whose death takes the whole PID namespace with it); killing
+/// the group also covers the moment before `--die-with-parent` is armed.
+fn kill_tree(child: &mut tokio::process::Child) {
+    if let Some(pid) = child
+        .id()
+        .and_then(|p| rustix::process::Pid::from_raw(p as i32))
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let _ = child.start_kill();
+}
+
+/// termproxy's check of `<user>:<ticket>`: the user it was started for, the ticket it was
+/// started with, and that ticket still valid for (user, path, port).
+fn auth_ok(st: &AppState, s: &Pending, line: &[u8]) -> bool {
+    let Ok(line) = std::str::from_utf8(line) else {
+        return false;
+    };
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let Some((user, ticket)) = line.split_once(':') else {
+        return false;
+    };
+    user == s.authid
+        && ticket == s.ticket
+        && st
+            .auth
+            .verify_vnc_ticket(ticket, &s.authid, &s.authpath, s.port, st.clock.now())
+}
+
+/// What to run: bwrap's arguments and the environment.
+struct Spec {
+    args: Vec<OsString>,
+    env: Vec<(String, String)>,
+}
+
+fn env(term_user: bool) -> Vec<(String, String)> {
+    let mut e: Vec<(String, String)> = [
+        ("PATH", PATH),
+        ("USER", "root"),
+        ("HOME", "/root"),
+        ("LANG", "C.UTF-8"),
+        ("TERM", "xterm-256color"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if term_user {
+        e.push(("LOGNAME".into(), "root".into()));
+        e.push(("SHELL".into(), "/bin/bash".into()));
+    }
+    e
+}
+
+/// The root shell's start: the banner pam_motd shows, the last-login line, then bash.
+fn root_login(last_login: i64, before: &str) -> String {
+    format!(
+        "cat /run/motd.dynamic /etc/motd 2>/dev/null; \
+         printf 'Last login: %s from 10.0.0.2 on pts/0\\n' \"$(date -u -d @{last_login} '+%a %b %e %H:%M:%S %Z %Y')\"; \
+         {before}exec /bin/bash --noprofile --rcfile /root/.bashrc -i"
+    )
+}
+
+/// Prepares the roots and builds the command of a session; `None` when there is nothing to
+/// run (a stopped container: the console ends at once).
+async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> {
+    let now = st.clock.now();
+    let (cts, node_seed, ct) = {
+        let model = st.model();
+        let cts: Vec<CtInfo> = model
+            .guests_of(&s.node)
+            .filter(|g| g.kind == Kind::Lxc)
+            .map(|g| CtInfo {
+                vmid: g.vmid,
+                hostname: g.name(),
+                ostype: g.config.get("ostype").cloned().unwrap_or_default(),
+                seed: g.seed,
+            })
+            .collect();
+        let seed = model
+            .node_index
+            .get(&s.node)
+            .map(|&i| model.nodes[i].seed)
+            .unwrap_or(0);
+        let ct = match &s.target {
+            Target::Ct { vmid } => match model.guests.get(vmid) {
+                Some(g) if g.running => Some((
+                    CtInfo {
+                        vmid: *vmid,
+                        hostname: g.name(),
+                        ostype: g.config.get("ostype").cloned().unwrap_or_default(),
+                        seed: g.seed,
+                    },
+                    g.config
+                        .get("cmode")
+                        .cloned()
+                        .unwrap_or_else(|| "tty".into()),
+                )),
+                _ => return Ok(None),
+            },
+            Target::Node { .. } => None,
+        };
+        (cts, seed, ct)
+    };
+    let st2 = st.clone();
+    let node = s.node.clone();
+    tokio::task::spawn_blocking(move || {
+        st2.terminals
+            .state
+            .prepare_node(&node, &cts, now, st2.terminals.journal_begin_ms)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("preparing the root of node {}: {e}", s.node))?;
+
+    let state = &st.terminals.state;
+    let last_login = now - 600 - (node_seed % 86_000) as i64;
+    let (mut args, command, env) = match (&s.target, ct) {
+        (
+            Target::Node {
+                root_shell: true,
+                cmd,
+            },
+            _,
+        ) => {
+            let root = state.node_root(&s.node);
+            let before = match cmd.as_str() {
+                "upgrade" => {
+                    "printf 'Starting system upgrade: apt-get dist-upgrade\\n\
+                     Reading package lists... Done\\nBuilding dependency tree... Done\\n\
+                     Reading state information... Done\\nCalculating upgrade... Done\\n\
+                     0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\\n\\n\
+                     Your System is up-to-date\\n\\nstarting shell\\n'; "
+                }
+                "ceph_install" => {
+                    "printf 'pvekit-sim: pveceph install is not simulated\\n'; exit 1; "
+                }
+                _ => "",
+            };
+            (
+                state.sandbox_args(&root, &s.node, "node", "/root"),
+                vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    root_login(last_login, before),
+                ],
+                env(true),
+            )
+        }
+        (Target::Node { .. }, _) => (
+            state.sandbox_args(&state.node_root(&s.node), &s.node, "node", "/"),
+            vec!["/usr/local/sbin/login".to_string()],
+            env(false),
+        ),
+        (Target::Ct { vmid }, Some((ct, cmode))) => {
+            let root = state.ct_root(&s.node, *vmid);
+            let tools = if ct.systemd() {
+                "ct-systemd"
+            } else {
+                "ct-plain"
+            };
+            if cmode == "shell" {
+                let shell = if ct.systemd() { "/bin/bash" } else { "/bin/sh" };
+                (
+                    state.sandbox_args(&root, &ct.hostname, tools, "/root"),
+                    vec![shell.to_string(), "-i".into()],
+                    env(true),
+                )
+            } else {
+                (
+                    state.sandbox_args(&root, &ct.hostname, tools, "/"),
+                    vec!["/usr/local/sbin/login".into(), "--getty".into()],
+                    env(false),
+                )
+            }
+        }
+        (Target::Ct { .. }, None) => return Ok(None),
+    };
+    args.push("--".into());
+    args.extend(command.into_iter().map(OsString::from));
+    Ok(Some(Spec { args, env }))
+}
