@@ -27,6 +27,7 @@ guests:
   - {type: lxc, vmid: 106, node: pve2, name: busy, status: running, docker: true,
      config: {memory: 1024, net0: "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:06:01,ip=192.168.6.6/24,type=veth"},
      counters: {cpu: 0.311, mem: 268435456, netin: 123456789, netout: 98765432, diskread: 5555555, diskwrite: 4444444}}
+  - {type: lxc, vmid: 107, node: pve1, name: alpine, status: running, config: {ostype: alpine}}
   - {type: qemu, vmid: 200, node: pve2, name: vm-agent, status: running, agent: true}
   - {type: qemu, vmid: 201, node: pve2, name: vm-plain, status: running}
 "#;

@@ -20,7 +20,7 @@ async fn refresh_fills_a_snapshot_with_ips_and_indexes() {
     ));
     inv.refresh().await.unwrap();
     let snap = inv.snapshot();
-    assert_eq!(snap.guests().len(), 9);
+    assert_eq!(snap.guests().len(), 10);
     assert!(snap.stale.is_none());
     let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
     assert_eq!(
@@ -146,7 +146,7 @@ async fn a_failed_refresh_keeps_the_last_snapshot() {
     sim.shutdown().await;
     assert!(inv.refresh().await.is_err());
     let snap = inv.snapshot();
-    assert_eq!(snap.guests().len(), 9, "the last good data stays");
+    assert_eq!(snap.guests().len(), 10, "the last good data stays");
     assert!(snap.stale.is_some());
     assert!(matches!(
         events.recv().await.unwrap(),

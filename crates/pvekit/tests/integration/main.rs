@@ -11,5 +11,6 @@ mod discovery;
 mod guests;
 mod inventory;
 mod redaction;
+mod terminal;
 mod tls;
 mod transport;

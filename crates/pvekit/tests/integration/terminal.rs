@@ -214,3 +214,83 @@ async fn token_only_configs_get_no_session() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn containers_without_systemd_fall_back_to_var_log_messages() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let pve1 = node(&c, "pve1");
+    // A systemd container answers from its journal...
+    let (journal, status) = pve1
+        .lxc(100)
+        .journal(&[], 3, false)
+        .await
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(String::from_utf8_lossy(&journal).lines().count(), 3);
+    // ...one without systemd from /var/log/messages, which the same call follows.
+    let (fallback, status) = pve1
+        .lxc(107)
+        .journal(&[], 2, false)
+        .await
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(String::from_utf8_lossy(&fallback).lines().count(), 2);
+    // The file only grows, so what the fallback showed is in it afterwards.
+    let (messages, _) = pve1
+        .lxc(107)
+        .command("cat /var/log/messages")
+        .await
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    let (messages, fallback) = (
+        String::from_utf8_lossy(&messages),
+        String::from_utf8_lossy(&fallback),
+    );
+    assert!(
+        messages.contains(fallback.as_ref()),
+        "the fallback shows /var/log/messages"
+    );
+    let mut follow = pve1.lxc(107).journal(&[], 1, true).await.unwrap();
+    let mut lines = 0;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while lines < 3 {
+            lines += follow
+                .next()
+                .await
+                .unwrap()
+                .unwrap()
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+        }
+    })
+    .await
+    .expect("the followed file keeps growing");
+}
+
+#[tokio::test]
+async fn a_container_console_opens() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let mut term = pvekit::Terminal::open_lxc_console(&node(&c, "pve1"), 100, 80, 24)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&seen).contains("login:") {
+            seen.extend_from_slice(&term.read().await.unwrap().unwrap());
+        }
+    })
+    .await
+    .expect("the container's getty prompt appears");
+    term.close().await;
+}
