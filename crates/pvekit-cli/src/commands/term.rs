@@ -2,8 +2,8 @@
 Interactive terminals: `pvekit shell NODE` and `pvekit enter T`.
 
 Both open the node's terminal ([`Terminal::open`], a root shell for `root@pam`). `enter` then
-types `exec pct enter VMID` into it and hides the node's banner, prompt and that typed line
-until the container's shell takes over; when the container's shell ends, so does the session.
+types `exec pct enter VMID` into it (after printing a marker) and hides the node's banner,
+prompt and the typed line up to that marker, until the container's shell takes over; when the container's shell ends, so does the session.
 
 While the session runs, the local terminal is in raw mode (when stdin is a terminal), stdin is
 forwarded as typed, output is written raw, and window size changes (SIGWINCH) are forwarded.
@@ -215,9 +215,19 @@ pub async fn enter(clients: &[Client], target: &Target) -> Result<()> {
     let term = Terminal::open(r.guest.node(), cols, rows)
         .await
         .with_context(|| format!("cannot open the terminal of node {}", r.guest.node().name()))?;
-    let line = format!("exec pct enter {}", r.guest.vmid());
-    term.send(format!("{line}\n").as_bytes()).await?;
-    session(term, Hider::new(&line)).await
+    // The marker is printed from two pieces, so the terminal's echo of the typed line (which
+    // may come at once, before the banner) never contains it: everything up to the printed
+    // marker is the node's banner, prompt and echo, and stays hidden.
+    let nonce = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    let line = format!(
+        " printf '%s%s\\n' PVEKIT {nonce:08x}E; exec pct enter {}\n",
+        r.guest.vmid()
+    );
+    term.send(line.as_bytes()).await?;
+    session(term, Hider::new(&format!("PVEKIT{nonce:08x}E"))).await
 }
 
 #[cfg(test)]
