@@ -157,7 +157,7 @@ pub enum Error {
 
     /// A terminal session was needed but the config has no username and password.
     #[error(
-        "no session found, make sure username and password are set (terminal commands need a root@pam login; API tokens only get a login prompt)"
+        "no session found, make sure username and password are set (terminal commands need the root@pam login: API tokens and other users only get a login prompt; node journals also work with a token through the REST journal)"
     )]
     NoSession,
 }

@@ -49,13 +49,8 @@ impl CommandStream {
     async fn start(node: &Node, script: &str) -> Result<CommandStream> {
         match node.client().login_user() {
             None => return Err(Error::NoSession),
-            Some(u) if u.to_string() != "root@pam" => {
-                return Err(Error::Terminal {
-                    message: format!(
-                        "{u} gets a login prompt on the node terminal, not a root shell: commands need username root with realm pam"
-                    ),
-                });
-            }
+            // Anyone else meets a login prompt on the node terminal, not a root shell.
+            Some(u) if u.to_string() != "root@pam" => return Err(Error::NoSession),
             Some(_) => {}
         }
         let framing = Framing::new(nonce());

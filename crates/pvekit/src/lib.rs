@@ -35,6 +35,7 @@ mod error;
 mod exec;
 mod guest;
 mod inventory;
+mod journal;
 mod node;
 mod pool;
 mod stats;
@@ -54,6 +55,7 @@ pub use inventory::{
     GuestResource, Inventory, InventoryEvent, InventoryOptions, PollerHandle,
     RESOURCE_POLL_INTERVAL, Snapshot, first_label,
 };
+pub use journal::JournalPage;
 pub use node::Node;
 pub use pool::NodePool;
 pub use pvekit_core as core;

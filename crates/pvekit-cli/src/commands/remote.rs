@@ -106,8 +106,43 @@ pub async fn journal(
     lines: usize,
     follow: bool,
 ) -> Result<()> {
+    // A node's journal without the root@pam login: the REST journal, which tokens may read
+    // (all units; it has no unit filter).
+    if let Place::Node(name) = place {
+        let node = super::node(clients, name)?;
+        if node.client().login_user().is_none() && units.is_empty() {
+            return journal_rest(&node, lines, follow).await;
+        }
+    }
     let stream = start(clients, place, Builder::Journal(units, lines, follow)).await?;
     finish(pump(stream).await?, "journalctl")
+}
+
+/// The node journal over REST, followed by polling until Ctrl-C.
+async fn journal_rest(node: &pvekit::Node, lines: usize, follow: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if !follow {
+        for line in node.journal_page(lines, None).await?.lines {
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    let stream = node.journal_follow_rest(lines, std::time::Duration::from_secs(1));
+    tokio::pin!(stream);
+    let stop = interrupted();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            s = &mut stop => return s,
+            line = futures_util::StreamExt::next(&mut stream) => match line {
+                Some(line) => {
+                    writeln!(out, "{}", line?)?;
+                    out.flush()?;
+                }
+                None => return Ok(()),
+            },
+        }
+    }
 }
 
 /// `pvekit tail [T | --node NODE] FILE... [-n N]`.

@@ -149,3 +149,19 @@ fn enter_opens_the_containers_shell() {
     let out = run(&mut pvekit(&args(&base, &["enter", "200"])));
     assert!(out.fails(1).contains("is a VM"));
 }
+
+#[test]
+fn token_only_node_journal_uses_the_rest_journal() {
+    let sim = Sim::scenario(LAB);
+    let out = run(&mut pvekit(&args(
+        &sim.token_args(),
+        &["journal", "--node", "pve1", "-n", "4", "--no-follow"],
+    )));
+    assert_eq!(out.ok().lines().count(), 4, "{}", out.stdout);
+    // A unit filter needs journalctl, so the terminal and its login.
+    let out = run(&mut pvekit(&args(
+        &sim.token_args(),
+        &["journal", "--node", "pve1", "-u", "pveproxy", "--no-follow"],
+    )));
+    assert!(out.fails(1).contains("username and password"));
+}

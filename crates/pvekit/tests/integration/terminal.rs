@@ -294,3 +294,26 @@ async fn a_container_console_opens() {
     .expect("the container's getty prompt appears");
     term.close().await;
 }
+
+#[tokio::test]
+async fn token_only_configs_read_node_journals_over_rest() {
+    use futures_util::StreamExt;
+    let sim = lab().await;
+    let c = Client::connect(&token_config(&sim)).await.unwrap();
+    let n = node(&c, "pve1");
+    let page = n.journal_page(5, None).await.unwrap();
+    assert_eq!(page.lines.len(), 5);
+    assert!(page.last_cursor.is_some());
+    // Following: the last 2 entries, then new ones as they are written.
+    let lines: Vec<String> = tokio::time::timeout(
+        Duration::from_secs(10),
+        n.journal_follow_rest(2, Duration::from_millis(100))
+            .take(5)
+            .map(|l| l.unwrap())
+            .collect(),
+    )
+    .await
+    .expect("new entries arrive");
+    assert_eq!(lines.len(), 5);
+    assert!(sim.rejections().is_empty(), "{:#?}", sim.rejections());
+}
