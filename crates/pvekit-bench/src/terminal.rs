@@ -1,10 +1,11 @@
 //! `pvekit-bench exec` and `pvekit-bench journal`: terminal-proxy figures.
 //!
-//! `exec` times `exec -- true` through the library (call → command running, call → exit
-//! status) next to a minimal raw-protocol client doing the same steps in the same run
-//! (termproxy POST, websocket upgrade, auth line, `OK`, type the command, read to the end):
-//! that client is the bound. `journal` counts lines per second through a followed journal the
-//! simulator fills as fast as it can.
+//! `exec` times `exec -- true` through the library (call → the command running, its first
+//! output byte would follow at once; call → exit status) next to a minimal raw-protocol client
+//! doing the same steps in the same run (termproxy POST, websocket upgrade, auth line, `OK`,
+//! type the command, read to the end): that client's times to its first terminal byte after
+//! `OK` and to the end of the session are the bounds. `journal` counts lines per second
+//! through a followed journal the simulator fills as fast as it can.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -216,6 +217,7 @@ impl RawClient {
         ws.send(Message::Binary(Bytes::from(format!("{user}:{ticket}\n"))))
             .await?;
         let mut first = None;
+        let mut seen = 0usize;
         ws.send(Message::Binary(Bytes::from(format!(
             "0:{}:{typed}",
             typed.len()
@@ -223,15 +225,19 @@ impl RawClient {
         .await?;
         while let Some(msg) = ws.next().await {
             match msg {
-                Ok(Message::Binary(b)) if first.is_none() && b.starts_with(b"OK") => {
-                    first = Some(t.elapsed().as_secs_f64() * 1000.0);
+                Ok(Message::Binary(b)) => {
+                    // The first terminal byte after the 2-byte `OK`: the shell is running.
+                    seen += b.len();
+                    if first.is_none() && seen > 2 {
+                        first = Some(t.elapsed().as_secs_f64() * 1000.0);
+                    }
                 }
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
         let exit = t.elapsed().as_secs_f64() * 1000.0;
-        Ok((first.context("no OK from the terminal proxy")?, exit))
+        Ok((first.context("no output from the terminal proxy")?, exit))
     }
 }
 
