@@ -54,24 +54,34 @@ fn eui64(mac: &str) -> String {
     )
 }
 
-/// The interfaces `ip a` shows in a running container: `lo`, one per netN, and for docker
-/// hosts `docker0`, a `br-*` bridge and `veth*` peers.
-pub(crate) fn interfaces(g: &Guest) -> Vec<Iface> {
-    if let Some(over) = &g.interfaces {
-        return over.clone();
-    }
-    let mut out = vec![Iface {
+/// The loopback interface every guest has.
+fn loopback() -> Iface {
+    Iface {
         name: "lo".to_string(),
         hwaddr: "00:00:00:00:00:00".to_string(),
         addrs: vec!["127.0.0.1/8".to_string(), "::1/128".to_string()],
-    }];
+    }
+}
+
+/// The guest's `netN` values in numeric order of N.
+fn nets_in_order(g: &Guest) -> Vec<(u32, &String)> {
     let mut nets: Vec<(u32, &String)> = g
         .config
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("net")?.parse::<u32>().ok().map(|i| (i, v)))
         .collect();
     nets.sort_by_key(|(i, _)| *i);
-    for (i, net) in nets {
+    nets
+}
+
+/// The interfaces `ip a` shows in a running container: `lo`, one per netN, and for docker
+/// hosts `docker0`, a `br-*` bridge and `veth*` peers.
+pub(crate) fn interfaces(g: &Guest) -> Vec<Iface> {
+    if let Some(over) = &g.interfaces {
+        return over.clone();
+    }
+    let mut out = vec![loopback()];
+    for (i, net) in nets_in_order(g) {
         let p = parse_props(net);
         let name = p.get("name").cloned().unwrap_or_else(|| format!("eth{i}"));
         let hw = p
@@ -172,18 +182,8 @@ pub(crate) fn agent_interfaces(g: &Guest) -> Vec<Iface> {
     if let Some(over) = &g.interfaces {
         return over.clone();
     }
-    let mut out = vec![Iface {
-        name: "lo".to_string(),
-        hwaddr: "00:00:00:00:00:00".to_string(),
-        addrs: vec!["127.0.0.1/8".to_string(), "::1/128".to_string()],
-    }];
-    let mut nets: Vec<(u32, &String)> = g
-        .config
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("net")?.parse::<u32>().ok().map(|i| (i, v)))
-        .collect();
-    nets.sort_by_key(|(i, _)| *i);
-    for (i, net) in nets {
+    let mut out = vec![loopback()];
+    for (i, net) in nets_in_order(g) {
         let p = parse_props(net);
         let hw = QEMU_NIC_MODELS
             .iter()
