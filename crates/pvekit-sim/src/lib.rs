@@ -22,7 +22,8 @@
 //!   sandboxed with bubblewrap in per-node and per-container roots below
 //!   [`RunningSim::state_dir`]; `pct exec/enter/status/list`, `journalctl` (synthetic journals,
 //!   `-f` follows, unit `pvekit-flood` floods) and `GET /nodes/{node}/journal` work inside.
-//!   The host needs `bwrap` (Debian package `bubblewrap`); [`Simulator::start`] fails without.
+//!   Terminals need `bwrap` on the host (Debian package `bubblewrap`); without it the API is
+//!   served as usual and termproxy answers 500 "unable to start terminal: ...".
 //! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] is the
 //!   simulator's hand-written table; [`conformance::SchemaSet`] reads the official schema file
 //!   and checks requests and responses against it.

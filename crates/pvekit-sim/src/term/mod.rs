@@ -111,6 +111,12 @@ impl Terminals {
         authid: &str,
         authpath: String,
     ) -> Result<Value, ApiError> {
+        if let Err(why) = self.state.bwrap() {
+            return Err(ApiError::new(
+                500,
+                format!("unable to start terminal: {why}\n"),
+            ));
+        }
         self.expire(st);
         let mut sessions = self.sessions();
         let port = PORTS

@@ -47,7 +47,8 @@ enum HostDir {
 #[derive(Debug)]
 pub(crate) struct StateDir {
     path: PathBuf,
-    bwrap: PathBuf,
+    /// The bwrap binary, or why terminals cannot run on this host.
+    bwrap: Result<PathBuf, String>,
     host_dirs: Vec<(&'static str, HostDir)>,
     /// Keeps a temporary directory alive; removing it on drop.
     _temp: Option<tempfile::TempDir>,
@@ -71,27 +72,33 @@ fn find_bwrap() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The host's bwrap, if sandboxes can run it: installed below `/usr` (the only host tree the
+/// sandboxes see) and a `/usr/local/sbin` to mount the tools on.
+fn usable_bwrap() -> Result<PathBuf, String> {
+    let bwrap = find_bwrap().ok_or_else(|| {
+        "bwrap not found on PATH; install bubblewrap (Debian package 'bubblewrap')".to_string()
+    })?;
+    let bwrap = fs::canonicalize(&bwrap).unwrap_or(bwrap);
+    if !bwrap.starts_with("/usr") {
+        return Err(format!(
+            "{} is outside /usr, so sandboxes cannot run it",
+            bwrap.display()
+        ));
+    }
+    if !Path::new("/usr/local/sbin").is_dir() {
+        return Err("the host has no /usr/local/sbin to mount the tools on".into());
+    }
+    Ok(bwrap)
+}
+
 impl StateDir {
-    /// Checks the host (bubblewrap installed below `/usr`, `/usr/local/sbin` present),
-    /// creates the state directory and writes the tools for the agent on `agent_port`.
+    /// Creates the state directory and writes the tools for the agent on `agent_port`;
+    /// notes whether the host can run the terminal sandboxes (bubblewrap below `/usr`).
     pub fn create(dir: Option<PathBuf>, agent_port: u16) -> Result<StateDir, SimError> {
-        let bwrap = find_bwrap().ok_or_else(|| {
-            startup(
-                "terminal sandbox: bwrap not found on PATH; install bubblewrap \
-                 (Debian package 'bubblewrap')",
-            )
-        })?;
-        let bwrap = fs::canonicalize(&bwrap).unwrap_or(bwrap);
-        if !bwrap.starts_with("/usr") {
-            return Err(startup(format!(
-                "terminal sandbox: {} is outside /usr, so sandboxes cannot run it",
-                bwrap.display()
-            )));
-        }
-        if !Path::new("/usr/local/sbin").is_dir() {
-            return Err(startup(
-                "terminal sandbox: the host has no /usr/local/sbin to mount the tools on",
-            ));
+        // Without bubblewrap the simulator still serves the API; only terminals are refused.
+        let bwrap = usable_bwrap();
+        if let Err(why) = &bwrap {
+            tracing::warn!("pvekit-sim: terminals are unavailable: {why}");
         }
         let mut host_dirs = Vec::new();
         for name in SYSTEM_DIRS {
@@ -145,9 +152,9 @@ impl StateDir {
         }
     }
 
-    /// The bwrap binary.
-    pub fn bwrap(&self) -> &Path {
-        &self.bwrap
+    /// The bwrap binary, or why terminal sessions cannot run on this host.
+    pub fn bwrap(&self) -> Result<&Path, &str> {
+        self.bwrap.as_deref().map_err(String::as_str)
     }
 
     fn tools(&self) -> PathBuf {

@@ -114,7 +114,14 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
         }
     };
     let _ = pty.resize(pty_process::Size::new(INITIAL_ROWS, INITIAL_COLS));
-    let mut child = match pty_process::Command::new(st.terminals.state.bwrap())
+    let bwrap = match st.terminals.state.bwrap() {
+        Ok(b) => b.to_path_buf(),
+        Err(why) => {
+            closer.result = Err(format!("unable to start terminal: {why}"));
+            return;
+        }
+    };
+    let mut child = match pty_process::Command::new(bwrap)
         .args(spec.args)
         .env_clear()
         .envs(spec.env)
