@@ -301,6 +301,14 @@ impl Terminal {
         None
     }
 
+    /// The output as a `Stream`; dropping it closes the session.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes>> {
+        futures_util::stream::unfold(
+            self,
+            |mut t| async move { t.read().await.map(|item| (item, t)) },
+        )
+    }
+
     /// Closes the session, ending the remote shell.
     pub async fn close(self) {
         let _ = self.sink.lock().await.close().await;
