@@ -147,7 +147,8 @@ impl Client {
         &self.inner.name
     }
 
-    /// The key of this cluster in a [`NodePool`](crate::NodePool): its name.
+    /// The cluster's id, as GoDoxy's `Client.Key`: its name (two standalone nodes may share
+    /// one; [`NodePool`](crate::NodePool) tells clusters apart by [`Client::url`]).
     pub fn key(&self) -> &str {
         &self.inner.name
     }
