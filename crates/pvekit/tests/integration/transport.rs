@@ -75,3 +75,44 @@ async fn api_errors_carry_the_server_message() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn reads_are_retried_and_writes_are_not() {
+    let sim = util::sim_with(SimOptions {
+        scenario_inline: Some(
+            pvekit_sim::Scenario::from_yaml(
+                "cluster: c\nnodes: [{name: up}, {name: down, online: false}]\nguests: [{type: lxc, vmid: 100, node: down}]\n",
+            )
+            .unwrap(),
+        ),
+        ..Default::default()
+    })
+    .await;
+    let client = Client::connect(&token_config(&sim)).await.unwrap();
+    // The node the request is proxied to cannot be reached: a 595, worth two more tries.
+    let err = client
+        .get::<serde_json::Value>("/nodes/down/status")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(595), "{err}");
+    assert_eq!(util::count(&sim, "GET", "/nodes/down/status"), 3);
+    // A write may have been carried out: never retried blindly.
+    let err = client
+        .post::<String>("/nodes/down/lxc/100/status/start", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(595), "{err}");
+    assert_eq!(
+        util::count(&sim, "POST", "/nodes/down/lxc/100/status/start"),
+        1
+    );
+    // A definite answer (the guest does not exist) is not retried either.
+    let _ = client
+        .get::<serde_json::Value>("/nodes/up/lxc/999/status/current")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        util::count(&sim, "GET", "/nodes/up/lxc/999/status/current"),
+        1
+    );
+}
