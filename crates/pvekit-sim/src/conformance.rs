@@ -226,51 +226,44 @@ impl SchemaSet {
                     continue;
                 };
                 let n = &t.name;
-                if m.ty != t.ty {
-                    diffs.push(format!("{at}: {n}: type {:?} vs schema {:?}", m.ty, t.ty));
-                }
-                if m.optional != t.optional {
-                    diffs.push(format!(
-                        "{at}: {n}: optional {} vs schema {}",
-                        m.optional, t.optional
-                    ));
-                }
-                if m.enum_values != t.enum_values {
-                    diffs.push(format!(
-                        "{at}: {n}: enum {:?} vs schema {:?}",
-                        m.enum_values, t.enum_values
-                    ));
-                }
-                if m.minimum != t.minimum {
-                    diffs.push(format!(
-                        "{at}: {n}: minimum {:?} vs schema {:?}",
-                        m.minimum, t.minimum
-                    ));
-                }
-                if m.maximum != t.maximum {
-                    diffs.push(format!(
-                        "{at}: {n}: maximum {:?} vs schema {:?}",
-                        m.maximum, t.maximum
-                    ));
-                }
-                if m.max_length != t.max_length {
-                    diffs.push(format!(
-                        "{at}: {n}: maxLength {:?} vs schema {:?}",
-                        m.max_length, t.max_length
-                    ));
-                }
-                if m.requires != t.requires {
-                    diffs.push(format!(
-                        "{at}: {n}: requires {:?} vs schema {:?}",
-                        m.requires, t.requires
-                    ));
-                }
-                if m.pattern != t.pattern {
-                    diffs.push(format!(
-                        "{at}: {n}: pattern {:?} vs schema {:?}",
-                        m.pattern, t.pattern
-                    ));
-                }
+                // Each attribute the table states must equal the schema's.
+                let mut differ = |what: &str, mine: String, schema: String| {
+                    if mine != schema {
+                        diffs.push(format!("{at}: {n}: {what} {mine} vs schema {schema}"));
+                    }
+                };
+                differ("type", format!("{:?}", m.ty), format!("{:?}", t.ty));
+                differ("optional", m.optional.to_string(), t.optional.to_string());
+                differ(
+                    "enum",
+                    format!("{:?}", m.enum_values),
+                    format!("{:?}", t.enum_values),
+                );
+                differ(
+                    "minimum",
+                    format!("{:?}", m.minimum),
+                    format!("{:?}", t.minimum),
+                );
+                differ(
+                    "maximum",
+                    format!("{:?}", m.maximum),
+                    format!("{:?}", t.maximum),
+                );
+                differ(
+                    "maxLength",
+                    format!("{:?}", m.max_length),
+                    format!("{:?}", t.max_length),
+                );
+                differ(
+                    "requires",
+                    format!("{:?}", m.requires),
+                    format!("{:?}", t.requires),
+                );
+                differ(
+                    "pattern",
+                    format!("{:?}", m.pattern),
+                    format!("{:?}", t.pattern),
+                );
                 let same_format = match (&m.format, &t.format) {
                     (None, None) => true,
                     (Some(ParamFormat::Named(x)), Some(ParamFormat::Named(y))) => x == y,
