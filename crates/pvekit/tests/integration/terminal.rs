@@ -15,8 +15,15 @@ fn node(c: &Client, name: &str) -> pvekit::Node {
     c.nodes().into_iter().find(|n| n.name() == name).unwrap()
 }
 
+/// The whole output and exit status of a command that is being started.
+async fn output(
+    started: impl std::future::Future<Output = pvekit::Result<pvekit::CommandStream>>,
+) -> (Vec<u8>, i32) {
+    started.await.unwrap().output().await.unwrap()
+}
+
 async fn run(node: &pvekit::Node, script: &str) -> (Vec<u8>, i32) {
-    node.command(script).await.unwrap().output().await.unwrap()
+    output(node.command(script)).await
 }
 
 #[tokio::test]
@@ -139,13 +146,7 @@ async fn containers_run_commands_with_their_own_files() {
     let sim = lab().await;
     let c = root(&sim).await;
     let web = node(&c, "pve1").lxc(100);
-    let (out, status) = web
-        .command("cat /etc/hostname; exit 7")
-        .await
-        .unwrap()
-        .output()
-        .await
-        .unwrap();
+    let (out, status) = output(web.command("cat /etc/hostname; exit 7")).await;
     assert_eq!((String::from_utf8_lossy(&out).trim(), status), ("web", 7));
     // A stopped container is a clear error, not output.
     let err = node(&c, "pve1").lxc(101).command("true").await.unwrap_err();
@@ -157,13 +158,7 @@ async fn journals_and_tails_follow() {
     let sim = lab().await;
     let c = root(&sim).await;
     let n = node(&c, "pve1");
-    let (out, status) = n
-        .journal(&[], 5, false)
-        .await
-        .unwrap()
-        .output()
-        .await
-        .unwrap();
+    let (out, status) = output(n.journal(&[], 5, false)).await;
     assert_eq!(status, 0);
     assert_eq!(String::from_utf8_lossy(&out).lines().count(), 5);
     let mut follow = n.journal(&["pveproxy".to_string()], 1, true).await.unwrap();
@@ -177,13 +172,7 @@ async fn journals_and_tails_follow() {
     .await
     .expect("new journal lines keep arriving while following");
     drop(follow);
-    let (out, _) = n
-        .tail(&["/etc/hostname".to_string()], 1, false)
-        .await
-        .unwrap()
-        .output()
-        .await
-        .unwrap();
+    let (out, _) = output(n.tail(&["/etc/hostname".to_string()], 1, false)).await;
     assert_eq!(out, b"pve1\n");
 }
 
@@ -221,36 +210,15 @@ async fn containers_without_systemd_fall_back_to_var_log_messages() {
     let c = root(&sim).await;
     let pve1 = node(&c, "pve1");
     // A systemd container answers from its journal...
-    let (journal, status) = pve1
-        .lxc(100)
-        .journal(&[], 3, false)
-        .await
-        .unwrap()
-        .output()
-        .await
-        .unwrap();
+    let (journal, status) = output(pve1.lxc(100).journal(&[], 3, false)).await;
     assert_eq!(status, 0);
     assert_eq!(String::from_utf8_lossy(&journal).lines().count(), 3);
     // ...one without systemd from /var/log/messages, which the same call follows.
-    let (fallback, status) = pve1
-        .lxc(107)
-        .journal(&[], 2, false)
-        .await
-        .unwrap()
-        .output()
-        .await
-        .unwrap();
+    let (fallback, status) = output(pve1.lxc(107).journal(&[], 2, false)).await;
     assert_eq!(status, 0);
     assert_eq!(String::from_utf8_lossy(&fallback).lines().count(), 2);
     // The file only grows, so what the fallback showed is in it afterwards.
-    let (messages, _) = pve1
-        .lxc(107)
-        .command("cat /var/log/messages")
-        .await
-        .unwrap()
-        .output()
-        .await
-        .unwrap();
+    let (messages, _) = output(pve1.lxc(107).command("cat /var/log/messages")).await;
     let (messages, fallback) = (
         String::from_utf8_lossy(&messages),
         String::from_utf8_lossy(&fallback),
