@@ -131,12 +131,12 @@ pub fn node(clients: &[Client], name: &str) -> Result<pvekit::Node> {
     Ok(pool.get(name)?)
 }
 
-/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+/// Waits for Ctrl-C (SIGINT) or SIGTERM; the handlers are installed at the call.
 ///
 /// # Errors
 /// The signal handlers cannot be installed.
-pub async fn interrupted() -> Result<()> {
-    sim::shutdown_signal().await
+pub fn interrupted() -> impl Future<Output = Result<()>> + use<> {
+    sim::shutdown_signal()
 }
 
 /// Connected clusters, plus the simulator behind `--demo` and the clusters that failed.

@@ -20,11 +20,13 @@ pub async fn run(options: pvekit_sim::SimOptions) -> Result<()> {
     let sim = pvekit_sim::Simulator::start(options)
         .await
         .context("cannot start the simulator")?;
+    // Listen before printing: whoever reads the line may signal at once.
+    let stop = shutdown_signal();
     let printed = print_info(sim.info());
     let waited = match printed {
         Ok(()) => {
             info!(url = %sim.info().url, "simulator ready; stop it with Ctrl-C or SIGTERM");
-            shutdown_signal().await
+            stop.await
         }
         Err(e) => Err(e),
     };
@@ -42,19 +44,33 @@ fn print_info(info: &pvekit_sim::SimInfo) -> Result<()> {
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM.
-pub(crate) async fn shutdown_signal() -> Result<()> {
+///
+/// The handlers are installed when this is called, not when the future is first polled, so a
+/// signal that arrives right after (say, once the info line is out) is not lost to the
+/// default action.
+pub(crate) fn shutdown_signal() -> impl Future<Output = Result<()>> + use<> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
-            _ = term.recv() => {}
+        let installed = signal(SignalKind::terminate())
+            .context("cannot listen for SIGTERM")
+            .and_then(|term| {
+                let int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+                Ok((term, int))
+            });
+        async move {
+            let (mut term, mut int) = installed?;
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            Ok(())
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    Ok(())
+    async {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")
+    }
 }
