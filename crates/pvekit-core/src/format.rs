@@ -1,4 +1,8 @@
-//! Human-readable figures: IEC byte sizes, percentages, uptimes.
+//! Human-readable figures: IEC byte sizes, percentages, uptimes, the stats line.
+
+use serde::Serialize;
+
+use crate::types::{ClusterResource, GuestStatus};
 
 /// Formats bytes with IEC units and at most one decimal, trailing `.0` dropped:
 /// `512B`, `1.5KiB`, `9.6GiB`, `20GiB`.
@@ -59,6 +63,82 @@ pub fn uptime(secs: u64) -> String {
     out
 }
 
+/// The figures of one `docker stats`-like line.
+///
+/// Serialized with the API's field names, so a listing can flatten it into its rows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatsFigures {
+    /// `running` or `stopped`.
+    pub status: String,
+    /// CPU usage as a fraction of the guest's CPUs.
+    pub cpu: f64,
+    /// Memory in use, bytes.
+    pub mem: u64,
+    /// Memory limit, bytes.
+    pub maxmem: u64,
+    /// Bytes received.
+    pub netin: u64,
+    /// Bytes sent.
+    pub netout: u64,
+    /// Bytes read from disk.
+    pub diskread: u64,
+    /// Bytes written to disk.
+    pub diskwrite: u64,
+}
+
+impl StatsFigures {
+    /// The figures of a guest's `status/current` answer.
+    pub fn from_status(s: &GuestStatus) -> Self {
+        Self {
+            status: s.status.to_string(),
+            cpu: s.cpu,
+            mem: s.mem,
+            maxmem: s.maxmem,
+            netin: s.netin,
+            netout: s.netout,
+            diskread: s.diskread,
+            diskwrite: s.diskwrite,
+        }
+    }
+
+    /// The figures of a `/cluster/resources` entry; missing counters count as 0 and a
+    /// missing status as `unknown`.
+    pub fn from_resource(r: &ClusterResource) -> Self {
+        Self {
+            status: r.status.clone().unwrap_or_else(|| "unknown".into()),
+            cpu: r.cpu.unwrap_or(0.0),
+            mem: r.mem.unwrap_or(0),
+            maxmem: r.maxmem.unwrap_or(0),
+            netin: r.netin.unwrap_or(0),
+            netout: r.netout.unwrap_or(0),
+            diskread: r.diskread.unwrap_or(0),
+            diskwrite: r.diskwrite.unwrap_or(0),
+        }
+    }
+
+    /// The seed's line for these figures; see [`stats_line`].
+    pub fn line(&self) -> String {
+        stats_line(self)
+    }
+}
+
+/// `STATUS|CPU%|MEM USAGE/LIMIT|MEM%|NET I/O|BLOCK I/O`, for example
+/// `running|31.1%|9.6GiB/20GiB|48.87%|4.7GiB/3.3GiB|25GiB/36GiB`.
+pub fn stats_line(f: &StatsFigures) -> String {
+    format!(
+        "{}|{}|{}/{}|{}|{}/{}|{}/{}",
+        f.status,
+        pct(f.cpu, 1),
+        iec(f.mem),
+        iec(f.maxmem),
+        pct(ratio(f.mem, f.maxmem), 2),
+        iec(f.netin),
+        iec(f.netout),
+        iec(f.diskread),
+        iec(f.diskwrite),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,44 +174,6 @@ mod tests {
             prop_assert!(!s.starts_with("1024") || s.ends_with("B") && !s.ends_with("iB"), "{}", s);
         }
     }
-}
-
-/// The figures of one `docker stats`-like line.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StatsFigures {
-    /// `running` or `stopped`.
-    pub status: String,
-    /// CPU usage as a fraction of the guest's CPUs.
-    pub cpu: f64,
-    /// Memory in use, bytes.
-    pub mem: u64,
-    /// Memory limit, bytes.
-    pub maxmem: u64,
-    /// Bytes received.
-    pub netin: u64,
-    /// Bytes sent.
-    pub netout: u64,
-    /// Bytes read from disk.
-    pub diskread: u64,
-    /// Bytes written to disk.
-    pub diskwrite: u64,
-}
-
-/// `STATUS|CPU%|MEM USAGE/LIMIT|MEM%|NET I/O|BLOCK I/O`, for example
-/// `running|31.1%|9.6GiB/20GiB|48.87%|4.7GiB/3.3GiB|25GiB/36GiB`.
-pub fn stats_line(f: &StatsFigures) -> String {
-    format!(
-        "{}|{}|{}/{}|{}|{}/{}|{}/{}",
-        f.status,
-        pct(f.cpu, 1),
-        iec(f.mem),
-        iec(f.maxmem),
-        pct(ratio(f.mem, f.maxmem), 2),
-        iec(f.netin),
-        iec(f.netout),
-        iec(f.diskread),
-        iec(f.diskwrite),
-    )
 }
 
 #[cfg(test)]

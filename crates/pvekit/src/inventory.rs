@@ -283,7 +283,7 @@ impl Inventory {
         }
         snap.reverse_lookup(ip, hostname, alias)
             .cloned()
-            .ok_or_else(|| Error::ResourceNotFound(describe_query(ip, hostname, alias)))
+            .ok_or_else(|| Error::ResourceNotFound(describe_lookup(ip, hostname, alias)))
     }
 
     /// The name of the node with this hostname (first label), IP or alias.
@@ -462,7 +462,8 @@ fn diff(old: &Snapshot, new: &Snapshot) -> Vec<InventoryEvent> {
     events
 }
 
-fn describe_query(ip: Option<IpAddr>, hostname: Option<&str>, alias: Option<&str>) -> String {
+/// A reverse-lookup query in words, for messages: `ip 10.0.0.5, hostname web`.
+pub fn describe_lookup(ip: Option<IpAddr>, hostname: Option<&str>, alias: Option<&str>) -> String {
     let mut parts = Vec::new();
     if let Some(ip) = ip {
         parts.push(format!("ip {ip}"));

@@ -53,7 +53,7 @@ pub use guest::{
 };
 pub use inventory::{
     GuestResource, Inventory, InventoryEvent, InventoryOptions, PollerHandle,
-    RESOURCE_POLL_INTERVAL, Snapshot, first_label,
+    RESOURCE_POLL_INTERVAL, Snapshot, describe_lookup, first_label,
 };
 pub use journal::JournalPage;
 pub use node::Node;

@@ -108,16 +108,7 @@ impl Guest {
     /// As [`Guest::status`].
     pub async fn stats_line(&self) -> Result<String> {
         let s = self.status().await?;
-        Ok(format::stats_line(&StatsFigures {
-            status: s.status.to_string(),
-            cpu: s.cpu,
-            mem: s.mem,
-            maxmem: s.maxmem,
-            netin: s.netin,
-            netout: s.netout,
-            diskread: s.diskread,
-            diskwrite: s.diskwrite,
-        }))
+        Ok(StatsFigures::from_status(&s).line())
     }
 
     /// Stats lines: one at once, then one every `interval`, until the stream is dropped.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
-use pvekit::core::format::{StatsFigures, stats_line};
+use pvekit::core::format::StatsFigures;
 use pvekit::{Client, ClusterResource, ResourceType};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::{cursor, execute, terminal};
@@ -105,22 +105,9 @@ pub struct StatsRow {
     /// `lxc` or `qemu`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `running`, `stopped`, ...
-    pub status: String,
-    /// CPU usage, fraction of the guest's CPUs.
-    pub cpu: f64,
-    /// Memory in use, bytes.
-    pub mem: u64,
-    /// Memory limit, bytes.
-    pub maxmem: u64,
-    /// Bytes received.
-    pub netin: u64,
-    /// Bytes sent.
-    pub netout: u64,
-    /// Bytes read from disk.
-    pub diskread: u64,
-    /// Bytes written to disk.
-    pub diskwrite: u64,
+    /// Status and counters, flattened into the row's JSON.
+    #[serde(flatten)]
+    pub figures: StatsFigures,
     /// Whether it is a template.
     pub template: bool,
     /// Cluster name.
@@ -137,14 +124,7 @@ impl StatsRow {
             name: r.name.clone(),
             node: r.node.clone(),
             kind: r.kind.clone(),
-            status: r.status.clone().unwrap_or_else(|| "unknown".into()),
-            cpu: r.cpu.unwrap_or(0.0),
-            mem: r.mem.unwrap_or(0),
-            maxmem: r.maxmem.unwrap_or(0),
-            netin: r.netin.unwrap_or(0),
-            netout: r.netout.unwrap_or(0),
-            diskread: r.diskread.unwrap_or(0),
-            diskwrite: r.diskwrite.unwrap_or(0),
+            figures: StatsFigures::from_resource(r),
             template: r.template.unwrap_or(false),
             cluster: cluster.to_string(),
         })
@@ -152,16 +132,7 @@ impl StatsRow {
 
     /// The seed's line for this row.
     pub fn line(&self) -> String {
-        stats_line(&StatsFigures {
-            status: self.status.clone(),
-            cpu: self.cpu,
-            mem: self.mem,
-            maxmem: self.maxmem,
-            netin: self.netin,
-            netout: self.netout,
-            diskread: self.diskread,
-            diskwrite: self.diskwrite,
-        })
+        self.figures.line()
     }
 }
 
@@ -256,7 +227,7 @@ async fn fetch(clients: &[Client], all: bool) -> Result<Vec<StatsRow>> {
             resources
                 .iter()
                 .filter_map(|r| StatsRow::from_resource(c.name(), r))
-                .filter(|r| all || (r.status == "running" && !r.template)),
+                .filter(|r| all || (r.figures.status == "running" && !r.template)),
         );
     }
     rows.sort_by(|a, b| (a.vmid, &a.cluster).cmp(&(b.vmid, &b.cluster)));
@@ -515,14 +486,16 @@ mod tests {
             name: Some(format!("ct{vmid}")),
             node: Some("pve1".into()),
             kind: "lxc".into(),
-            status: "running".into(),
-            cpu: 0.311,
-            mem: 268_435_456,
-            maxmem: 1_073_741_824,
-            netin: 123_456_789,
-            netout: 98_765_432,
-            diskread: 5_555_555,
-            diskwrite: 4_444_444,
+            figures: StatsFigures {
+                status: "running".into(),
+                cpu: 0.311,
+                mem: 268_435_456,
+                maxmem: 1_073_741_824,
+                netin: 123_456_789,
+                netout: 98_765_432,
+                diskread: 5_555_555,
+                diskwrite: 4_444_444,
+            },
             template: false,
             cluster: cluster.into(),
         }

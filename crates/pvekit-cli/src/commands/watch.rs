@@ -64,7 +64,7 @@ pub async fn lookup(
     node: bool,
     format: Format,
 ) -> Result<()> {
-    let query = describe(ip, hostname.as_deref(), alias.as_deref());
+    let query = pvekit::describe_lookup(ip, hostname.as_deref(), alias.as_deref());
     let mut out = super::stdout();
     if node {
         let mut found = Vec::new();
@@ -129,20 +129,6 @@ pub async fn lookup(
         Format::Table => output::write_guests(&mut out, Format::Table, &[row])?,
     }
     Ok(())
-}
-
-fn describe(ip: Option<IpAddr>, hostname: Option<&str>, alias: Option<&str>) -> String {
-    let mut parts = Vec::new();
-    if let Some(ip) = ip {
-        parts.push(format!("ip {ip}"));
-    }
-    if let Some(h) = hostname {
-        parts.push(format!("hostname {h}"));
-    }
-    if let Some(a) = alias {
-        parts.push(format!("alias {a}"));
-    }
-    parts.join(", ")
 }
 
 fn ips(v: &[IpAddr]) -> String {
