@@ -452,6 +452,11 @@ impl RunningSim {
     pub fn terminal_sessions(&self) -> usize {
         self.state.terminals.live()
     }
+    /// Keepalive messages (`2`) terminal sessions have received so far. termproxy consumes a
+    /// `2` when the next bytes arrive, so the latest one of a session counts only then.
+    pub fn terminal_keepalives(&self) -> u64 {
+        self.state.terminals.keepalives()
+    }
     /// Stops serving and waits for the server to finish; terminal sessions end (their
     /// process trees are killed).
     pub async fn shutdown(mut self) {

@@ -28,6 +28,10 @@ pub struct ClientOptions {
     pub ticket_renewal: Duration,
     /// At most this many requests in flight to the cluster at once (default 16).
     pub max_in_flight: usize,
+    /// How often an open terminal sends termproxy's keepalive `2` (default
+    /// [`KEEPALIVE_INTERVAL`](crate::KEEPALIVE_INTERVAL), 30 s, as the web UI does), so idle
+    /// sessions outlive proxies that drop quiet connections.
+    pub terminal_keepalive: Duration,
 }
 
 impl Default for ClientOptions {
@@ -35,6 +39,7 @@ impl Default for ClientOptions {
         ClientOptions {
             ticket_renewal: Duration::from_secs(15 * 60),
             max_in_flight: 16,
+            terminal_keepalive: crate::KEEPALIVE_INTERVAL,
         }
     }
 }
@@ -76,6 +81,7 @@ struct Conn {
     /// The TLS settings of `http`, for websockets.
     tls: Arc<rustls::ClientConfig>,
     limiter: Semaphore,
+    keepalive: Duration,
 }
 
 impl Client {
@@ -125,6 +131,8 @@ impl Client {
             presented,
             tls: Arc::new(tls),
             limiter: Semaphore::new(options.max_in_flight.max(1)),
+            // A zero period would make `tokio::time::interval` panic.
+            keepalive: options.terminal_keepalive.max(Duration::from_millis(10)),
         };
         if let (None, Some(t)) = (&conn.auth.token, &conn.auth.login) {
             conn.login(t).await?;
@@ -264,6 +272,7 @@ impl Client {
             cookie: format!("PVEAuthCookie={}", session.ticket.expose_secret()).into(),
             connect_timeout: conn.resolved.timeouts.connect,
             user: login.userid.clone(),
+            keepalive: conn.keepalive,
         })
     }
 
@@ -673,6 +682,7 @@ pub(crate) struct WebsocketTarget {
     pub cookie: SecretString,
     pub connect_timeout: Duration,
     pub user: pvekit_core::AuthId,
+    pub keepalive: Duration,
 }
 
 /// Which credentials a request uses.

@@ -207,8 +207,9 @@ impl Terminal {
         let sink = Arc::new(Mutex::new(sink));
         let keepalive = {
             let sink = Arc::downgrade(&sink);
+            let period = target.keepalive;
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(KEEPALIVE_INTERVAL);
+                let mut tick = tokio::time::interval(period);
                 tick.tick().await;
                 loop {
                     tick.tick().await;

@@ -65,6 +65,8 @@ pub(crate) struct Terminals {
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Where the synthetic journals begin (simulator clock, ms).
     pub journal_begin_ms: i64,
+    /// Keepalive messages received over every session.
+    keepalives: std::sync::atomic::AtomicU64,
 }
 
 impl Terminals {
@@ -75,6 +77,7 @@ impl Terminals {
             sessions: Mutex::new(HashMap::new()),
             shutdown: tokio::sync::watch::channel(false).0,
             journal_begin_ms: now_ms - 3_600_000,
+            keepalives: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -95,6 +98,17 @@ impl Terminals {
     /// Number of live sessions (waiting or connected).
     pub fn live(&self) -> usize {
         self.sessions().len()
+    }
+
+    /// Counts one keepalive message.
+    pub fn count_keepalive(&self) {
+        self.keepalives
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Keepalive messages received so far, over every session.
+    pub fn keepalives(&self) -> u64 {
+        self.keepalives.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Number of sessions with a connected websocket.

@@ -1,7 +1,8 @@
 //! The termproxy byte protocol, client to server, after the auth line: `0:<len>:<data>`
 //! (input), `1:<cols>:<rows>:` (resize), `2` (keepalive). Parsed like pve-xtermjs'
 //! termproxy: messages are processed from a byte queue; anything that is not `0` or `1` where
-//! a message type is expected is skipped one byte at a time (so `2` vanishes silently);
+//! a message type is expected is skipped one byte at a time (a `2` skipped so is reported as
+//! a keepalive, for the simulator's count, and otherwise ignored);
 //! fewer than two queued bytes wait for more; a header whose terminating colon has not
 //! arrived yet waits too.
 
@@ -17,6 +18,8 @@ pub(crate) enum Event {
         /// Rows.
         rows: u16,
     },
+    /// A keepalive `2`, consumed without effect.
+    Keepalive,
 }
 
 /// The longest decimal field termproxy accepts before giving up on a header.
@@ -90,6 +93,10 @@ impl Parser {
                     Field::Incomplete => break,
                     Field::Invalid => pos += 1,
                 },
+                (b'2', _) => {
+                    out.push(Event::Keepalive);
+                    pos += 1;
+                }
                 _ => pos += 1,
             }
         }
@@ -118,7 +125,10 @@ mod tests {
         );
         // A keepalive alone waits, then is skipped.
         assert!(p.push(b"2").is_empty());
-        assert_eq!(p.push(b"0:1:x"), vec![Event::Input(b"x".to_vec())]);
+        assert_eq!(
+            p.push(b"0:1:x"),
+            vec![Event::Keepalive, Event::Input(b"x".to_vec())]
+        );
         // Split across frames.
         assert!(p.push(b"0:5:he").is_empty());
         assert_eq!(p.push(b"llo"), vec![Event::Input(b"hello".to_vec())]);
@@ -131,7 +141,9 @@ mod tests {
         assert!(p.push(b"1:80:24").is_empty());
         assert_eq!(p.push(b":"), vec![Event::Resize { cols: 80, rows: 24 }]);
         // Garbage bytes are skipped one at a time.
-        assert_eq!(p.push(b"xyz22220:1:q"), vec![Event::Input(b"q".to_vec())]);
+        let mut events = p.push(b"xyz22220:1:q");
+        assert_eq!(events.pop(), Some(Event::Input(b"q".to_vec())));
+        assert_eq!(events, vec![Event::Keepalive; 4]);
         // A malformed header is skipped.
         assert_eq!(p.push(b"0:a:0:1:z"), vec![Event::Input(b"z".to_vec())]);
         assert_eq!(p.push(b"0:0:"), vec![Event::Input(Vec::new())]);

@@ -150,6 +150,7 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
                 Event::Resize { cols, rows } => {
                     let _ = writer.resize(pty_process::Size::new(rows, cols));
                 }
+                Event::Keepalive => st.terminals.count_keepalive(),
             }
         }
         tokio::select! {

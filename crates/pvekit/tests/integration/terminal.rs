@@ -285,3 +285,43 @@ async fn token_only_configs_read_node_journals_over_rest() {
     assert_eq!(lines.len(), 5);
     assert!(sim.rejections().is_empty(), "{:#?}", sim.rejections());
 }
+
+#[tokio::test]
+async fn idle_sessions_send_keepalives_that_change_nothing() {
+    let sim = lab().await;
+    let options = pvekit::ClientOptions {
+        terminal_keepalive: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let c = Client::connect_with(&password_config(&sim), options)
+        .await
+        .unwrap();
+    let n = node(&c, "pve1");
+    assert_eq!(sim.terminal_keepalives(), 0);
+    // A quiet command over a session that keeps sending `2`: the output stays exact.
+    assert_eq!(
+        output(n.command("sleep 1; printf done")).await,
+        (b"done".to_vec(), 0)
+    );
+    let during_command = sim.terminal_keepalives();
+    assert!(
+        during_command >= 3,
+        "about 10 keepalives in 1 s at 100 ms, got {during_command}"
+    );
+    // An idle interactive terminal keeps sending them too; termproxy consumes the latest one
+    // when the next bytes arrive.
+    let term = pvekit::Terminal::open(&n, 80, 24).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    term.send(b"\x15").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.terminal_keepalives() < during_command + 3 {
+        assert!(
+            Instant::now() < deadline,
+            "an idle terminal sent {} keepalives in 600 ms",
+            sim.terminal_keepalives() - during_command
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    term.close().await;
+    assert_clean(&sim);
+}
