@@ -7,22 +7,14 @@
 //!
 //! `PVE_NO_TLS_VERIFY=1` skips certificate verification instead of pinning.
 
-use pvekit::{Client, Config, NodePool, ResourceType};
+mod common;
+
+use pvekit::{Client, NodePool, ResourceType};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let env = |k: &str| std::env::var(k).ok();
-    let config = Config {
-        url: env("PVE_URL").ok_or("set PVE_URL")?,
-        token_id: env("PVE_TOKEN_ID"),
-        secret: env("PVE_SECRET").map(Into::into),
-        username: env("PVE_USERNAME"),
-        password: env("PVE_PASSWORD").map(Into::into),
-        fingerprint: env("PVE_FINGERPRINT"),
-        no_tls_verify: env("PVE_NO_TLS_VERIFY").is_some_and(|v| v == "1"),
-        ..Default::default()
-    };
+    let config = common::config_from_env()?;
     let client = Client::connect(&config).await?;
     println!(
         "{} (Proxmox VE {})",

@@ -106,9 +106,9 @@ const POSTGRES: Unit = Unit {
     facility: "local0.info",
     msgs: &[
         "[{n}] LOG:  checkpoint starting: time",
-        "[{n}] LOG:  checkpoint complete: wrote {k} buffers (0.1%); 0 WAL file(s) added, 0 removed, 1 recycled",
+        "[{n}] LOG:  checkpoint complete: wrote {n} buffers (0.1%); 0 WAL file(s) added, 0 removed, 1 recycled",
         "[{n}] LOG:  automatic vacuum of table \"app.public.sessions\": index scans: 1",
-        "[{n}] LOG:  duration: {k}.{k} ms  statement: SELECT count(*) FROM events",
+        "[{n}] LOG:  duration: {s} ms  statement: SELECT count(*) FROM events",
     ],
 };
 const REDIS: Unit = Unit {
