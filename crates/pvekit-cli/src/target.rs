@@ -162,8 +162,10 @@ pub fn find(target: &Target, clusters: &[ClusterGuests<'_>]) -> Result<Found, St
             let mut names: Vec<&str> = clusters.iter().map(|c| c.cluster).collect();
             names.dedup();
             let hint = match target {
-                Target::Name(_) => " (names are compared ignoring case; see `pvekit ls`)",
-                _ => " (see `pvekit ls`)",
+                Target::Name(_) => {
+                    " (names are compared ignoring case; `pvekit ls` lists the guests this login may see: those it has VM.Audit on)"
+                }
+                _ => " (`pvekit ls` lists the guests this login may see: those it has VM.Audit on)",
             };
             Err(match names.as_slice() {
                 [] => format!("no guest '{target}': no cluster is connected"),

@@ -11,6 +11,9 @@ use pvekit_core::ticket::{
     TICKET_LIFETIME_SECS, TICKET_SKEW_SECS, format_hex_time, is_age_valid, parse_hex_time,
 };
 use ring::hmac;
+
+use crate::ScenarioUser;
+use crate::acl::{self, Privs};
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// The credentials and signing keys of one simulator.
@@ -20,9 +23,11 @@ pub(crate) struct Auth {
     /// The one user that can log in (`root@pam` by default).
     pub userid: String,
     password: String,
-    /// The one API token id (`root@pam!pvekit` by default).
+    /// The main API token id (`root@pam!pvekit` by default), without privilege separation.
     pub token_id: String,
     secret: String,
+    /// The scenario's further users, with their ACLs and tokens.
+    users: Vec<ScenarioUser>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -91,6 +96,46 @@ impl Auth {
             password,
             token_id,
             secret,
+            users: Vec::new(),
+        }
+    }
+
+    /// Adds the scenario's users (checked by [`crate::Scenario::check`]).
+    pub fn with_users(mut self, users: Vec<ScenarioUser>) -> Auth {
+        self.users = users;
+        self
+    }
+
+    fn user(&self, userid: &str) -> Option<&ScenarioUser> {
+        self.users.iter().find(|u| u.userid == userid)
+    }
+
+    /// The privileges of a user or token id on an ACL path. `root@pam` and the simulator's
+    /// own user have all (its own token has no privilege separation); scenario users have
+    /// what their ACL grants, their tokens with privilege separation the intersection of
+    /// their own ACL's and their user's.
+    pub fn privileges(&self, authid: &str, path: &str) -> Privs {
+        if authid == "root@pam" || authid == self.userid || authid == self.token_id {
+            return acl::all_privs();
+        }
+        let (userid, token) = match authid.split_once('!') {
+            Some((u, t)) => (u, Some(t)),
+            None => (authid, None),
+        };
+        let Some(user) = self.user(userid) else {
+            return Privs::new();
+        };
+        let mine = acl::privs_on(&user.acl, path);
+        match token {
+            None => mine,
+            Some(name) => match user.tokens.iter().find(|t| t.name == name) {
+                None => Privs::new(),
+                Some(t) if !t.privsep => mine,
+                Some(t) => acl::privs_on(&t.acl, path)
+                    .intersection(&mine)
+                    .copied()
+                    .collect(),
+            },
         }
     }
 
@@ -142,9 +187,14 @@ impl Auth {
     /// Checks `user@realm!name=secret` (the part after `PVEAPIToken=`); returns the token id.
     pub fn verify_token(&self, value: &str) -> Option<String> {
         let (id, secret) = value.rsplit_once('=')?;
-        let ok_id = id == self.token_id;
-        let ok_secret = same_bytes(secret.as_bytes(), self.secret.as_bytes());
-        (ok_id && ok_secret).then(|| id.to_string())
+        let expected = if id == self.token_id {
+            self.secret.as_str()
+        } else {
+            let (userid, name) = id.split_once('!')?;
+            let token = self.user(userid)?.tokens.iter().find(|t| t.name == name)?;
+            token.secret.as_str()
+        };
+        same_bytes(secret.as_bytes(), expected.as_bytes()).then(|| id.to_string())
     }
 
     /// A VNC ticket (`PVEVNC:<8 HEX time>::<base64 signature>`) bound to the authenticated id,
@@ -198,14 +248,16 @@ impl Auth {
             (false, Some(r)) => format!("{username}@{r}"),
             (false, None) => return None,
         };
-        if userid != self.userid {
-            return None;
-        }
+        let expected = if userid == self.userid {
+            self.password.as_str()
+        } else {
+            self.user(&userid)?.password.as_deref()?
+        };
         if password.starts_with("PVE:") {
             let owner = self.verify_ticket(password, now)?;
             return (owner == userid || owner == "root@pam").then_some(userid);
         }
-        same_bytes(password.as_bytes(), self.password.as_bytes()).then_some(userid)
+        same_bytes(password.as_bytes(), expected.as_bytes()).then_some(userid)
     }
 }
 

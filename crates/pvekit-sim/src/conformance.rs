@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::rules::{self, EndpointRule, KeyRule, ParamFormat, ParamRule, ParamType};
+use crate::rules::{self, EndpointRule, KeyRule, ParamFormat, ParamRule, ParamType, Permission};
 
 /// One method of the schema file.
 #[derive(Debug, Clone)]
@@ -161,6 +161,10 @@ impl SchemaSet {
                     allow_token: truthy(e.get("allowtoken")),
                     proxy_to_node: e.get("proxyto").and_then(Value::as_str) == Some("node"),
                     params,
+                    permission: e
+                        .get("permissions")
+                        .and_then(Permission::from_schema)
+                        .ok_or_else(|| format!("{method} {path}: unknown permissions form"))?,
                 },
                 returns: e.get("returns").cloned().unwrap_or(Value::Null),
             });
@@ -210,6 +214,12 @@ impl SchemaSet {
             }
             if mine.proxy_to_node != theirs.proxy_to_node {
                 diffs.push(format!("{at}: proxyto differs"));
+            }
+            if mine.permission != theirs.permission {
+                diffs.push(format!(
+                    "{at}: permissions {:?} vs schema {:?}",
+                    mine.permission, theirs.permission
+                ));
             }
             let a: BTreeSet<&str> = mine.params.iter().map(|p| p.name.as_str()).collect();
             let b: BTreeSet<&str> = theirs.params.iter().map(|p| p.name.as_str()).collect();

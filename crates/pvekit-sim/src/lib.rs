@@ -68,6 +68,7 @@
 
 #![warn(missing_docs)]
 
+mod acl;
 mod api;
 mod auth;
 mod cert;
@@ -87,9 +88,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use acl::AclEntry;
 pub use model::scenario::{
     GuestStatus, GuestType, Scenario, ScenarioCounters, ScenarioGuest, ScenarioInterface,
-    ScenarioNode,
+    ScenarioNode, ScenarioToken, ScenarioUser,
 };
 
 /// The simulator's hand-written parameter table (every method it knows), for conformance
@@ -278,23 +280,31 @@ impl Simulator {
     pub async fn start(opts: SimOptions) -> Result<RunningSim, SimError> {
         let clock = Arc::new(clock::Clock::default());
         let now = clock.now();
-        let model = if let Some(s) = &opts.scenario_inline {
-            s.to_model(opts.seed, now)
-                .map_err(|message| SimError::Scenario {
-                    path: PathBuf::from("<inline>"),
-                    message,
-                })?
+        let scenario = if let Some(s) = &opts.scenario_inline {
+            Some((s.clone(), PathBuf::from("<inline>")))
         } else if let Some(path) = &opts.scenario {
-            let err = |message: String| SimError::Scenario {
+            let text = std::fs::read_to_string(path).map_err(|e| SimError::Scenario {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let s = Scenario::from_yaml(&text).map_err(|message| SimError::Scenario {
                 path: path.clone(),
                 message,
-            };
-            let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-            Scenario::from_yaml(&text)
-                .and_then(|s| s.to_model(opts.seed, now))
-                .map_err(err)?
+            })?;
+            Some((s, path.clone()))
         } else {
-            model::generate::generate(opts.seed, opts.nodes, opts.containers, opts.vms, now)
+            None
+        };
+        let (model, users) = match scenario {
+            Some((s, path)) => (
+                s.to_model(opts.seed, now)
+                    .map_err(|message| SimError::Scenario { path, message })?,
+                s.users,
+            ),
+            None => (
+                model::generate::generate(opts.seed, opts.nodes, opts.containers, opts.vms, now),
+                Vec::new(),
+            ),
         };
 
         let username = opts
@@ -359,7 +369,8 @@ impl Simulator {
                 password.clone(),
                 token_id.clone(),
                 secret.clone(),
-            ),
+            )
+            .with_users(users),
             clock,
             rules: api::params::endpoints(),
             recorder: record::Recorder::default(),

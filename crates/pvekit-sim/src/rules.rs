@@ -150,6 +150,78 @@ pub struct EndpointRule {
     pub proxy_to_node: bool,
     /// The parameters, path placeholders included.
     pub params: Vec<ParamRule>,
+    /// Who may call it.
+    pub permission: Permission,
+}
+
+/// Who may call a method: the schema's `permissions`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    /// `user: world`: anyone, without logging in.
+    World,
+    /// `user: all`: anyone logged in; the handler shows only what the caller may see.
+    All,
+    /// `check: [perm, PATH, PRIVS]`: every privilege on the path (or, with `any`, one of
+    /// them). The path may hold `{node}` and `{vmid}`, filled from the request.
+    Check {
+        /// The ACL path template.
+        path: String,
+        /// The privileges.
+        privs: Vec<String>,
+        /// Whether one of them is enough.
+        any: bool,
+    },
+}
+
+impl Permission {
+    /// `check` with every privilege required.
+    pub fn check(path: &str, privs: &[&str]) -> Permission {
+        Permission::Check {
+            path: path.to_string(),
+            privs: privs.iter().map(|p| p.to_string()).collect(),
+            any: false,
+        }
+    }
+
+    /// `check` with one of the privileges enough.
+    pub fn check_any(path: &str, privs: &[&str]) -> Permission {
+        Permission::Check {
+            path: path.to_string(),
+            privs: privs.iter().map(|p| p.to_string()).collect(),
+            any: true,
+        }
+    }
+
+    /// Reads the schema's `permissions` object; `None` for a form this table does not know.
+    pub fn from_schema(v: &serde_json::Value) -> Option<Permission> {
+        if let Some(user) = v.get("user").and_then(serde_json::Value::as_str) {
+            return match user {
+                "world" => Some(Permission::World),
+                "all" => Some(Permission::All),
+                _ => None,
+            };
+        }
+        let check = v.get("check")?.as_array()?;
+        if check.first()?.as_str()? != "perm" {
+            return None;
+        }
+        let path = check.get(1)?.as_str()?.to_string();
+        let privs = check
+            .get(2)?
+            .as_array()?
+            .iter()
+            .map(|p| p.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()?;
+        let any = match (check.get(3), check.get(4)) {
+            (None, _) => false,
+            (Some(k), Some(v)) if k.as_str() == Some("any") => {
+                v.as_u64() == Some(1) || v.as_bool() == Some(true)
+            }
+            _ => return None,
+        };
+        Some(Permission::Check { path, privs, any })
+    }
 }
 
 impl EndpointRule {

@@ -662,7 +662,9 @@ impl Conn {
                     message
                 },
             },
-            403 => Error::Permission { message },
+            403 => Error::Permission {
+                message: permission_hint(&message, used_token),
+            },
             500 if message.contains("does not exist") => Error::NotFound { message },
             code => Error::Api {
                 method: method.into(),
@@ -683,6 +685,35 @@ pub(crate) struct WebsocketTarget {
     pub connect_timeout: Duration,
     pub user: pvekit_core::AuthId,
     pub keepalive: Duration,
+}
+
+/// The server's 403 message plus what to do about it. Proxmox VE names the ACL path and the
+/// privileges: `Permission check failed (/vms/101, VM.PowerMgmt)`.
+fn permission_hint(message: &str, used_token: bool) -> String {
+    let message = message.trim_end();
+    if message.contains("not available with API token") {
+        return format!("{message}: this needs a username/password login");
+    }
+    let Some((path, privs)) = message
+        .strip_prefix("Permission check failed (")
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|r| r.split_once(", "))
+    else {
+        return message.to_string();
+    };
+    let who = if used_token {
+        "the API token (and, with privilege separation, its user too)"
+    } else {
+        "the user"
+    };
+    let need = if privs.contains('|') {
+        format!("one of {}", privs.replace('|', ", "))
+    } else {
+        privs.to_string()
+    };
+    format!(
+        "{message}: {who} needs {need} on {path}; grant a role that has it under Datacenter > Permissions"
+    )
 }
 
 /// Which credentials a request uses.

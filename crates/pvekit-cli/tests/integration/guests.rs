@@ -83,7 +83,7 @@ fn ambiguous_and_unknown_targets_are_clear_errors() {
     let out = run(&mut pvekit(&args(&base, &["start", "nope"])));
     assert_eq!(
         out.fails(1),
-        "pvekit: no guest 'nope' in cluster lab (names are compared ignoring case; see `pvekit ls`)"
+        "pvekit: no guest 'nope' in cluster lab (names are compared ignoring case; `pvekit ls` lists the guests this login may see: those it has VM.Audit on)"
     );
     let out = run(&mut pvekit(&args(&base, &["status", "999"])));
     assert!(out.fails(1).contains("no guest '999'"));
@@ -395,4 +395,28 @@ fn demo_stats_once_and_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(&mut pvekit(&["--demo", "start", "100", "--timeout", "0"]));
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_missing_privilege_is_one_line_naming_it() {
+    let yaml = format!(
+        "{LAB}users:\n  - userid: ops@pve\n    acl: [{{path: /, role: PVEAuditor}}]\n    tokens: [{{name: ro, secret: ro-secret, privsep: false}}]\n"
+    );
+    let sim = Sim::scenario(&yaml);
+    let mut base = sim.token_args();
+    base[3] = "ops@pve!ro".into();
+    base[5] = "ro-secret".into();
+    // An auditor lists and reads...
+    let v = run(&mut pvekit(&args(&base, &["ls", "-o", "json"]))).json();
+    assert_eq!(v.as_array().unwrap().len(), 6, "{v}");
+    assert_eq!(status_of(&base, "db"), "stopped");
+    // ...and is told exactly what it lacks when it acts.
+    let out = run(&mut pvekit(&args(&base, &["start", "db"])));
+    let line = out.fails(1);
+    assert!(
+        line.contains("Permission check failed (/vms/101, VM.PowerMgmt)"),
+        "{line}"
+    );
+    assert!(line.contains("needs VM.PowerMgmt on /vms/101"), "{line}");
+    assert_eq!(status_of(&base, "db"), "stopped");
 }

@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::error::{ApiError, AuthFailure, json_response};
 use crate::model::Model;
 use crate::record::{Recorder, redact};
-use crate::rules::{self, EndpointRule};
+use crate::rules::{self, EndpointRule, Permission};
 use crate::{RecordedRequest, Rejection};
 
 /// Largest POST/PUT body pveproxy accepts.
@@ -131,6 +131,17 @@ impl Call<'_> {
         match &self.identity {
             Identity::Anonymous => "",
             Identity::User(u) | Identity::Token(u) => u,
+        }
+    }
+
+    /// Whether the caller holds `privilege` on the ACL `path` (for handlers that show only
+    /// what the caller may see).
+    pub fn can(&self, path: &str, privilege: &str) -> bool {
+        match &self.identity {
+            Identity::Anonymous => false,
+            Identity::User(id) | Identity::Token(id) => {
+                self.state.auth.privileges(id, path).contains(privilege)
+            }
         }
     }
 
@@ -451,17 +462,6 @@ fn process(
             body_record,
         );
     };
-    if creds.token.is_some() && !rule.allow_token {
-        return (
-            Outcome::Error(ApiError::new(
-                403,
-                format!(
-                    "Permission check failed (URI '{rel}' not available with API token, need proper ticket.)\n"
-                ),
-            )),
-            body_record,
-        );
-    }
 
     // Parameters: body, then query over it, then path placeholders.
     let mut params: BTreeMap<String, Value> = BTreeMap::new();
@@ -491,6 +491,22 @@ fn process(
         }
         params.insert(k, Value::String(v));
     }
+    // As pveproxy: the token restriction and the permission check come before the
+    // parameters are validated.
+    if creds.token.is_some() && !rule.allow_token {
+        return (
+            Outcome::Error(ApiError::new(
+                403,
+                format!(
+                    "Permission check failed (URI '{rel}' not available with API token, need proper ticket.)\n"
+                ),
+            )),
+            body_record,
+        );
+    }
+    if let Err(e) = check_permission(st, &identity, &rule.permission, &params) {
+        return (Outcome::Error(e), body_record);
+    }
     if let Err(errors) = rules::validate(rule, &params) {
         return (Outcome::Error(ApiError::params(errors)), body_record);
     }
@@ -505,6 +521,48 @@ fn process(
         Err(e) => Outcome::Error(e),
     };
     (outcome, body_record)
+}
+
+/// The method's permission check (pve-access-control `check_api2_permissions`): 403
+/// `Permission check failed (<path>, <privilege>)` naming the first missing privilege, or
+/// all of them joined by `|` when one would do.
+fn check_permission(
+    st: &AppState,
+    identity: &Identity,
+    permission: &Permission,
+    params: &BTreeMap<String, Value>,
+) -> Result<(), ApiError> {
+    let Permission::Check { path, privs, any } = permission else {
+        return Ok(());
+    };
+    let mut path = path.clone();
+    for key in ["node", "vmid"] {
+        if let Some(v) = params.get(key) {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            path = path.replace(&format!("{{{key}}}"), &text);
+        }
+    }
+    let have = match identity {
+        Identity::User(id) | Identity::Token(id) => st.auth.privileges(id, &path),
+        Identity::Anonymous => Default::default(),
+    };
+    let denied =
+        |what: &str| ApiError::new(403, format!("Permission check failed ({path}, {what})\n"));
+    if *any {
+        if privs.iter().any(|p| have.contains(p.as_str())) {
+            Ok(())
+        } else {
+            Err(denied(&privs.join("|")))
+        }
+    } else {
+        match privs.iter().find(|p| !have.contains(p.as_str())) {
+            Some(missing) => Err(denied(missing)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A repeated key becomes an array, as in pveproxy.

@@ -5,7 +5,7 @@
 //! something Proxmox VE would refuse is refused here too. The conformance test compares this
 //! table with the official schema file at run time.
 
-use crate::rules::{EndpointRule, KeyRule, ParamFormat, ParamRule, ParamType};
+use crate::rules::{EndpointRule, KeyRule, ParamFormat, ParamRule, ParamType, Permission};
 
 /// Builder shorthand for one parameter.
 struct P(ParamRule);
@@ -108,6 +108,47 @@ fn ep(method: &str, path: &str, params: Vec<P>) -> EndpointRule {
         allow_token: true,
         proxy_to_node: false,
         params: params.into_iter().map(|p| p.0).collect(),
+        permission: permission(method, path),
+    }
+}
+
+/// Who may call each method, from the schema's `permissions`: a guest's reads need
+/// VM.Audit on `/vms/{vmid}`, its power actions VM.PowerMgmt, its config changes one of the
+/// VM.Config privileges, its terminal VM.Console; a node's status needs Sys.Audit and its
+/// terminal Sys.Console on `/nodes/{node}`; the cluster status Sys.Audit on `/`. Lists and
+/// tasks are open to any logged-in user and filtered by the handlers.
+fn permission(method: &str, path: &str) -> Permission {
+    let vm = "/vms/{vmid}";
+    let node = "/nodes/{node}";
+    let (_, tail) = path.split_once("/{vmid}").unwrap_or((path, ""));
+    let guest = path.contains("{vmid}");
+    match (method, path, tail) {
+        (_, "/access/ticket", _) => Permission::World,
+        ("GET", "/cluster/status", _) => Permission::check("/", &["Sys.Audit"]),
+        ("GET", "/nodes/{node}/status", _) => Permission::check(node, &["Sys.Audit"]),
+        ("GET", "/nodes/{node}/journal", _) => Permission::check(node, &["Sys.Syslog"]),
+        (_, "/nodes/{node}/termproxy" | "/nodes/{node}/vncwebsocket", _) => {
+            Permission::check(node, &["Sys.Console"])
+        }
+        (_, _, "/termproxy" | "/vncwebsocket") if guest => Permission::check(vm, &["VM.Console"]),
+        ("POST", _, t) if guest && t.starts_with("/status/") => {
+            Permission::check(vm, &["VM.PowerMgmt"])
+        }
+        ("PUT", _, "/config") if guest => Permission::check_any(
+            vm,
+            &[
+                "VM.Config.Disk",
+                "VM.Config.CPU",
+                "VM.Config.Memory",
+                "VM.Config.Network",
+                "VM.Config.Options",
+            ],
+        ),
+        ("GET", _, "/agent/network-get-interfaces") => {
+            Permission::check_any(vm, &["VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted"])
+        }
+        ("GET", _, _) if guest => Permission::check(vm, &["VM.Audit"]),
+        _ => Permission::All,
     }
 }
 

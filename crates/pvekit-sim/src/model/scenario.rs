@@ -37,6 +37,18 @@
 //!     status: running
 //!     agent: true
 //!     agent_running: false # enabled but not answering
+//! users:                   # besides the simulator's own user and token (full rights)
+//!   - userid: ops@pve
+//!     password: ops-secret
+//!     acl:                 # roles on paths, inherited below unless `propagate: false`
+//!       - { path: /, role: PVEAuditor }
+//!       - { path: /vms/101, role: PVEVMUser }
+//!     tokens:
+//!       - name: ro
+//!         secret: 5b1c7d1e-3a5f-4f39-9a56-2f7b0c1d9e11
+//!         privsep: true    # default: its own ACL, intersected with the user's
+//!         acl:
+//!           - { path: /, role: PVEAuditor }
 //! ```
 //!
 //! Unknown keys are errors. Config keys left out get the defaults of a freshly created guest.
@@ -48,6 +60,7 @@ use serde::Deserialize;
 use super::counters::mix;
 use super::generate::{lxc_defaults, make_node, qemu_defaults};
 use super::{Guest, Iface, Kind, Model, Pinned};
+use crate::acl::AclEntry;
 
 /// A cluster stated exactly.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -61,6 +74,63 @@ pub struct Scenario {
     /// The guests.
     #[serde(default)]
     pub guests: Vec<ScenarioGuest>,
+    /// More users (and their API tokens) with the roles their ACL entries grant.
+    #[serde(default)]
+    pub users: Vec<ScenarioUser>,
+}
+
+/// A user of a scenario: a login (when it has a password), ACL entries, API tokens.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioUser {
+    /// `name@realm`.
+    pub userid: String,
+    /// The password; without one the user cannot log in (its tokens still work).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The user's roles.
+    #[serde(default)]
+    pub acl: Vec<AclEntry>,
+    /// The user's API tokens.
+    #[serde(default)]
+    pub tokens: Vec<ScenarioToken>,
+}
+
+/// An API token of a scenario user.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioToken {
+    /// The token name (the part after `!`).
+    pub name: String,
+    /// Its secret.
+    pub secret: String,
+    /// Privilege separation (default true, as Proxmox VE creates tokens): the token has the
+    /// privileges of its own ACL that its user also has; without it, the user's.
+    #[serde(default = "yes")]
+    pub privsep: bool,
+    /// The token's roles (only with privilege separation).
+    #[serde(default)]
+    pub acl: Vec<AclEntry>,
+}
+
+impl std::fmt::Debug for ScenarioUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScenarioUser")
+            .field("userid", &self.userid)
+            .field("acl", &self.acl)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ScenarioToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScenarioToken")
+            .field("name", &self.name)
+            .field("privsep", &self.privsep)
+            .field("acl", &self.acl)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A node of a scenario.
@@ -287,6 +357,51 @@ impl Scenario {
                         g.vmid
                     ));
                 }
+            }
+        }
+        self.check_users()
+    }
+
+    fn check_users(&self) -> Result<(), String> {
+        let check_acl = |who: &str, acl: &[AclEntry]| {
+            for e in acl {
+                if !e.path.starts_with('/') {
+                    return Err(format!("{who}: ACL path '{}' must start with /", e.path));
+                }
+                if crate::acl::role_privs(&e.role).is_none() {
+                    return Err(format!("{who}: unknown role '{}'", e.role));
+                }
+            }
+            Ok(())
+        };
+        let mut ids = HashSet::new();
+        for u in &self.users {
+            let id: pvekit_core::AuthId = u
+                .userid
+                .parse()
+                .map_err(|e| format!("user '{}': {e}", u.userid))?;
+            if id.is_token() || u.userid == "root@pam" {
+                return Err(format!(
+                    "user '{}': give a user id other than root@pam",
+                    u.userid
+                ));
+            }
+            if !ids.insert(u.userid.as_str()) {
+                return Err(format!("duplicate user '{}'", u.userid));
+            }
+            check_acl(&u.userid, &u.acl)?;
+            let mut names = HashSet::new();
+            for t in &u.tokens {
+                let full = format!("{}!{}", u.userid, t.name);
+                pvekit_core::AuthId::parse_token(&full)
+                    .map_err(|e| format!("token '{full}': {e}"))?;
+                if !names.insert(t.name.as_str()) {
+                    return Err(format!("duplicate token '{full}'"));
+                }
+                if t.secret.is_empty() {
+                    return Err(format!("token '{full}': empty secret"));
+                }
+                check_acl(&full, &t.acl)?;
             }
         }
         Ok(())

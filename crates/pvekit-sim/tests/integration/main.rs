@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod config;
 mod conformance;
+mod permissions;
 mod scenario;
 mod shapes;
 mod tasks;

@@ -10,6 +10,7 @@ mod auth;
 mod discovery;
 mod guests;
 mod inventory;
+mod permissions;
 mod redaction;
 mod terminal;
 mod tls;

@@ -92,7 +92,9 @@ pub(crate) fn guest_item(model: &Model, g: &Guest, now: f64) -> Value {
     item
 }
 
-fn node_item(model: &Model, i: usize, now: f64) -> Value {
+/// A node as cluster/resources shows it; without Sys.Audit on it, only its identity, status
+/// and level (pve-manager `extract_node_stats`).
+fn node_item(model: &Model, i: usize, now: f64, can_audit: bool) -> Value {
     let n = &model.nodes[i];
     let mut item = json!({
         "id": format!("node/{}", n.name),
@@ -101,26 +103,31 @@ fn node_item(model: &Model, i: usize, now: f64) -> Value {
         "status": if n.online { "online" } else { "offline" },
     });
     if n.online {
-        let s = counters::node(n, now);
-        item["uptime"] = Value::from(s.uptime);
-        item["cpu"] = num(s.cpu);
-        item["maxcpu"] = Value::from(n.cpus);
-        item["mem"] = Value::from(s.mem_used);
-        item["maxmem"] = Value::from(n.mem_total);
-        item["disk"] = Value::from(s.rootfs_used);
-        item["maxdisk"] = Value::from(n.rootfs_total);
         item["level"] = Value::from(n.level.clone());
         item["cgroup-mode"] = Value::from(2);
+        if can_audit {
+            let s = counters::node(n, now);
+            item["uptime"] = Value::from(s.uptime);
+            item["cpu"] = num(s.cpu);
+            item["maxcpu"] = Value::from(n.cpus);
+            item["mem"] = Value::from(s.mem_used);
+            item["maxmem"] = Value::from(n.mem_total);
+            item["disk"] = Value::from(s.rootfs_used);
+            item["maxdisk"] = Value::from(n.rootfs_total);
+        }
     }
     item
 }
 
-fn storage_items(model: &Model, out: &mut Vec<Value>) {
+fn storage_items(call: &Call<'_>, model: &Model, out: &mut Vec<Value>) {
     for n in &model.nodes {
         for (storage, plugin, content, size) in [
             ("local", "dir", "backup,iso,vztmpl", n.rootfs_total),
             ("local-lvm", "lvmthin", "images,rootdir", n.rootfs_total * 4),
         ] {
+            if !call.can(&format!("/storage/{storage}"), "Datastore.Audit") {
+                continue;
+            }
             let mut item = json!({
                 "id": format!("storage/{}/{storage}", n.name),
                 "type": "storage",
@@ -140,7 +147,9 @@ fn storage_items(model: &Model, out: &mut Vec<Value>) {
     }
 }
 
-/// All resources, or those of one type (`vm`, `node`, `storage`, `sdn`).
+/// All resources, or those of one type (`vm`, `node`, `storage`, `sdn`), as far as the
+/// caller may see them: guests with VM.Audit, storages with Datastore.Audit, SDN zones with
+/// SDN.Audit; nodes always, their figures with Sys.Audit.
 pub(super) fn resources(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let now = call.state.clock.now_f64();
@@ -154,20 +163,23 @@ pub(super) fn resources(call: &Call<'_>) -> Result<Value, ApiError> {
         ids.sort();
         out.reserve(ids.len());
         for (_, vmid) in ids {
-            if let Some(g) = model.guests.get(&vmid) {
+            if let Some(g) = model.guests.get(&vmid)
+                && call.can(&format!("/vms/{vmid}"), "VM.Audit")
+            {
                 out.push(guest_item(&model, g, now));
             }
         }
     }
     if want("node") {
-        for i in 0..model.nodes.len() {
-            out.push(node_item(&model, i, now));
+        for (i, n) in model.nodes.iter().enumerate() {
+            let can_audit = call.can(&format!("/nodes/{}", n.name), "Sys.Audit");
+            out.push(node_item(&model, i, now, can_audit));
         }
     }
     if want("storage") {
-        storage_items(&model, &mut out);
+        storage_items(call, &model, &mut out);
     }
-    if want("sdn") {
+    if want("sdn") && call.can("/sdn/zones/localnetwork", "SDN.Audit") {
         for n in model.nodes.iter().filter(|n| n.online) {
             out.push(json!({
                 "id": format!("sdn/{}/localnetwork", n.name),

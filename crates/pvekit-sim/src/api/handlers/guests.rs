@@ -95,7 +95,7 @@ fn list(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
     let now = call.state.clock.now_f64();
     let out = model
         .guests_of(&node.name)
-        .filter(|g| g.kind == kind)
+        .filter(|g| g.kind == kind && call.can(&format!("/vms/{}", g.vmid), "VM.Audit"))
         .map(|g| Value::Object(guest_status(&model, g, now)))
         .collect();
     Ok(Value::Array(out))

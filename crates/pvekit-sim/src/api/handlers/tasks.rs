@@ -18,6 +18,27 @@ fn upid(call: &Call<'_>) -> Result<(String, Upid), ApiError> {
     Ok((text, parsed))
 }
 
+/// Owners read their tasks (a user also those of its tokens, a token only its own); anyone
+/// else needs Sys.Audit on the node (pve-manager Tasks.pm).
+fn check_access(call: &Call<'_>, upid: &Upid) -> Result<(), ApiError> {
+    let me = call.auth_id();
+    let owner = me == upid.user
+        || upid
+            .user
+            .split_once('!')
+            .is_some_and(|(user, _)| me == user);
+    let node = call.node()?;
+    let path = format!("/nodes/{node}");
+    if owner || call.can(&path, "Sys.Audit") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            format!("Permission check failed ({path}, Sys.Audit)\n"),
+        ))
+    }
+}
+
 /// The task with that exact UPID whose log is on `node`.
 fn find<'a>(tasks: &'a crate::model::tasks::Tasks, text: &str, node: &str) -> Option<&'a Task> {
     tasks.get(text).filter(|t| t.upid.node == node)
@@ -30,6 +51,7 @@ pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
     let node = model.reachable_node(&call.node()?)?;
     let task = find(&model.tasks, &text, &node.name)
         .ok_or_else(|| ApiError::param("upid", "no such task"))?;
+    check_access(call, &upid)?;
     let mut out = json!({
         "upid": text,
         "node": upid.node,
@@ -54,7 +76,8 @@ pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
 
 /// Task log lines `{n, t}` from `start`, at most `limit` (0 = all), with `total`.
 pub(super) fn log(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let (text, _) = upid(call)?;
+    let (text, parsed) = upid(call)?;
+    check_access(call, &parsed)?;
     if call.flag("download") {
         if call.params.contains_key("start") || call.params.contains_key("limit") {
             return Err(ApiError::new(
