@@ -1113,10 +1113,16 @@ providers:
             .skip(1)
             .filter_map(|b| b.split("```").next())
             .collect();
-        assert!(blocks.len() >= 2, "the README shows both config forms");
-        for yaml in blocks {
+        // Config files, and simulator scenarios (they state `nodes:`).
+        let (scenarios, configs): (Vec<&str>, Vec<&str>) =
+            blocks.into_iter().partition(|b| b.contains("\nnodes:"));
+        assert!(configs.len() >= 2, "the README shows both config forms");
+        for yaml in configs {
             let parsed = parse_config_file(&file(yaml)).unwrap();
             assert!(!parsed.is_empty(), "{yaml}");
+        }
+        for yaml in scenarios {
+            pvekit_sim::Scenario::from_yaml(yaml).unwrap();
         }
     }
 

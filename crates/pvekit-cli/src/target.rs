@@ -430,7 +430,10 @@ mod tests {
     fn unknown_is_a_clear_error() {
         let res = lab();
         let e = find(&t("999"), &one(&res)).unwrap_err();
-        assert_eq!(e, "no guest '999' in cluster lab (see `pvekit ls`)");
+        assert_eq!(
+            e,
+            "no guest '999' in cluster lab (`pvekit ls` lists the guests this login may see: those it has VM.Audit on)"
+        );
         let e = find(&t("nope"), &one(&res)).unwrap_err();
         assert!(
             e.contains("no guest 'nope'") && e.contains("ignoring case"),

@@ -289,3 +289,36 @@ fn scenario_users_are_checked() {
         "{debug}"
     );
 }
+
+#[tokio::test]
+async fn some_container_options_are_for_root_at_pam_alone() {
+    let s = lab().await;
+    let path = "/nodes/pve1/lxc/102/config";
+    // The simulator's own token has every privilege, but it is not root@pam.
+    let r = s.put(path, &[("dev0", "/dev/null")]).await;
+    denied(
+        &r,
+        "configuring device passthrough is only allowed for root@pam",
+    );
+    let r = s
+        .put(path, &[("hookscript", "local:snippets/hook.sh")])
+        .await;
+    denied(&r, "changing the hookscript is only allowed for root@pam");
+    let r = s.put(path, &[("hostname", "db2")]).await;
+    assert_eq!(r.status, 200, "{}", r.message());
+    // root@pam itself may.
+    let login = s.login().await;
+    let r = s
+        .send(
+            s.http
+                .put(s.url(path))
+                .header("Cookie", format!("PVEAuthCookie={}", login.ticket))
+                .header("CSRFPreventionToken", login.csrf)
+                .form(&[("dev0", "/dev/null")]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.message());
+    let config = s.data(path).await;
+    assert_eq!(config["dev0"], "/dev/null");
+    assert_eq!(config["hostname"], "db2");
+}

@@ -181,6 +181,74 @@ fn param_err(name: &str, msg: String) -> ApiError {
     ApiError::params(BTreeMap::from([(name.to_string(), msg)]))
 }
 
+/// The privilege changing (or, without `value`, deleting) one container option needs, after
+/// the method's own check (pve-container `check_ct_modify_config_perm`): CPU, disk, memory
+/// and network options their `VM.Config.*`, everything else VM.Config.Options; device
+/// passthrough, hook scripts and feature flags other than `nesting` on an unprivileged
+/// container are for `root@pam` alone (its tokens included).
+fn check_option_privilege(
+    call: &Call<'_>,
+    vmid: u32,
+    opt: &str,
+    value: Option<&str>,
+    unprivileged: bool,
+) -> Result<(), ApiError> {
+    if call.auth_id() == "root@pam" {
+        return Ok(());
+    }
+    let indexed = |prefix: &str| {
+        opt.strip_prefix(prefix)
+            .is_some_and(|i| !i.is_empty() && i.bytes().all(|c| c.is_ascii_digit()))
+    };
+    let root_only = |what: &str| Err(ApiError::new(403, format!("{what}\n")));
+    let privilege = match opt {
+        "cores" | "cpuunits" | "cpulimit" => "VM.Config.CPU",
+        "rootfs" => "VM.Config.Disk",
+        _ if indexed("mp") => "VM.Config.Disk",
+        "memory" | "swap" => "VM.Config.Memory",
+        "nameserver" | "searchdomain" | "hostname" => "VM.Config.Network",
+        _ if indexed("net") => "VM.Config.Network",
+        _ if indexed("dev") => {
+            return root_only(
+                "Permission check failed (configuring device passthrough is only allowed for root@pam)",
+            );
+        }
+        "hookscript" => {
+            return root_only(
+                "Permission check failed (changing the hookscript is only allowed for root@pam)",
+            );
+        }
+        "features" => {
+            if !unprivileged {
+                return root_only(
+                    "Permission check failed (changing feature flags for privileged container is only allowed for root@pam)",
+                );
+            }
+            let only_nesting = value.is_none_or(|v| {
+                v.split(',')
+                    .filter(|kv| !kv.is_empty())
+                    .all(|kv| kv.split('=').next() == Some("nesting"))
+            });
+            if !only_nesting {
+                return root_only(
+                    "Permission check failed (changing feature flags (except nesting) is only allowed for root@pam)",
+                );
+            }
+            "VM.Allocate"
+        }
+        _ => "VM.Config.Options",
+    };
+    let path = format!("/vms/{vmid}");
+    if call.can(&path, privilege) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            format!("Permission check failed ({path}, {privilege})\n"),
+        ))
+    }
+}
+
 /// PUT /nodes/{node}/lxc/{vmid}/config: sets and deletes options; answers `null`.
 pub(super) fn lxc_update(call: &Call<'_>, rule: &EndpointRule) -> Result<Value, ApiError> {
     let node = call.node()?;
@@ -216,6 +284,10 @@ pub(super) fn lxc_update(call: &Call<'_>, rule: &EndpointRule) -> Result<Value, 
             "detected modified configuration - file changed by other user? Try again.\n",
         ));
     }
+    let unprivileged = g.config.get("unprivileged").is_some_and(|v| v == "1");
+    for opt in delete.iter().chain(&revert) {
+        check_option_privilege(call, vmid, opt, None, unprivileged)?;
+    }
     let is_option = |k: &str| !NOT_OPTIONS.contains(&k) && rule.param(k).is_some();
     for opt in &revert {
         if !is_option(opt) {
@@ -245,6 +317,10 @@ pub(super) fn lxc_update(call: &Call<'_>, rule: &EndpointRule) -> Result<Value, 
                 format!("you can't use '-delete {opt}' and '-revert {opt}' at the same time"),
             ));
         }
+    }
+
+    for (opt, value) in &set {
+        check_option_privilege(call, vmid, opt, Some(value), unprivileged)?;
     }
 
     // Everything is checked before anything is written, like the real update.
