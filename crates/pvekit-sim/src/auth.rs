@@ -106,6 +106,18 @@ impl Auth {
         self
     }
 
+    /// Whether `authid` has every privilege everywhere: `root@pam`, the simulator's own user
+    /// and its token.
+    fn is_almighty(&self, authid: &str) -> bool {
+        authid == "root@pam" || authid == self.userid || authid == self.token_id
+    }
+
+    /// Whether `authid` holds `privilege` on `path`; cheap for the almighty ones, which list
+    /// every guest of large clusters.
+    pub fn has(&self, authid: &str, path: &str, privilege: &str) -> bool {
+        self.is_almighty(authid) || self.privileges(authid, path).contains(privilege)
+    }
+
     fn user(&self, userid: &str) -> Option<&ScenarioUser> {
         self.users.iter().find(|u| u.userid == userid)
     }
@@ -115,7 +127,7 @@ impl Auth {
     /// what their ACL grants, their tokens with privilege separation the intersection of
     /// their own ACL's and their user's.
     pub fn privileges(&self, authid: &str, path: &str) -> Privs {
-        if authid == "root@pam" || authid == self.userid || authid == self.token_id {
+        if self.is_almighty(authid) {
             return acl::all_privs();
         }
         let (userid, token) = match authid.split_once('!') {

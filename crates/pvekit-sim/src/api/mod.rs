@@ -139,9 +139,7 @@ impl Call<'_> {
     pub fn can(&self, path: &str, privilege: &str) -> bool {
         match &self.identity {
             Identity::Anonymous => false,
-            Identity::User(id) | Identity::Token(id) => {
-                self.state.auth.privileges(id, path).contains(privilege)
-            }
+            Identity::User(id) | Identity::Token(id) => self.state.auth.has(id, path, privilege),
         }
     }
 
@@ -545,20 +543,20 @@ fn check_permission(
             path = path.replace(&format!("{{{key}}}"), &text);
         }
     }
-    let have = match identity {
-        Identity::User(id) | Identity::Token(id) => st.auth.privileges(id, &path),
-        Identity::Anonymous => Default::default(),
+    let has = |privilege: &str| match identity {
+        Identity::User(id) | Identity::Token(id) => st.auth.has(id, &path, privilege),
+        Identity::Anonymous => false,
     };
     let denied =
         |what: &str| ApiError::new(403, format!("Permission check failed ({path}, {what})\n"));
     if *any {
-        if privs.iter().any(|p| have.contains(p.as_str())) {
+        if privs.iter().any(|p| has(p)) {
             Ok(())
         } else {
             Err(denied(&privs.join("|")))
         }
     } else {
-        match privs.iter().find(|p| !have.contains(p.as_str())) {
+        match privs.iter().find(|p| !has(p)) {
             Some(missing) => Err(denied(missing)),
             None => Ok(()),
         }
