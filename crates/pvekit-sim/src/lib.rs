@@ -31,13 +31,18 @@
 //! # Where it differs from a real node
 //!
 //! - Tickets are signed with HMAC-SHA256 instead of RSA (tickets are opaque to clients).
-//! - One user (`root@pam` by default) and one API token exist; both have every privilege.
+//! - One user (`root@pam` by default) and one API token exist, both with every privilege,
+//!   plus the users and tokens a scenario states with ACL entries of built-in roles (no
+//!   groups, pools or custom roles). Container config changes check the privileges of
+//!   each option, without the storage and bridge checks of disks and NICs.
 //! - A 401 is answered at once unless [`SimOptions::auth_failure_delay`] is set (real: ~3 s).
 //! - Proxied calls to an offline node fail with status 595 and reason "Errors during connection
 //!   establishment, proxy handshake: No route to host"; guests on an offline node show
 //!   `status: "unknown"` without stats in cluster/resources.
-//! - Methods listed in [`endpoint_rules`] whose behaviour is not simulated yet (rrddata, task
-//!   log `download=1`) validate their parameters and then answer 501.
+//! - Methods listed in [`endpoint_rules`] whose behaviour is not simulated yet (task log
+//!   `download=1`) validate their parameters and then answer 501.
+//! - RRD history is computed from the live counter functions (as if the guest had always been
+//!   in its current state since its current start); MAX consolidates four samples a slot.
 //! - Terminals: no TCP port 59xx is really opened (the websocket is served in-process; the
 //!   port only keys the session); the POST does not wait for a listener. The node shell runs
 //!   bash from the host's `/usr` (read-only) in the node's own root, not `login -f root`; the

@@ -75,6 +75,7 @@ async fn responses_match_schema_and_requests_pass() {
             paths.push(format!("/nodes/{node}/lxc/{vmid}/status/current"));
             paths.push(format!("/nodes/{node}/lxc/{vmid}/config"));
             paths.push(format!("/nodes/{node}/lxc/{vmid}/interfaces"));
+            paths.push(format!("/nodes/{node}/lxc/{vmid}/rrddata?timeframe=hour"));
         }
         let vms = s.data(&format!("/nodes/{node}/qemu")).await;
         for vm in vms.as_array().unwrap() {

@@ -7,6 +7,7 @@ mod auth;
 mod config;
 mod conformance;
 mod permissions;
+mod rrd;
 mod scenario;
 mod shapes;
 mod tasks;

@@ -10,6 +10,7 @@ mod config;
 mod guests;
 mod nodes;
 mod power;
+mod rrd;
 mod tasks;
 mod term;
 
@@ -63,6 +64,7 @@ fn route(call: &Call<'_>, rule: &EndpointRule, rel: &str) -> Result<Value, ApiEr
         ("GET", "/nodes/{node}/lxc/{vmid}/config") => config::lxc_config(call),
         ("PUT", "/nodes/{node}/lxc/{vmid}/config") => config::lxc_update(call, rule),
         ("GET", "/nodes/{node}/lxc/{vmid}/interfaces") => guests::lxc_interfaces(call),
+        ("GET", "/nodes/{node}/lxc/{vmid}/rrddata") => rrd::lxc_rrddata(call),
         ("GET", "/nodes/{node}/qemu") => guests::qemu_list(call),
         ("GET", "/nodes/{node}/qemu/{vmid}/status/current") => guests::qemu_current(call),
         ("GET", "/nodes/{node}/qemu/{vmid}/config") => config::qemu_config(call),
