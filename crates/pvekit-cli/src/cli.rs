@@ -143,6 +143,9 @@ pub enum Command {
     SetShutdownTimeout(ShutdownTimeoutArgs),
     /// One guest's stats line, or a live table of every guest (like `docker stats`).
     Stats(StatsArgs),
+    /// A guest's recorded history (the server's RRD data): CPU, memory, network and disk
+    /// rates per time slot.
+    History(HistoryArgs),
     /// A node's figures as JSON (GoDoxy's NodeStats), once or every second.
     NodeStats(NodeStatsArgs),
     /// Find the guest (or with --node, the node) with an IP, hostname or alias.
@@ -219,6 +222,20 @@ pub struct StatsArgs {
     /// Seconds between refreshes.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub interval: f64,
+}
+
+/// Flags of `pvekit history`.
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
+    pub target: String,
+    /// How far back: hour, day, week, month or year (the slots grow with it: a minute for
+    /// hour and day, half an hour for week and month, six hours for year).
+    #[arg(long, value_name = "FRAME", default_value = "hour")]
+    pub timeframe: String,
+    /// Peak values of each slot instead of averages.
+    #[arg(long)]
+    pub max: bool,
 }
 
 /// Flags of `pvekit node-stats`.

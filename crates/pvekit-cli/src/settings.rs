@@ -134,6 +134,15 @@ pub enum Op {
         /// Between refreshes.
         interval: Duration,
     },
+    /// `pvekit history T`.
+    History {
+        /// The guest.
+        target: Target,
+        /// How far back.
+        timeframe: pvekit::RrdTimeframe,
+        /// Averages or peaks.
+        cf: pvekit::RrdCf,
+    },
     /// `pvekit node-stats NODE`.
     NodeStats {
         /// `NAME` or `CLUSTER/NAME`.
@@ -539,6 +548,15 @@ fn op(command: &Command) -> Result<Op> {
                 }
             }
         }
+        Command::History(a) => Op::History {
+            target: target(&a.target)?,
+            timeframe: a.timeframe.parse().map_err(|e: String| usage(&e))?,
+            cf: if a.max {
+                pvekit::RrdCf::Max
+            } else {
+                pvekit::RrdCf::Average
+            },
+        },
         Command::NodeStats(a) => Op::NodeStats {
             node: a.node.clone(),
             stream: a.stream,

@@ -63,6 +63,27 @@ pub fn uptime(secs: u64) -> String {
     out
 }
 
+/// Unix seconds as a UTC date and time to the minute: `2026-11-25 21:40`.
+pub fn utc_minute(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days to a civil date (the proleptic Gregorian calendar), from day 0 = 1970-01-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
 /// The figures of one `docker stats`-like line.
 ///
 /// Serialized with the API's field names, so a listing can flatten it into its rows.
@@ -154,6 +175,15 @@ mod tests {
         assert_eq!(iec((9.6 * 1024.0 * 1024.0 * 1024.0) as u64), "9.6GiB");
         assert_eq!(iec(1024 * 1024 - 1), "1MiB");
         assert_eq!(iec(u64::MAX), "16EiB");
+    }
+
+    #[test]
+    fn utc_minutes() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00");
+        assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00");
+        assert_eq!(utc_minute(1_700_000_000), "2023-11-14 22:13");
+        assert_eq!(utc_minute(1_795_643_999), "2026-11-25 21:59");
+        assert_eq!(utc_minute(4_102_444_800), "2100-01-01 00:00");
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl Guest {
         )
     }
 
-    fn check_vmid(&self) -> Result<()> {
+    pub(crate) fn check_vmid(&self) -> Result<()> {
         if names::is_vmid(self.vmid) {
             Ok(())
         } else {

@@ -61,7 +61,7 @@ pub use pool::NodePool;
 pub use pvekit_core as core;
 pub use pvekit_core::types::{
     ClusterNode, ClusterResource, ClusterStatusItem, GuestKind, GuestStatus, NodeListItem,
-    NodeStatus, ResourceType, RunState, Version,
+    NodeStatus, ResourceType, RrdCf, RrdPoint, RrdTimeframe, RunState, Version,
 };
 pub use pvekit_core::{Fingerprint, Upid};
 pub use secrecy::{ExposeSecret, SecretString};

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use pvekit_core::format::{self, StatsFigures};
+use pvekit_core::types::{RrdCf, RrdPoint, RrdTimeframe};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -102,6 +103,26 @@ where
 }
 
 impl Guest {
+    /// The guest's RRD history: one slot per resolution step over the time frame, oldest
+    /// first, each averaged (or, with [`RrdCf::Max`], peaked) over its step. Slots without
+    /// data (node down, guest not yet created) have only their time.
+    ///
+    /// Proxmox VE keeps one RRD file per VMID, and its container method reads it for any
+    /// VMID, so QEMU guests are read through the same method.
+    ///
+    /// # Errors
+    /// [`Error::Api`](crate::Error::Api) with the server's `RRD error` when the VMID has no
+    /// history; as [`Guest::status`].
+    pub async fn rrddata(&self, timeframe: RrdTimeframe, cf: RrdCf) -> Result<Vec<RrdPoint>> {
+        self.check_vmid()?;
+        let path = format!("/nodes/{}/lxc/{}/rrddata", self.node().name(), self.vmid());
+        let params = [
+            ("timeframe", timeframe.as_str().to_string()),
+            ("cf", cf.as_str().to_string()),
+        ];
+        self.node().client().get_with(&path, &params).await
+    }
+
     /// One stats line: `STATUS|CPU%|MEM USAGE/LIMIT|MEM%|NET I/O|BLOCK I/O`.
     ///
     /// # Errors

@@ -89,6 +89,11 @@ async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
             all,
             interval,
         } => stats::table(clients, once, all, interval, format).await,
+        Op::History {
+            target,
+            timeframe,
+            cf,
+        } => stats::history(clients, &target, timeframe, cf, format).await,
         Op::NodeStats {
             node,
             stream,

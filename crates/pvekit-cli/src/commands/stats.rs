@@ -9,6 +9,7 @@
   `-o json`) per interval; `--once` prints one snapshot and exits. The figures come from one
   `GET /cluster/resources?type=vm` per cluster and refresh.
 - `node-stats NODE` prints GoDoxy's NodeStats JSON, once or one line per interval.
+- `history T` prints the guest's RRD history: one row per slot (UTC), rates per second.
 */
 
 use std::io::{self, IsTerminal, Write};
@@ -18,7 +19,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 use pvekit::core::format::StatsFigures;
-use pvekit::{Client, ClusterResource, ResourceType};
+use pvekit::{Client, ClusterResource, ResourceType, RrdCf, RrdPoint, RrdTimeframe};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::layout::{Constraint, Layout};
@@ -91,6 +92,64 @@ pub async fn node(clients: &[Client], name: &str, stream: bool, interval: Durati
             },
         }
     }
+}
+
+/// `pvekit history T`: the guest's RRD slots as a table (time in UTC, figures per slot,
+/// `-` where the slot has no data) or as JSON.
+///
+/// # Errors
+/// Resolution or API errors; write errors.
+pub async fn history(
+    clients: &[Client],
+    target: &Target,
+    timeframe: RrdTimeframe,
+    cf: RrdCf,
+    format: Format,
+) -> Result<()> {
+    let r = resolve(clients, target).await?;
+    let points = r.guest.rrddata(timeframe, cf).await?;
+    let mut out = super::stdout();
+    match format {
+        Format::Json => output::write_json(&mut out, &points)?,
+        Format::Table => {
+            let table = output::table(
+                &HISTORY_HEADER,
+                &[1, 2, 3, 4, 5, 6],
+                points.iter().map(history_row),
+            );
+            output::write_table(&mut out, &table)?;
+        }
+    }
+    Ok(())
+}
+
+const HISTORY_HEADER: [&str; 7] = [
+    "TIME (UTC)",
+    "CPU %",
+    "MEM",
+    "NET IN",
+    "NET OUT",
+    "DISK READ",
+    "DISK WRITE",
+];
+
+/// One slot as table cells.
+fn history_row(p: &RrdPoint) -> Vec<String> {
+    use pvekit::core::format::{iec, pct, utc_minute};
+    let bytes = |v: Option<f64>| v.map_or("-".into(), |b| iec(b.max(0.0) as u64));
+    let rate = |v: Option<f64>| v.map_or("-".into(), |b| format!("{}/s", iec(b.max(0.0) as u64)));
+    vec![
+        utc_minute(p.time),
+        p.cpu.map_or("-".into(), |c| pct(c, 1)),
+        match (p.mem, p.maxmem) {
+            (Some(m), Some(max)) => format!("{} / {}", bytes(Some(m)), bytes(Some(max))),
+            (m, _) => bytes(m),
+        },
+        rate(p.netin),
+        rate(p.netout),
+        rate(p.diskread),
+        rate(p.diskwrite),
+    ]
 }
 
 /// One guest of the stats table.

@@ -420,3 +420,42 @@ fn a_missing_privilege_is_one_line_naming_it() {
     assert!(line.contains("needs VM.PowerMgmt on /vms/101"), "{line}");
     assert_eq!(status_of(&base, "db"), "stopped");
 }
+
+#[test]
+fn history_shows_the_rrd_slots() {
+    let (_sim, base) = lab();
+    let out = run(&mut pvekit(&args(&base, &["history", "busy"])));
+    let text = out.ok();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 61, "header + 60 one-minute slots:\n{text}");
+    assert!(lines[0].starts_with("TIME (UTC)") && lines[0].contains("NET IN"));
+    assert!(
+        lines[60].contains("/s") && lines[60].contains('%'),
+        "{}",
+        lines[60]
+    );
+    let v = run(&mut pvekit(&args(
+        &base,
+        &[
+            "history",
+            "pve2/106",
+            "--timeframe",
+            "week",
+            "--max",
+            "-o",
+            "json",
+        ],
+    )))
+    .json();
+    let slots = v.as_array().unwrap();
+    assert_eq!(slots.len(), 336);
+    assert_eq!(
+        slots[1]["time"].as_u64().unwrap() - slots[0]["time"].as_u64().unwrap(),
+        1800
+    );
+    let out = run(&mut pvekit(&args(
+        &base,
+        &["history", "busy", "--timeframe", "decade"],
+    )));
+    assert!(out.fails(2).contains("hour, day, week, month or year"));
+}

@@ -7,9 +7,11 @@
 mod cluster;
 mod guest;
 mod node;
+mod rrd;
 mod version;
 
 pub use cluster::{ClusterInfo, ClusterNode, ClusterResource, ClusterStatusItem, ResourceType};
 pub use guest::{GuestKind, GuestStatus, LxcInterface, LxcIpAddress, RunState};
 pub use node::{CpuInfo, MemoryInfo, NodeListItem, NodeStatus, RootFsInfo};
+pub use rrd::{RrdCf, RrdPoint, RrdTimeframe};
 pub use version::Version;

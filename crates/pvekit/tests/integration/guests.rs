@@ -361,3 +361,48 @@ async fn node_stats_are_formatted() {
         .await;
     assert!(two.iter().all(|s| s.is_ok()));
 }
+
+#[tokio::test]
+async fn rrd_history_of_containers_and_vms() {
+    use pvekit::{RrdCf, RrdTimeframe};
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let web = node(&c, "pve1").lxc(100);
+    let hour = web
+        .rrddata(RrdTimeframe::Hour, RrdCf::Average)
+        .await
+        .unwrap();
+    assert_eq!(hour.len(), 60);
+    assert!(hour.windows(2).all(|w| w[1].time - w[0].time == 60));
+    let last = hour.last().unwrap();
+    assert!(last.has_data());
+    assert!(
+        last.cpu.unwrap() > 0.0 && last.maxmem.unwrap() > 0.0,
+        "{last:?}"
+    );
+    let week = web.rrddata(RrdTimeframe::Week, RrdCf::Max).await.unwrap();
+    assert!(week.windows(2).all(|w| w[1].time - w[0].time == 1800));
+    // A VM's history comes from the same per-VMID file.
+    let vm = node(&c, "pve2")
+        .qemu(200)
+        .rrddata(RrdTimeframe::Hour, RrdCf::Average)
+        .await
+        .unwrap();
+    assert!(vm.last().unwrap().has_data());
+    // No history for an unknown VMID: the server's RRD error.
+    match node(&c, "pve1")
+        .lxc(999)
+        .rrddata(RrdTimeframe::Hour, RrdCf::Average)
+        .await
+    {
+        Err(Error::Api {
+            status, message, ..
+        }) => {
+            assert_eq!(status, 500);
+            assert!(message.starts_with("RRD error: opening"), "{message}");
+        }
+        other => panic!("expected the RRD error, got {other:?}"),
+    }
+    // The 500 for VMID 999 is the server's answer, not a rejected request.
+    assert_clean(&sim);
+}
