@@ -63,20 +63,24 @@ pub fn uptime(secs: u64) -> String {
     out
 }
 
-/// Unix seconds as a UTC date and time to the minute: `2026-11-25 21:40`.
-pub fn utc_minute(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days to a civil date (the proleptic Gregorian calendar), from day 0 = 1970-01-01.
+/// The proleptic Gregorian date (year, month 1-12, day 1-31) of a day counted from
+/// 1970-01-01 (Howard Hinnant's days-to-civil).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Unix seconds as a UTC date and time to the minute: `2026-11-25 21:40`.
+pub fn utc_minute(secs: u64) -> String {
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}",
         rem / 3600,

@@ -79,6 +79,16 @@ pub(crate) fn disk_size(prop: &str) -> Option<u64> {
         .and_then(parse_size)
 }
 
+/// The names of [`GuestStats::pressure`]'s figures, as status/current and RRD data call them.
+pub(crate) const PRESSURE_NAMES: [&str; 6] = [
+    "pressurecpusome",
+    "pressurecpufull",
+    "pressureiosome",
+    "pressureiofull",
+    "pressurememorysome",
+    "pressurememoryfull",
+];
+
 /// Figures of a guest at a moment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GuestStats {

@@ -660,23 +660,14 @@ struct Civil {
 }
 
 impl Civil {
-    /// From unix milliseconds (days-to-civil after Howard Hinnant).
+    /// From unix milliseconds.
     fn from_ms(ms: i64) -> Civil {
         let secs = ms.div_euclid(1000);
-        let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = pvekit_core::format::civil_from_days(secs.div_euclid(86_400));
         Civil {
             year,
-            month,
+            month: month as usize,
             day,
             hour: (sod / 3600) as u32,
             min: (sod / 60 % 60) as u32,

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::{b01, num};
 use crate::api::Call;
 use crate::error::ApiError;
-use crate::model::{Guest, Kind, Model, counters};
+use crate::model::{Guest, Kind, Model, Node, counters};
 
 /// Cluster item (when clustered) plus one item per node.
 pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
@@ -92,6 +92,19 @@ pub(crate) fn guest_item(model: &Model, g: &Guest, now: f64) -> Value {
     item
 }
 
+/// Adds a node's figures (uptime, cpu, memory, root disk) to its list item, as
+/// pve-manager's `extract_node_stats` does for callers with Sys.Audit on the node.
+pub(crate) fn node_figures(item: &mut Value, n: &Node, now: f64) {
+    let s = counters::node(n, now);
+    item["uptime"] = Value::from(s.uptime);
+    item["cpu"] = num(s.cpu);
+    item["maxcpu"] = Value::from(n.cpus);
+    item["mem"] = Value::from(s.mem_used);
+    item["maxmem"] = Value::from(n.mem_total);
+    item["disk"] = Value::from(s.rootfs_used);
+    item["maxdisk"] = Value::from(n.rootfs_total);
+}
+
 /// A node as cluster/resources shows it; without Sys.Audit on it, only its identity, status
 /// and level (pve-manager `extract_node_stats`).
 fn node_item(model: &Model, i: usize, now: f64, can_audit: bool) -> Value {
@@ -106,14 +119,7 @@ fn node_item(model: &Model, i: usize, now: f64, can_audit: bool) -> Value {
         item["level"] = Value::from(n.level.clone());
         item["cgroup-mode"] = Value::from(2);
         if can_audit {
-            let s = counters::node(n, now);
-            item["uptime"] = Value::from(s.uptime);
-            item["cpu"] = num(s.cpu);
-            item["maxcpu"] = Value::from(n.cpus);
-            item["mem"] = Value::from(s.mem_used);
-            item["maxmem"] = Value::from(n.mem_total);
-            item["disk"] = Value::from(s.rootfs_used);
-            item["maxdisk"] = Value::from(n.rootfs_total);
+            node_figures(&mut item, n, now);
         }
     }
     item

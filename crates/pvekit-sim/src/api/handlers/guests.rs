@@ -54,15 +54,7 @@ fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
     }
     if g.running {
         m.insert("pid".into(), Value::from(g.pid));
-        let names = [
-            "pressurecpusome",
-            "pressurecpufull",
-            "pressureiosome",
-            "pressureiofull",
-            "pressurememorysome",
-            "pressurememoryfull",
-        ];
-        for (name, v) in names.iter().zip(s.pressure) {
+        for (name, v) in counters::PRESSURE_NAMES.iter().zip(s.pressure) {
             let value = match g.kind {
                 // Copied raw from the cgroup pressure files: strings.
                 Kind::Lxc => Value::from(format!("{v:.2}")),

@@ -40,14 +40,7 @@ pub(super) fn list(call: &Call<'_>) -> Result<Value, ApiError> {
                 item["level"] = Value::from(n.level.clone());
             }
             if n.online && call.can(&format!("/nodes/{}", n.name), "Sys.Audit") {
-                let s = counters::node(n, now);
-                item["uptime"] = Value::from(s.uptime);
-                item["cpu"] = num(s.cpu);
-                item["maxcpu"] = Value::from(n.cpus);
-                item["mem"] = Value::from(s.mem_used);
-                item["maxmem"] = Value::from(n.mem_total);
-                item["disk"] = Value::from(s.rootfs_used);
-                item["maxdisk"] = Value::from(n.rootfs_total);
+                super::cluster::node_figures(&mut item, n, now);
             }
             item
         })

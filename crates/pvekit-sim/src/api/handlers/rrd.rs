@@ -77,17 +77,7 @@ fn slot(g: &Guest, host_cpus: u32, end: i64, reso: i64, max: bool) -> Map<String
     m.insert("netout".into(), num(rate(|s| s.netout)));
     m.insert("diskread".into(), num(rate(|s| s.diskread)));
     m.insert("diskwrite".into(), num(rate(|s| s.diskwrite)));
-    for (i, name) in [
-        "pressurecpusome",
-        "pressurecpufull",
-        "pressureiosome",
-        "pressureiofull",
-        "pressurememorysome",
-        "pressurememoryfull",
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, name) in counters::PRESSURE_NAMES.into_iter().enumerate() {
         m.insert(
             name.into(),
             num(consolidate(max, end, reso, |t| at(t).pressure[i])),
