@@ -118,6 +118,15 @@ impl Auth {
         self.is_almighty(authid) || self.privileges(authid, path).contains(privilege)
     }
 
+    /// Every path that has ACL entries, of any user or token.
+    pub fn acl_paths(&self) -> Vec<String> {
+        self.users
+            .iter()
+            .flat_map(|u| u.acl.iter().chain(u.tokens.iter().flat_map(|t| &t.acl)))
+            .map(|e| e.path.clone())
+            .collect()
+    }
+
     fn user(&self, userid: &str) -> Option<&ScenarioUser> {
         self.users.iter().find(|u| u.userid == userid)
     }

@@ -322,3 +322,57 @@ async fn some_container_options_are_for_root_at_pam_alone() {
     assert_eq!(config["dev0"], "/dev/null");
     assert_eq!(config["hostname"], "db2");
 }
+
+#[tokio::test]
+async fn logins_report_what_the_user_may_do() {
+    let s = lab().await;
+    let login = |form: Vec<(&'static str, &'static str)>| {
+        let req = s.http.post(s.url("/access/ticket")).form(&form);
+        async { s.send(req).await }
+    };
+    let r = login(vec![("username", "ops@pve"), ("password", "ops-pw")]).await;
+    assert_eq!(r.status, 200);
+    let cap = &r.data()["cap"];
+    // PVEAuditor on / plus PVEVMUser on /vms/101: the union over the ACL paths.
+    assert_eq!(cap["vms"]["VM.Audit"], 1);
+    assert_eq!(cap["vms"]["VM.PowerMgmt"], 1, "from /vms/101: {cap}");
+    assert!(cap["vms"].get("VM.Allocate").is_none(), "{cap}");
+    assert_eq!(cap["nodes"]["Sys.Audit"], 1);
+    assert!(cap["nodes"].get("Sys.Console").is_none(), "{cap}");
+    assert_eq!(cap["dc"]["Sys.Audit"], 1);
+    assert_eq!(cap["access"], serde_json::json!({}));
+    // Sys.Audit on / shows the cluster name.
+    assert_eq!(r.data()["clustername"], "lab");
+    // The simulator's own user has everything.
+    let root = s.login().await;
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/access/ticket"))
+                .form(&[("username", "root@pam"), ("password", root.ticket.as_str())]),
+        )
+        .await;
+    let cap = &r.data()["cap"];
+    assert_eq!(cap["vms"]["VM.Allocate"], 1);
+    assert_eq!(cap["nodes"]["Sys.Modify"], 1);
+    assert_eq!(cap["access"]["User.Modify"], 1);
+    // Verify mode: no ticket; privileges the user lacks are the generic 401.
+    let r = login(vec![
+        ("username", "ops@pve"),
+        ("password", "ops-pw"),
+        ("path", "/vms/101"),
+        ("privs", "VM.PowerMgmt"),
+    ])
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.data().get("ticket").is_none() && r.data()["username"] == "ops@pve");
+    let r = login(vec![
+        ("username", "ops@pve"),
+        ("password", "ops-pw"),
+        ("path", "/vms/102"),
+        ("privs", "VM.PowerMgmt"),
+    ])
+    .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.message(), "authentication failure\n");
+}

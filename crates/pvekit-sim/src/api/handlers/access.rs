@@ -1,35 +1,65 @@
 //! POST /access/ticket: login, ticket renewal and privilege checks.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{Map, Value, json};
 
 use crate::api::Call;
 use crate::error::ApiError;
 
-/// The privileges root has, grouped like the `cap` object of the real answer.
-fn root_caps() -> Value {
-    let group = |privs: &[&str]| -> Value {
-        Value::Object(
-            privs
-                .iter()
-                .map(|p| (p.to_string(), Value::from(1)))
-                .collect::<Map<_, _>>(),
-        )
-    };
-    json!({
-        "vms": group(&["VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM",
-            "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType",
-            "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Console",
-            "VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted", "VM.Migrate", "VM.PowerMgmt",
-            "VM.Snapshot", "VM.Snapshot.Rollback", "Permissions.Modify"]),
-        "storage": group(&["Datastore.Allocate", "Datastore.AllocateSpace",
-            "Datastore.AllocateTemplate", "Datastore.Audit", "Permissions.Modify"]),
-        "nodes": group(&["Sys.Audit", "Sys.Console", "Sys.Incoming", "Sys.Modify",
-            "Sys.PowerMgmt", "Sys.Syslog", "Permissions.Modify"]),
-        "dc": group(&["Sys.Audit", "Sys.Modify", "SDN.Allocate", "SDN.Audit", "SDN.Use"]),
-        "access": group(&["Group.Allocate", "Permissions.Modify", "User.Modify"]),
-        "sdn": group(&["SDN.Allocate", "SDN.Audit", "SDN.Use", "Permissions.Modify"]),
-        "mapping": group(&["Mapping.Audit", "Mapping.Modify", "Mapping.Use", "Permissions.Modify"]),
-    })
+/// The `cap` object of a login: the user's privileges by area, from the top paths of each
+/// area and every path that has ACL entries (pve-access-control `compute_api_permission`).
+fn caps(call: &Call<'_>, userid: &str) -> Value {
+    const AREAS: [(&str, &[&str]); 7] = [
+        ("vms", &["VM.", "Permissions.Modify"]),
+        ("access", &["User.", "Group.", "Permissions.Modify"]),
+        ("storage", &["Datastore.", "Permissions.Modify"]),
+        ("nodes", &["Sys.", "Permissions.Modify"]),
+        ("sdn", &["SDN.", "Permissions.Modify"]),
+        ("dc", &["Sys.Audit", "Sys.Modify", "SDN."]),
+        ("mapping", &["Mapping.", "Permissions.Modify"]),
+    ];
+    let mut out: BTreeMap<&str, Map<String, Value>> =
+        AREAS.iter().map(|(area, _)| (*area, Map::new())).collect();
+    let required = [
+        "/",
+        "/nodes",
+        "/access/groups",
+        "/vms",
+        "/storage",
+        "/sdn",
+        "/mapping",
+    ];
+    let mut seen = BTreeSet::new();
+    let paths = required
+        .iter()
+        .map(|p| p.to_string())
+        .chain(call.state.auth.acl_paths());
+    for path in paths {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let top = path
+            .strip_prefix('/')
+            .and_then(|r| r.split('/').next())
+            .filter(|t| !t.is_empty())
+            .unwrap_or("dc");
+        let Some((area, prefixes)) = AREAS.iter().find(|(a, _)| *a == top) else {
+            continue;
+        };
+        for privilege in call.state.auth.privileges(userid, &path) {
+            if prefixes.iter().any(|p| privilege.starts_with(p))
+                && let Some(group) = out.get_mut(area)
+            {
+                group.insert(privilege.to_string(), Value::from(1));
+            }
+        }
+    }
+    Value::Object(
+        out.into_iter()
+            .map(|(area, privs)| (area.to_string(), Value::Object(privs)))
+            .collect(),
+    )
 }
 
 /// Creates (or renews) a ticket.
@@ -44,17 +74,30 @@ pub(super) fn create_ticket(call: &Call<'_>) -> Result<Value, ApiError> {
         .auth
         .login(&username, realm.as_deref(), &password, now)
         .ok_or_else(failure)?;
-    if call.str("path").is_some() {
-        // Verify mode: privileges are checked, no ticket is issued. root has them all.
-        return Ok(json!({ "username": userid }));
-    }
-    let mut data = json!({
-        "username": userid,
-        "ticket": st.auth.issue_ticket(&userid, now),
-        "CSRFPreventionToken": st.auth.csrf_token(&userid, now),
-        "cap": root_caps(),
-    });
-    if let Some(name) = &st.model().cluster_name {
+    let mut data = match (call.str("path"), call.str("privs")) {
+        // Verify mode: the privileges are checked on the path, and no ticket is issued. Any
+        // failure is the same generic 401.
+        (Some(path), Some(privs)) => {
+            let privs: Vec<&str> = privs
+                .split([',', ';', ' ', '\0'])
+                .filter(|p| !p.is_empty())
+                .collect();
+            let granted = st.auth.privileges(&userid, &path);
+            if privs.is_empty() || !privs.iter().all(|p| granted.contains(p)) {
+                return Err(failure());
+            }
+            json!({ "username": userid })
+        }
+        _ => json!({
+            "username": userid,
+            "ticket": st.auth.issue_ticket(&userid, now),
+            "CSRFPreventionToken": st.auth.csrf_token(&userid, now),
+        }),
+    };
+    data["cap"] = caps(call, &userid);
+    if let Some(name) = &st.model().cluster_name
+        && st.auth.has(&userid, "/", "Sys.Audit")
+    {
         data["clustername"] = Value::from(name.clone());
     }
     Ok(data)
