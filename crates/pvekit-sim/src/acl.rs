@@ -175,7 +175,7 @@ fn yes() -> bool {
 }
 
 /// The path's levels from the root: `/vms/100` gives `/`, `/vms`, `/vms/100`.
-fn levels(path: &str) -> Vec<String> {
+pub(crate) fn levels(path: &str) -> Vec<String> {
     let mut out = vec!["/".to_string()];
     let mut at = String::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {

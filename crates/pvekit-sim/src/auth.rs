@@ -118,12 +118,13 @@ impl Auth {
         self.is_almighty(authid) || self.privileges(authid, path).contains(privilege)
     }
 
-    /// Every path that has ACL entries, of any user or token.
+    /// Every node of the ACL tree: each path with entries (of any user or token) and the
+    /// paths above it.
     pub fn acl_paths(&self) -> Vec<String> {
         self.users
             .iter()
             .flat_map(|u| u.acl.iter().chain(u.tokens.iter().flat_map(|t| &t.acl)))
-            .map(|e| e.path.clone())
+            .flat_map(|e| acl::levels(&e.path))
             .collect()
     }
 
@@ -255,19 +256,21 @@ impl Auth {
             && is_age_valid(now - issued, VNC_SKEW_SECS, VNC_LIFETIME_SECS)
     }
 
-    /// POST /access/ticket: checks a user name (with its realm, or the realm given apart) and
-    /// a password or still-valid ticket. Returns the user id.
+    /// POST /access/ticket: checks a user name (the realm given apart is always appended,
+    /// as the real handler does, so `root@pam` with `realm=pam` fails) and a password or
+    /// still-valid ticket; returns the user id. A ticket of root@pam may create tickets for
+    /// other users, but not pass `verify` (privilege check) logins.
     pub fn login(
         &self,
         username: &str,
         realm: Option<&str>,
         password: &str,
         now: i64,
+        verify: bool,
     ) -> Option<String> {
-        let userid = match (username.contains('@'), realm) {
-            (true, _) => username.to_string(),
-            (false, Some(r)) => format!("{username}@{r}"),
-            (false, None) => return None,
+        let userid = match realm {
+            Some(r) => format!("{username}@{r}"),
+            None => username.to_string(),
         };
         let expected = if userid == self.userid {
             self.password.as_str()
@@ -276,7 +279,8 @@ impl Auth {
         };
         if password.starts_with("PVE:") {
             let owner = self.verify_ticket(password, now)?;
-            return (owner == userid || owner == "root@pam").then_some(userid);
+            let root_may = owner == "root@pam" && !verify;
+            return (owner == userid || root_may).then_some(userid);
         }
         same_bytes(password.as_bytes(), expected.as_bytes()).then_some(userid)
     }
@@ -315,7 +319,8 @@ mod tests {
         assert!(a.verify_csrf(&c, "root@pam", 1_700_000_100));
         assert!(!a.verify_csrf(&c, "other@pam", 1_700_000_100));
         assert_eq!(a.verify_token("root@pam!t=s-e=cret"), None);
-        assert!(a.login("root", Some("pam"), "pw", 0).is_some());
+        assert!(a.login("root", Some("pam"), "pw", 0, false).is_some());
+        assert!(a.login("root@pam", Some("pam"), "pw", 0, false).is_none());
         let v = a.issue_vnc_ticket("root@pam", "/nodes/pve1", 5900, 1_700_000_000);
         assert!(v.starts_with("PVEVNC:") && v.contains("::"), "{v}");
         assert!(a.verify_vnc_ticket(&v, "root@pam", "/nodes/pve1", 5900, 1_700_000_040));
@@ -324,8 +329,8 @@ mod tests {
         assert!(!a.verify_vnc_ticket(&v, "root@pam", "/nodes/pve1", 5901, 1_700_000_000));
         assert!(!a.verify_vnc_ticket(&v, "root@pam", "/vms/100", 5900, 1_700_000_000));
         assert!(!a.verify_vnc_ticket(&v, "root@pam!t", "/nodes/pve1", 5900, 1_700_000_000));
-        assert!(a.login("root@pam", None, "pw", 0).is_some());
-        assert!(a.login("root", None, "pw", 0).is_none());
-        assert!(a.login("root@pam", None, "nope", 0).is_none());
+        assert!(a.login("root@pam", None, "pw", 0, false).is_some());
+        assert!(a.login("root", None, "pw", 0, false).is_none());
+        assert!(a.login("root@pam", None, "nope", 0, false).is_none());
     }
 }

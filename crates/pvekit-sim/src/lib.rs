@@ -34,7 +34,8 @@
 //! - One user (`root@pam` by default) and one API token exist, both with every privilege,
 //!   plus the users and tokens a scenario states with ACL entries of built-in roles (no
 //!   groups, pools or custom roles). Container config changes check the privileges of
-//!   each option, without the storage and bridge checks of disks and NICs.
+//!   each option, without the storage and bridge checks of disks and NICs, and without the
+//!   tag privileges.
 //! - A 401 is answered at once unless [`SimOptions::auth_failure_delay`] is set (real: ~3 s).
 //! - Proxied calls to an offline node fail with status 595 and reason "Errors during connection
 //!   establishment, proxy handshake: No route to host"; guests on an offline node show
@@ -61,7 +62,6 @@
 //!   VM with a `suspended` lock.
 //! - Config PUT applies every change at once, also on a running container (no pending section,
 //!   no hotplug errors); GET `current=1` reads the same values.
-//! - Task owners are not checked: the one user and its token may read every task.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pvekit_sim::SimError> {
@@ -459,6 +459,10 @@ impl RunningSim {
     /// change state by the next request).
     pub fn advance_clock(&self, by: Duration) {
         self.state.clock.advance(by);
+    }
+    /// The simulator clock, Unix seconds (real time plus every [`RunningSim::advance_clock`]).
+    pub fn clock_now(&self) -> i64 {
+        self.state.clock.now()
     }
     /// The state directory holding the node and container roots of terminal sessions.
     pub fn state_dir(&self) -> &std::path::Path {

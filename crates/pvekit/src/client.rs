@@ -690,6 +690,9 @@ pub(crate) struct WebsocketTarget {
 /// The server's 403 message plus what to do about it. Proxmox VE names the ACL path and the
 /// privileges: `Permission check failed (/vms/101, VM.PowerMgmt)`.
 fn permission_hint(message: &str, used_token: bool) -> String {
+    // The token refusal has a newline inside its parentheses (pveproxy's own message ends in
+    // one before raise_perm_exc wraps it).
+    let message = message.replace(['\r', '\n'], "");
     let message = message.trim_end();
     if message.contains("not available with API token") {
         return format!("{message}: this needs a username/password login");
@@ -768,4 +771,39 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = err.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permission_hint;
+
+    #[test]
+    fn permission_errors_say_what_to_grant() {
+        assert_eq!(
+            permission_hint("Permission check failed (/vms/101, VM.PowerMgmt)\n", false),
+            "Permission check failed (/vms/101, VM.PowerMgmt): the user needs VM.PowerMgmt on /vms/101; grant a role that has it under Datacenter > Permissions"
+        );
+        let any = permission_hint(
+            "Permission check failed (/vms/200, VM.GuestAgent.Audit|VM.GuestAgent.Unrestricted)",
+            true,
+        );
+        assert!(
+            any.contains("the API token (and, with privilege separation, its user too) needs one of VM.GuestAgent.Audit, VM.GuestAgent.Unrestricted on /vms/200"),
+            "{any}"
+        );
+        assert_eq!(
+            permission_hint(
+                "Permission check failed (URI '/access/ticket' not available with API token, need proper ticket.\n)\n",
+                true
+            ),
+            "Permission check failed (URI '/access/ticket' not available with API token, need proper ticket.): this needs a username/password login"
+        );
+        assert_eq!(
+            permission_hint(
+                "Permission check failed (changing the hookscript is only allowed for root@pam)",
+                false
+            ),
+            "Permission check failed (changing the hookscript is only allowed for root@pam)"
+        );
+    }
 }

@@ -480,9 +480,9 @@ fn process(
         };
         if conflicts {
             return (
-                Outcome::Error(ApiError::new(
-                    400,
-                    "duplicate parameter (already defined in URI) with conflicting values!\n",
+                Outcome::Error(ApiError::param(
+                    &k,
+                    "duplicate parameter (already defined in URI) with conflicting values!",
                 )),
                 body_record,
             );
@@ -496,7 +496,9 @@ fn process(
             Outcome::Error(ApiError::new(
                 403,
                 format!(
-                    "Permission check failed (URI '{rel}' not available with API token, need proper ticket.)\n"
+                    // Sic: pveproxy passes a message ending in a newline to raise_perm_exc,
+                    // which wraps it in parentheses and adds its own.
+                    "Permission check failed (URI '{rel}' not available with API token, need proper ticket.\n)\n"
                 ),
             )),
             body_record,

@@ -200,7 +200,7 @@ async fn token_on_ticket_endpoint_is_403() {
     assert_eq!(r.status, 403);
     assert_eq!(
         r.message(),
-        "Permission check failed (URI '/access/ticket' not available with API token, need proper ticket.)\n"
+        "Permission check failed (URI '/access/ticket' not available with API token, need proper ticket.\n)\n"
     );
 }
 

@@ -23,6 +23,7 @@ users:
       - { path: /, role: PVEAuditor }
       - { path: /vms/101, role: PVEVMUser }
       - { path: /vms/103, role: NoAccess }
+      - { path: /vms/200, role: PVEVMAdmin }
       - { path: /nodes/pve2, role: NoAccess }
     tokens:
       - name: ro
@@ -333,10 +334,15 @@ async fn logins_report_what_the_user_may_do() {
     let r = login(vec![("username", "ops@pve"), ("password", "ops-pw")]).await;
     assert_eq!(r.status, 200);
     let cap = &r.data()["cap"];
-    // PVEAuditor on / plus PVEVMUser on /vms/101: the union over the ACL paths.
+    // PVEAuditor on /, PVEVMUser on /vms/101, PVEVMAdmin on /vms/200: the union over the
+    // ACL paths.
     assert_eq!(cap["vms"]["VM.Audit"], 1);
     assert_eq!(cap["vms"]["VM.PowerMgmt"], 1, "from /vms/101: {cap}");
-    assert!(cap["vms"].get("VM.Allocate").is_none(), "{cap}");
+    assert_eq!(cap["vms"]["VM.Allocate"], 1, "from /vms/200: {cap}");
+    assert!(
+        cap["storage"].get("Datastore.AllocateSpace").is_none(),
+        "{cap}"
+    );
     assert_eq!(cap["nodes"]["Sys.Audit"], 1);
     assert!(cap["nodes"].get("Sys.Console").is_none(), "{cap}");
     assert_eq!(cap["dc"]["Sys.Audit"], 1);
@@ -375,4 +381,91 @@ async fn logins_report_what_the_user_may_do() {
     .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.message(), "authentication failure\n");
+    // The path is normalized; one with other characters fails.
+    let ok = |path: &'static str| {
+        login(vec![
+            ("username", "ops@pve"),
+            ("password", "ops-pw"),
+            ("path", path),
+            ("privs", "VM.Audit"),
+        ])
+    };
+    assert_eq!(ok("//vms//101/").await.status, 200);
+    assert_eq!(ok("/vms/1 01").await.status, 401);
+    // A realm given apart is always appended: `ops@pve` plus `pve` is nobody.
+    let r = login(vec![
+        ("username", "ops@pve"),
+        ("realm", "pve"),
+        ("password", "ops-pw"),
+    ])
+    .await;
+    assert_eq!(r.status, 401);
+    // root@pam's ticket makes tickets for others, but does not pass their verify logins.
+    let root_ticket = s.login().await.ticket;
+    let as_ops = |extra: Vec<(&'static str, String)>| {
+        let mut form = vec![
+            ("username", "ops@pve".to_string()),
+            ("password", root_ticket.clone()),
+        ];
+        form.extend(extra);
+        let req = s.http.post(s.url("/access/ticket")).form(&form);
+        async { s.send(req).await }
+    };
+    assert_eq!(as_ops(vec![]).await.status, 200);
+    let r = as_ops(vec![
+        ("path", "/vms/101".into()),
+        ("privs", "VM.Audit".into()),
+    ])
+    .await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn network_zones_replace_the_legacy_sdn_items() {
+    let s = lab().await;
+    let all = s.data("/cluster/resources").await;
+    let zones: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "network")
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            "network/pve1/zone/localnetwork",
+            "network/pve2/zone/localnetwork"
+        ]
+    );
+    assert_eq!(
+        s.data("/cluster/resources?type=sdn").await,
+        serde_json::json!([])
+    );
+    // An auditor has SDN.Audit; a user without any role sees no zones.
+    let r = s.get_as(RO, "/cluster/resources").await.data();
+    assert!(r.as_array().unwrap().iter().any(|i| i["type"] == "network"));
+}
+
+#[tokio::test]
+async fn suspending_a_vm_to_disk_needs_disk_and_storage_privileges() {
+    let s = lab().await;
+    // PVEVMAdmin on /vms/200: VM.PowerMgmt and VM.Config.Disk, but no storage privilege.
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/nodes/pve2/qemu/200/status/suspend"))
+                .header("Authorization", format!("PVEAPIToken={FULL}"))
+                .form(&[("todisk", "1")]),
+        )
+        .await;
+    denied(&r, "/storage/local-lvm, Datastore.AllocateSpace");
+    // The auditor token lacks VM.PowerMgmt: the method's own check comes first.
+    denied(
+        &s.post_as(RO, "/nodes/pve2/qemu/200/status/suspend").await,
+        "/vms/200, VM.PowerMgmt",
+    );
+    // A plain pause needs nothing more.
+    let r = s.post_as(FULL, "/nodes/pve2/qemu/200/status/suspend").await;
+    assert_eq!(r.status, 200, "{}", r.message());
 }

@@ -62,6 +62,19 @@ fn caps(call: &Call<'_>, userid: &str) -> Value {
     )
 }
 
+/// An ACL path as pve-access-control normalizes it: slashes collapsed, no trailing one, a
+/// leading one added; `None` for characters outside `[A-Za-z0-9._/-]`.
+fn normalize_path(path: &str) -> Option<String> {
+    if path.is_empty() {
+        return None;
+    }
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let out = format!("/{}", parts.join("/"));
+    out.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+        .then_some(out)
+}
+
 /// Creates (or renews) a ticket.
 pub(super) fn create_ticket(call: &Call<'_>) -> Result<Value, ApiError> {
     let st = call.state;
@@ -70,14 +83,25 @@ pub(super) fn create_ticket(call: &Call<'_>) -> Result<Value, ApiError> {
     let password = call.str("password").unwrap_or_default();
     let realm = call.str("realm");
     let failure = || ApiError::new(401, "authentication failure\n");
+    let verify = match (call.str("path"), call.str("privs")) {
+        (Some(path), Some(privs)) => Some((path, privs)),
+        _ => None,
+    };
     let userid = st
         .auth
-        .login(&username, realm.as_deref(), &password, now)
+        .login(
+            &username,
+            realm.as_deref(),
+            &password,
+            now,
+            verify.is_some(),
+        )
         .ok_or_else(failure)?;
-    let mut data = match (call.str("path"), call.str("privs")) {
-        // Verify mode: the privileges are checked on the path, and no ticket is issued. Any
-        // failure is the same generic 401.
-        (Some(path), Some(privs)) => {
+    let mut data = match verify {
+        // Verify mode: the privileges are checked on the (normalized) path, and no ticket is
+        // issued. Any failure is the same generic 401.
+        Some((path, privs)) => {
+            let path = normalize_path(&path).ok_or_else(failure)?;
             let privs: Vec<&str> = privs
                 .split([',', ';', ' ', '\0'])
                 .filter(|p| !p.is_empty())
@@ -88,7 +112,7 @@ pub(super) fn create_ticket(call: &Call<'_>) -> Result<Value, ApiError> {
             }
             json!({ "username": userid })
         }
-        _ => json!({
+        None => json!({
             "username": userid,
             "ticket": st.auth.issue_ticket(&userid, now),
             "CSRFPreventionToken": st.auth.csrf_token(&userid, now),

@@ -75,7 +75,7 @@ pub(crate) fn guest_item(model: &Model, g: &Guest, now: f64) -> Value {
         "cpu": num(s.cpu),
         "maxmem": s.maxmem,
         "mem": s.mem,
-        "memhost": s.mem,
+        "memhost": if g.kind == Kind::Qemu { s.mem } else { 0 },
         "maxdisk": s.maxdisk,
         "disk": if g.kind == Kind::Lxc { s.disk } else { 0 },
         "netin": s.netin,
@@ -154,8 +154,8 @@ fn storage_items(call: &Call<'_>, model: &Model, out: &mut Vec<Value>) {
 }
 
 /// All resources, or those of one type (`vm`, `node`, `storage`, `sdn`), as far as the
-/// caller may see them: guests with VM.Audit, storages with Datastore.Audit, SDN zones with
-/// SDN.Audit; nodes always, their figures with Sys.Audit.
+/// caller may see them: guests with VM.Audit, storages with Datastore.Audit, network zones
+/// with SDN.Audit; nodes always, their figures with Sys.Audit.
 pub(super) fn resources(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let now = call.state.clock.now_f64();
@@ -185,12 +185,17 @@ pub(super) fn resources(call: &Call<'_>) -> Result<Value, ApiError> {
     if want("storage") {
         storage_items(call, &model, &mut out);
     }
-    if want("sdn") && call.can("/sdn/zones/localnetwork", "SDN.Audit") {
-        for n in model.nodes.iter().filter(|n| n.online) {
+    // Since pve-manager 9.0.12 nodes broadcast `network` resources and their legacy `sdn`
+    // items are skipped, so `type=sdn` is empty; the default `localnetwork` zone appears as a
+    // `network` item for every node, in unfiltered answers only (the 9.1 schema has no
+    // `type=network`).
+    if filter.is_none() && call.can("/sdn/zones/localnetwork", "SDN.Audit") {
+        for n in &model.nodes {
             out.push(json!({
-                "id": format!("sdn/{}/localnetwork", n.name),
-                "type": "sdn",
-                "sdn": "localnetwork",
+                "id": format!("network/{}/zone/localnetwork", n.name),
+                "type": "network",
+                "network-type": "zone",
+                "network": "localnetwork",
                 "node": n.name,
                 "status": "ok",
             }));

@@ -181,16 +181,18 @@ fn param_err(name: &str, msg: String) -> ApiError {
     ApiError::params(BTreeMap::from([(name.to_string(), msg)]))
 }
 
-/// The privilege changing (or, without `value`, deleting) one container option needs, after
-/// the method's own check (pve-container `check_ct_modify_config_perm`): CPU, disk, memory
-/// and network options their `VM.Config.*`, everything else VM.Config.Options; device
-/// passthrough, hook scripts and feature flags other than `nesting` on an unprivileged
-/// container are for `root@pam` alone (its tokens included).
+/// The privilege changing one container option from `old` to `new` (`None`: deleting it)
+/// needs, after the method's own check (pve-container `check_ct_modify_config_perm`): CPU,
+/// disk, memory and network options their `VM.Config.*`, everything else VM.Config.Options;
+/// device passthrough and hook scripts are for `root@pam` alone (its tokens included), and so
+/// are feature flags, except that on an unprivileged container a change of `nesting` alone
+/// needs VM.Allocate.
 fn check_option_privilege(
     call: &Call<'_>,
     vmid: u32,
     opt: &str,
-    value: Option<&str>,
+    old: Option<&str>,
+    new: Option<&str>,
     unprivileged: bool,
 ) -> Result<(), ApiError> {
     if call.auth_id() == "root@pam" {
@@ -224,17 +226,15 @@ fn check_option_privilege(
                     "Permission check failed (changing feature flags for privileged container is only allowed for root@pam)",
                 );
             }
-            let only_nesting = value.is_none_or(|v| {
-                v.split(',')
-                    .filter(|kv| !kv.is_empty())
-                    .all(|kv| kv.split('=').next() == Some("nesting"))
-            });
-            if !only_nesting {
-                return root_only(
-                    "Permission check failed (changing feature flags (except nesting) is only allowed for root@pam)",
-                );
+            match features_change(old, new) {
+                FeaturesChange::None => return Ok(()),
+                FeaturesChange::NestingOnly => "VM.Allocate",
+                FeaturesChange::Other => {
+                    return root_only(
+                        "Permission check failed (changing feature flags (except nesting) is only allowed for root@pam)",
+                    );
+                }
             }
-            "VM.Allocate"
         }
         _ => "VM.Config.Options",
     };
@@ -247,6 +247,54 @@ fn check_option_privilege(
             format!("Permission check failed ({path}, {privilege})\n"),
         ))
     }
+}
+
+/// What a `features` update changes.
+enum FeaturesChange {
+    None,
+    NestingOnly,
+    Other,
+}
+
+/// Compares the flags before and after (`new` `None`: the option is deleted), flag by flag
+/// with an unset flag as empty, the way pve-container does.
+fn features_change(old: Option<&str>, new: Option<&str>) -> FeaturesChange {
+    let flags = |v: Option<&str>| -> BTreeMap<String, String> {
+        v.unwrap_or("")
+            .split(',')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    };
+    // Deleting, or setting with no flags before: judged by the flags themselves.
+    let alone = |f: &BTreeMap<String, String>| match f.len() {
+        0 => FeaturesChange::None,
+        1 if f.contains_key("nesting") => FeaturesChange::NestingOnly,
+        _ => FeaturesChange::Other,
+    };
+    let before = flags(old);
+    let Some(new) = new else {
+        return alone(&before);
+    };
+    let after = flags(Some(new));
+    if old.is_none_or(str::is_empty) {
+        return alone(&after);
+    }
+    let mut change = FeaturesChange::None;
+    for key in before.keys().chain(after.keys()) {
+        let was = before.get(key).map_or("", String::as_str);
+        let is = after.get(key).map_or("", String::as_str);
+        if was != is {
+            if key != "nesting" {
+                return FeaturesChange::Other;
+            }
+            change = FeaturesChange::NestingOnly;
+        }
+    }
+    change
 }
 
 /// PUT /nodes/{node}/lxc/{vmid}/config: sets and deletes options; answers `null`.
@@ -285,8 +333,9 @@ pub(super) fn lxc_update(call: &Call<'_>, rule: &EndpointRule) -> Result<Value, 
         ));
     }
     let unprivileged = g.config.get("unprivileged").is_some_and(|v| v == "1");
+    let old = |opt: &str| g.config.get(opt).map(String::as_str);
     for opt in delete.iter().chain(&revert) {
-        check_option_privilege(call, vmid, opt, None, unprivileged)?;
+        check_option_privilege(call, vmid, opt, old(opt), None, unprivileged)?;
     }
     let is_option = |k: &str| !NOT_OPTIONS.contains(&k) && rule.param(k).is_some();
     for opt in &revert {
@@ -320,7 +369,7 @@ pub(super) fn lxc_update(call: &Call<'_>, rule: &EndpointRule) -> Result<Value, 
     }
 
     for (opt, value) in &set {
-        check_option_privilege(call, vmid, opt, Some(value), unprivileged)?;
+        check_option_privilege(call, vmid, opt, old(opt), Some(value), unprivileged)?;
     }
 
     // Everything is checked before anything is written, like the real update.
@@ -374,4 +423,35 @@ pub(super) fn lxc_update(call: &Call<'_>, rule: &EndpointRule) -> Result<Value, 
         g.config = config;
     }
     Ok(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FeaturesChange, features_change};
+
+    fn change(old: Option<&str>, new: Option<&str>) -> &'static str {
+        match features_change(old, new) {
+            FeaturesChange::None => "none",
+            FeaturesChange::NestingOnly => "nesting",
+            FeaturesChange::Other => "other",
+        }
+    }
+
+    #[test]
+    fn feature_flag_changes() {
+        assert_eq!(change(None, Some("nesting=1")), "nesting");
+        assert_eq!(change(None, Some("nesting=1,keyctl=1")), "other");
+        assert_eq!(
+            change(Some("keyctl=1,nesting=1"), Some("nesting=1,keyctl=1")),
+            "none"
+        );
+        assert_eq!(
+            change(Some("keyctl=1,nesting=0"), Some("keyctl=1,nesting=1")),
+            "nesting"
+        );
+        assert_eq!(change(Some("keyctl=1"), Some("nesting=1")), "other");
+        assert_eq!(change(Some("nesting=1"), None), "nesting");
+        assert_eq!(change(Some("keyctl=1"), None), "other");
+        assert_eq!(change(None, None), "none");
+    }
 }

@@ -41,6 +41,9 @@ pub(super) fn action(call: &Call<'_>, kind: Kind, rel: &str) -> Result<Value, Ap
     let mut model = call.state.model_mut();
     let node = model.reachable_node(&node)?.name.clone();
     let g = model.guest_on(&node, vmid, kind)?;
+    if kind == Kind::Qemu && action == Action::Suspend && params.todisk && g.running {
+        check_suspend_to_disk(call, vmid, g)?;
+    }
     let duration_ms = g
         .task_secs
         .map(|s| (s * 1000.0).round() as i64)
@@ -48,6 +51,33 @@ pub(super) fn action(call: &Call<'_>, kind: Kind, rel: &str) -> Result<Value, Ap
     let plan = power::plan(g, action, &params, duration_ms)?;
     let upid = model.start_task(&node, vmid, plan, call.auth_id(), now_ms);
     Ok(Value::from(upid))
+}
+
+/// Suspending a running VM to disk also needs VM.Config.Disk on it and
+/// Datastore.AllocateSpace on the storage for the state (`statestorage`, else the storage of
+/// its first disk), checked before the task starts (qemu-server `vm_suspend`).
+fn check_suspend_to_disk(
+    call: &Call<'_>,
+    vmid: u32,
+    g: &crate::model::Guest,
+) -> Result<(), ApiError> {
+    let denied = |what: String| ApiError::new(403, format!("Permission check failed ({what})\n"));
+    let vm = format!("/vms/{vmid}");
+    if !call.can(&vm, "VM.Config.Disk") {
+        return Err(denied(format!("{vm}, VM.Config.Disk")));
+    }
+    let storage = call.str("statestorage").unwrap_or_else(|| {
+        ["scsi0", "virtio0", "sata0", "ide0"]
+            .iter()
+            .find_map(|k| g.config.get(*k))
+            .and_then(|d| d.split([',', ':']).next().map(str::to_string))
+            .unwrap_or_else(|| "local".into())
+    });
+    let path = format!("/storage/{storage}");
+    if !call.can(&path, "Datastore.AllocateSpace") {
+        return Err(denied(format!("{path}, Datastore.AllocateSpace")));
+    }
+    Ok(())
 }
 
 /// Perl truth of a parameter value: Perl only checks `if $value`.

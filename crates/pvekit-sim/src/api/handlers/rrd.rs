@@ -5,14 +5,14 @@
 //! floats (counters as per-second rates); slots while the guest's node was offline have only
 //! `time`, and a trailing time-only slot is dropped. The simulator derives the history from
 //! the same counter functions as the live figures: before the current start a running guest
-//! shows as stopped.
+//! shows as stopped (only its limits and root disk recorded).
 
 use serde_json::{Map, Value};
 
 use super::num;
 use crate::api::Call;
 use crate::error::ApiError;
-use crate::model::{Guest, counters};
+use crate::model::{Guest, Kind, counters};
 
 /// Resolution (seconds) and slot count per time frame, the PVE 9 RRD layout.
 fn layout(timeframe: &str) -> (i64, i64) {
@@ -39,40 +39,53 @@ fn consolidate(max: bool, end: i64, reso: i64, f: impl Fn(f64) -> f64) -> f64 {
     }
 }
 
+/// Whether the guest ran at `t` (it runs now and had started by then).
+fn running_at(g: &Guest, t: f64) -> bool {
+    g.running && g.started_at.is_some_and(|start| t >= start as f64)
+}
+
+/// The data sources of the slot ending at `end`. pvestatd records only the limits and the
+/// root disk of a stopped container (the rest unknown, so absent), and a container's
+/// `memhost` never.
 fn slot(g: &Guest, host_cpus: u32, end: i64, reso: i64, max: bool) -> Map<String, Value> {
     let at = |t: f64| {
-        let mut s = counters::guest(g, host_cpus, t);
-        if g.started_at.is_none_or(|start| t < start as f64) {
-            let (cpus, maxmem, maxdisk, disk) = (s.cpus, s.maxmem, s.maxdisk, s.disk);
-            s = counters::GuestStats {
-                cpus,
-                maxmem,
-                maxdisk,
-                disk,
+        let s = counters::guest(g, host_cpus, t);
+        if running_at(g, t) {
+            s
+        } else {
+            counters::GuestStats {
+                cpus: s.cpus,
+                maxmem: s.maxmem,
+                maxdisk: s.maxdisk,
+                disk: s.disk,
                 ..Default::default()
-            };
+            }
         }
-        s
     };
+    let now = at(end as f64);
+    let mut m = Map::new();
+    m.insert("maxcpu".into(), num(now.cpus));
+    m.insert("maxmem".into(), num(now.maxmem as f64));
+    m.insert("maxdisk".into(), num(now.maxdisk as f64));
+    m.insert("disk".into(), num(now.disk as f64));
+    if !running_at(g, end as f64) {
+        return m;
+    }
     let rate = |pick: fn(&counters::GuestStats) -> u64| {
         consolidate(max, end, reso, |t| {
             let step = reso as f64 / SAMPLES as f64;
             (pick(&at(t)) as f64 - pick(&at(t - step)) as f64).max(0.0) / step
         })
     };
-    let now = at(end as f64);
-    let mut m = Map::new();
-    m.insert("maxcpu".into(), num(now.cpus));
     m.insert(
         "cpu".into(),
         num(consolidate(max, end, reso, |t| at(t).cpu)),
     );
-    m.insert("maxmem".into(), num(now.maxmem as f64));
     let mem = num(consolidate(max, end, reso, |t| at(t).mem as f64));
-    m.insert("mem".into(), mem.clone());
-    m.insert("memhost".into(), mem);
-    m.insert("maxdisk".into(), num(now.maxdisk as f64));
-    m.insert("disk".into(), num(now.disk as f64));
+    if g.kind == Kind::Qemu {
+        m.insert("memhost".into(), mem.clone());
+    }
+    m.insert("mem".into(), mem);
     m.insert("netin".into(), num(rate(|s| s.netin)));
     m.insert("netout".into(), num(rate(|s| s.netout)));
     m.insert("diskread".into(), num(rate(|s| s.diskread)));
@@ -88,8 +101,8 @@ fn slot(g: &Guest, host_cpus: u32, end: i64, reso: i64, max: bool) -> Map<String
 
 /// The guest's RRD slots for the time frame.
 pub(super) fn lxc_rrddata(call: &Call<'_>) -> Result<Value, ApiError> {
+    // Not proxied: every node holds every guest's RRD file, and the node name is not checked.
     let model = call.state.model();
-    model.reachable_node(&call.node()?)?;
     let vmid = call.vmid()?;
     let Some(g) = model.guests.get(&vmid) else {
         return Err(ApiError::new(
@@ -111,10 +124,10 @@ pub(super) fn lxc_rrddata(call: &Call<'_>) -> Result<Value, ApiError> {
         .filter(|n| n.online);
     let mut out: Vec<Value> = (0..count)
         .map(|i| {
-            let time = start + i * reso;
+            // RRD labels a slot with its end: it covers (time - reso, time].
+            let time = start + (i + 1) * reso;
             let mut m = match host {
-                // The slot covers (time, time + reso].
-                Some(n) => slot(g, n.cpus, time + reso, reso, max),
+                Some(n) => slot(g, n.cpus, time, reso, max),
                 None => Map::new(),
             };
             m.insert("time".into(), Value::from(time));
