@@ -2,13 +2,15 @@
 """Exercise a running pvekit simulator with the third-party `proxmoxer` client.
 
 Usage:
-    check.py INFO_FILE        # a file holding the simulator's JSON info line
-    check.py -                # or read that line from stdin
-    sim ... | check.py -      # e.g. piped from `cargo run -p pvekit-sim --example sim`
+    check.py INFO_FILE [RESTRICTED_TOKEN_ID=SECRET]
+    check.py - [...]          # read the info line from stdin
 
-Needs `pip install proxmoxer requests`. Logs in with the password and with the API token,
-lists nodes, cluster resources (type=vm), and reads one container's config and
-status/current. Prints a summary; exits non-zero on any failure.
+INFO_FILE holds the simulator's JSON info line. Needs `pip install proxmoxer requests`.
+Logs in with the password and with the API token, lists nodes, cluster resources
+(type=vm), and reads one container's config and status/current. With a restricted token
+(read-only, such as the PVEAuditor role), it also checks that the token reads the same
+and that a power action is refused with a 403 naming the missing privilege. Prints a
+summary; exits non-zero on any failure.
 """
 import json
 import sys
@@ -16,6 +18,7 @@ import urllib.parse
 
 import urllib3
 from proxmoxer import ProxmoxAPI
+from proxmoxer.core import ResourceException
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
@@ -50,8 +53,26 @@ def exercise(api, label):
     )
 
 
+def restricted(host, port, token):
+    token_id, _, secret = token.partition("=")
+    user, _, name = token_id.partition("!")
+    api = ProxmoxAPI(host, port=port, user=user, token_name=name, token_value=secret,
+                     verify_ssl=False, backend="https")
+    exercise(api, "restricted token")
+    guests = api.cluster.resources.get(type="vm")
+    ct = next(g for g in guests if g["type"] == "lxc" and g.get("status") == "stopped")
+    try:
+        api.nodes(ct["node"]).lxc(ct["vmid"]).status.start.post()
+    except ResourceException as e:
+        want = f"Permission check failed (/vms/{ct['vmid']}, VM.PowerMgmt)"
+        assert e.status_code == 403 and e.content == want, (e.status_code, e.content)
+        print(f"restricted token: start CT {ct['vmid']} refused as expected ({e.content})")
+        return
+    raise AssertionError("the restricted token started a container")
+
+
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2
     info = read_info(sys.argv[1])
@@ -73,6 +94,12 @@ def main():
     except Exception as e:  # noqa: BLE001
         print(f"token login: FAILED: {e!r}", file=sys.stderr)
         failures += 1
+    if len(sys.argv) == 3:
+        try:
+            restricted(host, port, sys.argv[2])
+        except Exception as e:  # noqa: BLE001
+            print(f"restricted token: FAILED: {e!r}", file=sys.stderr)
+            failures += 1
     try:
         ProxmoxAPI(host, port=port, user=info["username"], password="definitely-wrong",
                    verify_ssl=False, backend="https")
