@@ -138,6 +138,9 @@ pub struct SimOptions {
     /// Delay before every 401 answer. Real Proxmox VE waits about 3 s; the default is zero so
     /// tests stay fast.
     pub auth_failure_delay: Duration,
+    /// Delay before termproxy answers `OK` to a terminal's auth line: a slow or stuck
+    /// terminal proxy, for tests of client timeouts. Default zero.
+    pub terminal_ok_delay: Duration,
     /// How long a guest task (start, stop, shutdown, suspend, resume, reboot) runs before the
     /// guest changes state, measured on the simulator clock (so
     /// [`RunningSim::advance_clock`] finishes tasks too). Default 1 s, close to a small
@@ -167,6 +170,7 @@ impl Default for SimOptions {
             secret: None,
             strict: false,
             auth_failure_delay: Duration::ZERO,
+            terminal_ok_delay: Duration::ZERO,
             task_duration: Duration::from_secs(1),
             state_dir: None,
         }
@@ -381,6 +385,7 @@ impl Simulator {
             recorder: record::Recorder::default(),
             latency: opts.latency,
             auth_failure_delay: opts.auth_failure_delay,
+            terminal_ok_delay: opts.terminal_ok_delay,
             strict: opts.strict,
             task_duration: opts.task_duration,
             fingerprint: fingerprint.clone(),

@@ -271,6 +271,7 @@ impl Client {
             tls: conn.tls.clone(),
             cookie: format!("PVEAuthCookie={}", session.ticket.expose_secret()).into(),
             connect_timeout: conn.resolved.timeouts.connect,
+            request_timeout: conn.resolved.timeouts.request,
             user: login.userid.clone(),
             keepalive: conn.keepalive,
         })
@@ -683,6 +684,7 @@ pub(crate) struct WebsocketTarget {
     pub tls: Arc<rustls::ClientConfig>,
     pub cookie: SecretString,
     pub connect_timeout: Duration,
+    pub request_timeout: Duration,
     pub user: pvekit_core::AuthId,
     pub keepalive: Duration,
 }

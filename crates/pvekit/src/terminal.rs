@@ -32,6 +32,50 @@ use tracing::debug;
 use crate::error::{Error, Result};
 use crate::node::Node;
 
+/// The websocket between the client and the node's termproxy.
+type Socket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// Upgrades to the websocket, sends the auth line and reads termproxy's answer: the socket
+/// and the first bytes, which start with `OK` (and may carry the first output too).
+async fn handshake(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    tls: tokio_rustls::client::TlsStream<TcpStream>,
+    auth: String,
+) -> Result<(Socket, Vec<u8>)> {
+    let (mut ws, _resp) = tokio_tungstenite::client_async(request, tls)
+        .await
+        .map_err(|e| match e {
+            tokio_tungstenite::tungstenite::Error::Http(resp) => Error::Terminal {
+                message: format!(
+                    "the server refused the terminal websocket: HTTP {} {}",
+                    resp.status().as_u16(),
+                    resp.status().canonical_reason().unwrap_or("")
+                ),
+            },
+            other => ws_error(other),
+        })?;
+    // The auth line: the user the termproxy answer names, then the VNC ticket.
+    ws.send(Message::Binary(Bytes::from(auth)))
+        .await
+        .map_err(ws_error)?;
+    let mut first = Vec::new();
+    while first.len() < 2 {
+        match ws.next().await {
+            Some(Ok(Message::Binary(b))) => first.extend_from_slice(&b),
+            Some(Ok(Message::Text(t))) => first.extend_from_slice(t.as_bytes()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) if !is_bare_close(&e) => return Err(ws_error(e)),
+            Some(Err(_)) | None => break,
+        }
+    }
+    if !first.starts_with(b"OK") {
+        return Err(Error::Terminal {
+            message: "the terminal proxy refused the session (the ticket was not accepted)".into(),
+        });
+    }
+    Ok((ws, first))
+}
+
 /// The interval of keepalive messages (the web UI's).
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// The largest data payload sent in one websocket frame (the server accepts 128 KiB frames).
@@ -143,66 +187,42 @@ impl Terminal {
         cookie.set_sensitive(true);
         headers.insert("Cookie", cookie);
 
+        // TCP and TLS within the connect timeout; the websocket upgrade and termproxy's `OK`
+        // within the request timeout: a stalled proxy fails instead of hanging.
         let origin = format!("{host}:{port}");
-        let tcp = tokio::time::timeout(
-            target.connect_timeout,
-            TcpStream::connect((host.trim_matches(['[', ']']), port)),
-        )
+        let name =
+            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|_| Error::config(format!("'{host}' is not a valid TLS server name")))?;
+        let tls = tokio::time::timeout(target.connect_timeout, async {
+            let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
+                .await
+                .map_err(|e| Error::Connect {
+                    url: origin.clone(),
+                    reason: e.to_string(),
+                })?;
+            tcp.set_nodelay(true).ok();
+            tokio_rustls::TlsConnector::from(target.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| Error::Connect {
+                    url: origin.clone(),
+                    reason: format!("TLS: {e}"),
+                })
+        })
         .await
         .map_err(|_| Error::Timeout {
             what: format!("connecting to {origin}"),
             after: target.connect_timeout,
-        })?
-        .map_err(|e| Error::Connect {
-            url: origin.clone(),
-            reason: e.to_string(),
-        })?;
-        tcp.set_nodelay(true).ok();
-        let name =
-            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                .map_err(|_| Error::config(format!("'{host}' is not a valid TLS server name")))?;
-        let tls = tokio_rustls::TlsConnector::from(target.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| Error::Connect {
-                url: origin.clone(),
-                reason: format!("TLS: {e}"),
-            })?;
-        let (ws, _resp) = tokio_tungstenite::client_async(request, tls)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(resp) => Error::Terminal {
-                    message: format!(
-                        "the server refused the terminal websocket: HTTP {} {}",
-                        resp.status().as_u16(),
-                        resp.status().canonical_reason().unwrap_or("")
-                    ),
-                },
-                other => ws_error(other),
-            })?;
-        let (mut sink, mut stream) = ws.split();
-
-        // The auth line: the user the termproxy answer names, then the VNC ticket.
+        })??;
         let auth = format!("{}:{}\n", proxy.user, proxy.ticket.expose_secret());
-        sink.send(Message::Binary(Bytes::from(auth)))
-            .await
-            .map_err(ws_error)?;
-        let mut first = Vec::new();
-        while first.len() < 2 {
-            match stream.next().await {
-                Some(Ok(Message::Binary(b))) => first.extend_from_slice(&b),
-                Some(Ok(Message::Text(t))) => first.extend_from_slice(t.as_bytes()),
-                Some(Ok(_)) => {}
-                Some(Err(e)) if !is_bare_close(&e) => return Err(ws_error(e)),
-                Some(Err(_)) | None => break,
-            }
-        }
-        if !first.starts_with(b"OK") {
-            return Err(Error::Terminal {
-                message: "the terminal proxy refused the session (the ticket was not accepted)"
-                    .into(),
-            });
-        }
+        let (ws, first) =
+            tokio::time::timeout(target.request_timeout, handshake(request, tls, auth))
+                .await
+                .map_err(|_| Error::Timeout {
+                    what: format!("the terminal proxy of node {} to answer", node.name()),
+                    after: target.request_timeout,
+                })??;
+        let (sink, stream) = ws.split();
         let pending = (first.len() > 2).then(|| Bytes::copy_from_slice(&first[2..]));
         let sink = Arc::new(Mutex::new(sink));
         let keepalive = {

@@ -43,6 +43,8 @@ pub(crate) struct AppState {
     pub recorder: Recorder,
     pub latency: Duration,
     pub auth_failure_delay: Duration,
+    /// Delay before a terminal's `OK`.
+    pub terminal_ok_delay: Duration,
     pub strict: bool,
     /// How long guest tasks run by default.
     pub task_duration: Duration,

@@ -89,6 +89,12 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
         closer.result = Err("authentication failed".into());
         return;
     }
+    if !st.terminal_ok_delay.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(st.terminal_ok_delay) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
     if sink
         .send(Message::Binary(Bytes::from_static(b"OK")))
         .await

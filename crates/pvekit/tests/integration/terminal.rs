@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use pvekit::{Client, Error};
 
 use crate::guests::lab;
-use crate::util::{assert_clean, password_config, token_config};
+use crate::util::{self, assert_clean, password_config, token_config};
 
 async fn root(sim: &pvekit_sim::RunningSim) -> Client {
     Client::connect(&password_config(sim)).await.unwrap()
@@ -324,4 +324,35 @@ async fn idle_sessions_send_keepalives_that_change_nothing() {
     }
     term.close().await;
     assert_clean(&sim);
+}
+
+#[tokio::test]
+async fn a_stalled_terminal_proxy_times_out() {
+    let sim = util::sim_with(pvekit_sim::SimOptions {
+        terminal_ok_delay: Duration::from_secs(30),
+        ..Default::default()
+    })
+    .await;
+    let config = pvekit::Config {
+        timeouts: pvekit::Timeouts {
+            request: Duration::from_millis(700),
+            ..Default::default()
+        },
+        ..password_config(&sim)
+    };
+    let c = Client::connect(&config).await.unwrap();
+    let n = node(&c, "pve1");
+    let started = Instant::now();
+    match n.command("true").await {
+        Err(Error::Timeout { what, after }) => {
+            assert!(what.contains("terminal proxy of node pve1"), "{what}");
+            assert_eq!(after, Duration::from_millis(700));
+        }
+        other => panic!("expected a timeout, got {:?}", other.map(|_| ())),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }
