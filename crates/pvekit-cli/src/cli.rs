@@ -360,6 +360,11 @@ pub struct SimArgs {
     /// YAML scenario file stating the exact cluster (replaces --nodes/--containers/--vms).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Check clients: on exit, list every request the simulator rejected and every request
+    /// outside the official API schema (when its file is found), and exit with status 3 if
+    /// there are any.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Wraps a secret flag value at once, so it never sits in a plain `String`.

@@ -638,6 +638,7 @@ fn sim_options(cli: &Cli, args: &SimArgs) -> Result<pvekit_sim::SimOptions> {
         password: c.password.as_ref().map(|s| s.expose_secret().to_string()),
         token_id: c.token_id.clone(),
         secret: c.secret.as_ref().map(|s| s.expose_secret().to_string()),
+        strict: args.strict,
         ..Default::default()
     })
 }

@@ -100,6 +100,27 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[(
      proxyto node; returns an array of lines)",
 )];
 
+/// Whether a concrete request (path below `/api2/json`, query ignored) is one of the
+/// [`EXTENSIONS`], which the simulator validates with its own rules.
+pub fn is_extension(method: &str, path: &str) -> bool {
+    let path = path.strip_prefix("/api2/json").unwrap_or(path);
+    let path = path.split('?').next().unwrap_or(path);
+    EXTENSIONS.iter().any(|(m, template, _)| {
+        m.eq_ignore_ascii_case(method) && {
+            let want: Vec<&str> = template.split('/').collect();
+            let got: Vec<&str> = path.split('/').collect();
+            want.len() == got.len()
+                && want.iter().zip(&got).all(|(w, g)| {
+                    if w.starts_with('{') {
+                        !g.is_empty()
+                    } else {
+                        w == g
+                    }
+                })
+        }
+    })
+}
+
 impl SchemaSet {
     /// Where the schema file lives: `$PVEKIT_SCHEMA`, else `shared/pve-api/schema-subset.json`
     /// beside the repository.

@@ -17,6 +17,7 @@ use tracing::info;
 /// When the simulator cannot start, the info line cannot be written, or the signal handlers
 /// cannot be installed.
 pub async fn run(options: pvekit_sim::SimOptions) -> Result<()> {
+    let strict = options.strict;
     let sim = pvekit_sim::Simulator::start(options)
         .await
         .context("cannot start the simulator")?;
@@ -30,9 +31,62 @@ pub async fn run(options: pvekit_sim::SimOptions) -> Result<()> {
         }
         Err(e) => Err(e),
     };
+    let findings = if strict {
+        strict_findings(&sim)
+    } else {
+        Vec::new()
+    };
     sim.shutdown().await;
     info!("simulator stopped");
-    waited
+    waited?;
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let mut err = std::io::stderr().lock();
+    for f in &findings {
+        let _ = writeln!(err, "pvekit sim: {f}");
+    }
+    Err(super::Exit(STRICT_FAILURE).into())
+}
+
+/// The exit status of `pvekit sim --strict` when a client sent what Proxmox VE refuses.
+const STRICT_FAILURE: u8 = 3;
+
+/// What strict mode reports: the rejected requests, and the requests outside the official
+/// schema when its file can be read.
+fn strict_findings(sim: &pvekit_sim::RunningSim) -> Vec<String> {
+    let mut out: Vec<String> = sim
+        .rejections()
+        .into_iter()
+        .map(|r| {
+            format!(
+                "rejected {} {}: {} {}",
+                r.method,
+                r.path,
+                r.status,
+                r.message.trim_end()
+            )
+        })
+        .collect();
+    match pvekit_sim::conformance::SchemaSet::load_default() {
+        Ok(schema) => {
+            for r in sim.requests() {
+                if pvekit_sim::conformance::is_extension(&r.method, &r.path) {
+                    continue;
+                }
+                if let Err(errs) = schema.check_request(&r.method, &r.path, &r.params) {
+                    out.push(format!(
+                        "outside the schema {} {}: {}",
+                        r.method,
+                        r.path,
+                        errs.join("; ")
+                    ));
+                }
+            }
+        }
+        Err(e) => tracing::warn!("requests not checked against the schema: {e}"),
+    }
+    out
 }
 
 fn print_info(info: &pvekit_sim::SimInfo) -> Result<()> {

@@ -133,7 +133,8 @@ fn environment_variables_work() {
 
 #[test]
 fn wrong_secret_is_one_clear_line() {
-    let sim = Sim::start(&[]);
+    let mut sim = Sim::start(&[]);
+    sim.expect_rejections();
     let i = &sim.info;
     let out = run(&mut pvekit(&[
         "nodes",

@@ -402,7 +402,8 @@ fn a_missing_privilege_is_one_line_naming_it() {
     let yaml = format!(
         "{LAB}users:\n  - userid: ops@pve\n    acl: [{{path: /, role: PVEAuditor}}]\n    tokens: [{{name: ro, secret: ro-secret, privsep: false}}]\n"
     );
-    let sim = Sim::scenario(&yaml);
+    let mut sim = Sim::scenario(&yaml);
+    sim.expect_rejections();
     let mut base = sim.token_args();
     base[3] = "ops@pve!ro".into();
     base[5] = "ro-secret".into();

@@ -4,12 +4,14 @@ use crate::util::{Sim, pvekit, run};
 
 #[test]
 fn verbose_logs_never_show_password_or_secret() {
-    let sim = Sim::start(&[
+    let mut sim = Sim::start(&[
         "--password",
         "pw-Zq81-unique",
         "--secret",
         "sec-Zq81-unique",
     ]);
+    // The failing logins below are refused, as they must be.
+    sim.expect_rejections();
     let i = &sim.info;
     for v in ["-v", "-vv", "-vvv"] {
         // Token auth.

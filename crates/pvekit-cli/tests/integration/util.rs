@@ -98,9 +98,14 @@ pub struct SimInfo {
     pub secret: String,
 }
 
-/// A `pvekit sim` subprocess; killed on drop.
+/// A `pvekit sim --strict` subprocess. Dropping it stops it with SIGTERM and fails the test
+/// when the simulator rejected a request or saw one outside the official schema (its
+/// findings are on stderr), unless the test expects rejections.
 pub struct Sim {
     child: Child,
+    /// Whether the test sends requests the simulator must refuse (bad credentials, missing
+    /// privileges).
+    rejections_expected: bool,
     pub info: SimInfo,
     /// The raw line printed.
     pub line: String,
@@ -113,7 +118,7 @@ pub struct Sim {
 impl Sim {
     /// Starts `pvekit sim --listen 127.0.0.1:0 <extra>` and reads its JSON line.
     pub fn start(extra: &[&str]) -> Sim {
-        let mut args = vec!["sim", "--listen", "127.0.0.1:0"];
+        let mut args = vec!["sim", "--listen", "127.0.0.1:0", "--strict"];
         args.extend_from_slice(extra);
         let mut child = pvekit(&args)
             .stdout(Stdio::piped())
@@ -145,11 +150,17 @@ impl Sim {
             .unwrap_or_else(|e| panic!("sim line is not the info JSON ({e}): {line}"));
         Sim {
             child,
+            rejections_expected: false,
             info,
             line,
             rest: rx,
             _dir: None,
         }
+    }
+
+    /// Marks the test as one that sends requests the simulator must refuse.
+    pub fn expect_rejections(&mut self) {
+        self.rejections_expected = true;
     }
 
     /// Starts a simulator serving the cluster of a YAML scenario.
@@ -191,29 +202,43 @@ impl Sim {
     /// Sends SIGTERM and waits (up to 20 s) for the exit; returns the status and any further
     /// stdout lines.
     pub fn terminate(mut self) -> (ExitStatus, Vec<String>) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("try_wait") {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "sim did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = self.stop().expect("sim did not stop on SIGTERM");
         let rest = self.rest.try_iter().collect();
         (status, rest)
+    }
+
+    /// SIGTERM, then the exit status (`None` if it did not stop within 20 s).
+    fn stop(&mut self) -> Option<ExitStatus> {
+        if let Ok(Some(s)) = self.child.try_wait() {
+            return Some(s);
+        }
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 }
 
 impl Drop for Sim {
     fn drop(&mut self) {
+        let status = self.stop();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            return;
+        }
+        let strict_failed = status.and_then(|s| s.code()) == Some(3);
+        assert!(
+            !strict_failed || self.rejections_expected,
+            "pvekit sim --strict: the client sent requests real Proxmox VE refuses (listed on stderr)"
+        );
+        assert!(status.is_some(), "pvekit sim did not stop on SIGTERM");
     }
 }
 
