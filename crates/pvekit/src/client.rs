@@ -74,6 +74,10 @@ pub type Params<'a> = &'a [(&'a str, String)];
 /// The transport and authentication of a client.
 struct Conn {
     sent: std::sync::atomic::AtomicU64,
+    /// Whether the server has accepted these credentials once. Until then calls get the login
+    /// timeout: Proxmox VE answers a rejected token or ticket only after about 3 s, which
+    /// would otherwise look like a timeout of the first call instead of an auth error.
+    verified: std::sync::atomic::AtomicBool,
     http: reqwest::Client,
     resolved: Resolved,
     auth: Auth,
@@ -125,6 +129,7 @@ impl Client {
         };
         let conn = Conn {
             sent: std::sync::atomic::AtomicU64::new(0),
+            verified: std::sync::atomic::AtomicBool::new(false),
             http,
             resolved,
             auth,
@@ -549,13 +554,22 @@ impl Conn {
             (Via::Login, _, None) => return Err((Error::NoSession, None)),
             (Via::Api, None, None) => return Err((Error::config("no credentials"), None)),
         }
-        let timeout = self.resolved.timeouts.request;
+        let timeouts = &self.resolved.timeouts;
+        let timeout = if self.verified.load(std::sync::atomic::Ordering::Relaxed) {
+            timeouts.request
+        } else {
+            timeouts.request.max(timeouts.login)
+        };
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = match self
             .execute(req.timeout(timeout), method.as_str(), path, timeout)
             .await
         {
             Ok(resp) => {
+                if resp.status().is_success() {
+                    self.verified
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 self.decode(resp, method.as_str(), path, used_ticket.is_none())
                     .await
             }

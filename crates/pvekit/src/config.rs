@@ -57,7 +57,10 @@ pub struct Timeouts {
     #[serde(with = "secs")]
     pub connect: Duration,
     /// One API call, from sending the request to reading the whole answer (default 3 s, as
-    /// GoDoxy's per-operation timeout).
+    /// GoDoxy's per-operation timeout). Until the server has accepted the credentials once
+    /// (the first call of [`Client::connect`](crate::Client::connect)), calls get the `login`
+    /// timeout instead, so a rejected token, which Proxmox VE answers only after about 3 s,
+    /// is reported as an authentication error rather than a timeout.
     #[serde(with = "secs")]
     pub request: Duration,
     /// A login call. Longer than `request`, because Proxmox VE delays every rejected login by

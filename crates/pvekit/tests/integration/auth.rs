@@ -116,3 +116,29 @@ async fn expired_ticket_leads_to_a_fresh_login() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn a_slow_rejection_is_an_auth_error_not_a_timeout() {
+    // Proxmox VE answers a rejected token only after about 3 s; here 1.5 s against a 1 s
+    // request timeout.
+    let sim = util::sim_with(pvekit_sim::SimOptions {
+        auth_failure_delay: Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    let mut cfg = token_config(&sim);
+    cfg.timeouts = pvekit::Timeouts {
+        request: Duration::from_secs(1),
+        login: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let right = cfg.clone();
+    cfg.secret = Some("00000000-0000-0000-0000-000000000000".to_string().into());
+    let started = std::time::Instant::now();
+    let err = Client::connect(&cfg).await.unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    // The right ones connect and read as usual.
+    let client = Client::connect(&right).await.unwrap();
+    let _: serde_json::Value = client.get("/nodes").await.unwrap();
+}
