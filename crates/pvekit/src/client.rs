@@ -747,12 +747,14 @@ pub(crate) enum Via {
 /// Extra attempts of a read after a transient failure.
 const READ_RETRIES: u32 = 2;
 
-/// Failures worth another try for an idempotent read: the connection broke, or the server
-/// (or the node it proxies to) answered a 5xx that is not a definite answer.
+/// Failures worth another try for an idempotent read: the connection broke, or a gateway
+/// status (502 and up, including pveproxy's 59x for a node it cannot reach). A 500 is not:
+/// Proxmox VE answers definite refusals with it ("No QEMU guest agent configured", "CT 100
+/// not running", a missing guest).
 fn is_transient(e: &Error) -> bool {
     match e {
         Error::Connect { .. } | Error::Transport { .. } => true,
-        Error::Api { status, .. } => *status >= 502 || *status == 500,
+        Error::Api { status, .. } => *status >= 502,
         _ => false,
     }
 }

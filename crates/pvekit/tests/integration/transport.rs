@@ -81,7 +81,7 @@ async fn reads_are_retried_and_writes_are_not() {
     let sim = util::sim_with(SimOptions {
         scenario_inline: Some(
             pvekit_sim::Scenario::from_yaml(
-                "cluster: c\nnodes: [{name: up}, {name: down, online: false}]\nguests: [{type: lxc, vmid: 100, node: down}]\n",
+                "cluster: c\nnodes: [{name: up}, {name: down, online: false}]\nguests: [{type: lxc, vmid: 100, node: down}, {type: qemu, vmid: 200, node: up, status: running}]\n",
             )
             .unwrap(),
         ),
@@ -113,6 +113,20 @@ async fn reads_are_retried_and_writes_are_not() {
         .unwrap_err();
     assert_eq!(
         util::count(&sim, "GET", "/nodes/up/lxc/999/status/current"),
+        1
+    );
+    // Nor is any other 500: Proxmox VE's refusals, such as a VM without a guest agent.
+    let err = client
+        .get::<serde_json::Value>("/nodes/up/qemu/200/agent/network-get-interfaces")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(500), "{err}");
+    assert_eq!(
+        util::count(
+            &sim,
+            "GET",
+            "/nodes/up/qemu/200/agent/network-get-interfaces"
+        ),
         1
     );
 }
