@@ -139,7 +139,7 @@ pub enum Command {
     Reboot(PowerArgs),
     /// Print a guest's IP addresses, one per line (private ones unless --all).
     Ips(IpsArgs),
-    /// Set how long a guest may take to shut down before it is stopped (`startup: down=N`).
+    /// Set how long a container may take to shut down before it is stopped (`startup: down=N`).
     SetShutdownTimeout(ShutdownTimeoutArgs),
     /// One guest's stats line, or a live table of every guest (like `docker stats`).
     Stats(StatsArgs),

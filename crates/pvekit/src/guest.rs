@@ -371,12 +371,22 @@ impl Guest {
         self.action(Action::Reboot).await
     }
 
-    /// Sets how long a shutdown may take before the guest is stopped (`startup: down=N`),
+    /// Sets how long a shutdown may take before the container is stopped (`startup: down=N`),
     /// keeping the rest of the startup setting.
     ///
+    /// Containers only: a VM's config is changed through a different method (with its own
+    /// large parameter set) that pvekit does not send.
+    ///
     /// # Errors
-    /// [`Error::Config`] for a timeout that is not whole seconds; server errors.
+    /// [`Error::Config`] for a VM or a timeout that is not whole seconds; server errors.
     pub async fn set_shutdown_timeout(&self, timeout: Duration) -> Result<()> {
+        if self.kind != GuestKind::Lxc {
+            return Err(Error::config(format!(
+                "the shutdown timeout can be set for containers only; for VM {} use the web UI \
+                 (Options > Start/Shutdown order) or `qm set {} --startup down=N` on the node",
+                self.vmid, self.vmid
+            )));
+        }
         if timeout.subsec_nanos() != 0 {
             return Err(Error::config("the shutdown timeout must be whole seconds"));
         }

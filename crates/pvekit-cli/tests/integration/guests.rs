@@ -216,6 +216,12 @@ fn shutdown_timeout_shows_up_in_the_config() {
         &["set-shutdown-timeout", "db", "7"],
     )));
     assert_eq!(out.ok(), "startup: down=7\n");
+    // VMs are refused before anything is sent, with what to do instead.
+    let out = run(&mut pvekit(&args(
+        &base,
+        &["set-shutdown-timeout", "lab/pve2/200", "7"],
+    )));
+    assert!(out.fails(1).contains("qm set 200 --startup down=N"));
 }
 
 #[test]
