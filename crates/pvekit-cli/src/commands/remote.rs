@@ -106,11 +106,16 @@ pub async fn journal(
     lines: usize,
     follow: bool,
 ) -> Result<()> {
-    // A node's journal without the root@pam login: the REST journal, which tokens may read
-    // (all units; it has no unit filter).
+    // A node's journal without a root@pam login (only root@pam gets a shell): the REST
+    // journal, which tokens and other users with Sys.Syslog may read (all units; it has no
+    // unit filter).
     if let Place::Node(name) = place {
         let node = super::node(clients, name)?;
-        if node.client().login_user().is_none() && units.is_empty() {
+        let root = node
+            .client()
+            .login_user()
+            .is_some_and(|u| u.to_string() == "root@pam");
+        if !root && units.is_empty() {
             return journal_rest(&node, lines, follow).await;
         }
     }

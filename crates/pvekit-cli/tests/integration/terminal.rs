@@ -165,3 +165,36 @@ fn token_only_node_journal_uses_the_rest_journal() {
     )));
     assert!(out.fails(1).contains("username and password"));
 }
+
+#[test]
+fn other_users_read_node_journals_over_rest_too() {
+    let yaml = format!(
+        "{LAB}users:\n  - userid: ops@pve\n    password: ops-pw\n    acl: [{{path: /, role: PVEAdmin}}]\n"
+    );
+    let sim = Sim::scenario(&yaml);
+    let login = [
+        "--url",
+        &sim.info.url,
+        "--fingerprint",
+        &sim.info.fingerprint,
+        "--username",
+        "ops@pve",
+        "--password",
+        "ops-pw",
+    ];
+    let out = run(&mut pvekit(&args(
+        &[],
+        &[
+            &login[..],
+            &["journal", "--node", "pve1", "-n", "3", "--no-follow"],
+        ]
+        .concat(),
+    )));
+    assert_eq!(out.ok().lines().count(), 3, "{}", out.stdout);
+    // Commands need root@pam's shell.
+    let out = run(&mut pvekit(&args(
+        &[],
+        &[&login[..], &["exec", "--node", "pve1", "--", "true"]].concat(),
+    )));
+    assert!(out.fails(1).contains("root@pam"), "{}", out.stderr);
+}
