@@ -216,9 +216,10 @@ pub struct StatsArgs {
     /// Without a guest: print one snapshot of the table and exit.
     #[arg(long)]
     pub once: bool,
-    /// Without a guest: include stopped guests and templates.
+    /// Without a guest: only the running guests (templates left out), like `docker stats`
+    /// without `-a`.
     #[arg(short, long)]
-    pub all: bool,
+    pub running: bool,
     /// Seconds between refreshes.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub interval: f64,

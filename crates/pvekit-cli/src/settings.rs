@@ -129,8 +129,8 @@ pub enum Op {
     StatsTable {
         /// One snapshot, then exit.
         once: bool,
-        /// Include stopped guests and templates.
-        all: bool,
+        /// Only running guests.
+        running: bool,
         /// Between refreshes.
         interval: Duration,
     },
@@ -523,9 +523,9 @@ fn op(command: &Command) -> Result<Op> {
             let interval = seconds("--interval", a.interval)?;
             match &a.target {
                 Some(t) => {
-                    if a.once || a.all {
+                    if a.once || a.running {
                         return Err(usage(
-                            "--once and --all belong to the table of every guest (`pvekit stats` without a guest)",
+                            "--once and --running belong to the table of every guest (`pvekit stats` without a guest)",
                         ));
                     }
                     Op::GuestStats {
@@ -542,7 +542,7 @@ fn op(command: &Command) -> Result<Op> {
                     }
                     Op::StatsTable {
                         once: a.once,
-                        all: a.all,
+                        running: a.running,
                         interval,
                     }
                 }

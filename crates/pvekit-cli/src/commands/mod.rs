@@ -86,9 +86,9 @@ async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
         } => stats::guest(clients, &target, stream, interval).await,
         Op::StatsTable {
             once,
-            all,
+            running,
             interval,
-        } => stats::table(clients, once, all, interval, format).await,
+        } => stats::table(clients, once, running, interval, format).await,
         Op::History {
             target,
             timeframe,

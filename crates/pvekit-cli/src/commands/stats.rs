@@ -261,8 +261,9 @@ fn write_plain(out: &mut impl Write, rows: &[StatsRow], format: Format) -> io::R
     }
 }
 
-/// Every guest of every cluster (running ones only unless `all`), sorted by vmid.
-async fn fetch(clients: &[Client], all: bool) -> Result<Vec<StatsRow>> {
+/// Every guest of every cluster (only running ones, templates left out, with `running`),
+/// sorted by vmid.
+async fn fetch(clients: &[Client], running: bool) -> Result<Vec<StatsRow>> {
     let clients = distinct_clusters(clients);
     let several = clients.len() > 1;
     let mut set = JoinSet::new();
@@ -286,7 +287,7 @@ async fn fetch(clients: &[Client], all: bool) -> Result<Vec<StatsRow>> {
             resources
                 .iter()
                 .filter_map(|r| StatsRow::from_resource(c.name(), r))
-                .filter(|r| all || (r.figures.status == "running" && !r.template)),
+                .filter(|r| !running || (r.figures.status == "running" && !r.template)),
         );
     }
     rows.sort_by(|a, b| (a.vmid, &a.cluster).cmp(&(b.vmid, &b.cluster)));
@@ -300,18 +301,18 @@ async fn fetch(clients: &[Client], all: bool) -> Result<Vec<StatsRow>> {
 pub async fn table(
     clients: &[Client],
     once: bool,
-    all: bool,
+    running: bool,
     interval: Duration,
     format: Format,
 ) -> Result<()> {
     if once {
-        let rows = fetch(clients, all).await?;
+        let rows = fetch(clients, running).await?;
         write_plain(&mut super::stdout(), &rows, format)?;
         return Ok(());
     }
     let live = format == Format::Table && io::stdout().is_terminal();
     if live {
-        return live_table(clients, all, interval).await;
+        return live_table(clients, running, interval).await;
     }
     let stop = interrupted();
     tokio::pin!(stop);
@@ -322,7 +323,7 @@ pub async fn table(
         tokio::select! {
             s = &mut stop => return s,
             _ = tick.tick() => {
-                let rows = fetch(clients, all).await?;
+                let rows = fetch(clients, running).await?;
                 let mut out = super::stdout();
                 if !first && format == Format::Table {
                     writeln!(out)?;
@@ -497,7 +498,7 @@ fn clock() -> String {
     format!("{:02}:{:02}:{:02} UTC", s / 3600, s % 3600 / 60, s % 60)
 }
 
-async fn live_table(clients: &[Client], all: bool, interval: Duration) -> Result<()> {
+async fn live_table(clients: &[Client], running: bool, interval: Duration) -> Result<()> {
     let guard = TuiGuard::enter()?;
     let mut term = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(io::stdout()))?;
     let mut keys = spawn_key_reader();
@@ -516,7 +517,7 @@ async fn live_table(clients: &[Client], all: bool, interval: Duration) -> Result
                 Some(Input::Quit) | None => break Ok(()),
                 Some(Input::Redraw) => {}
             },
-            _ = tick.tick() => match fetch(clients, all).await {
+            _ = tick.tick() => match fetch(clients, running).await {
                 Ok(rows) => {
                     view.rows = rows;
                     view.at = Some(clock());
