@@ -150,6 +150,9 @@ fn wrong_secret_is_one_clear_line() {
     let line = out.fails(1);
     assert!(line.to_lowercase().contains("auth"), "{line}");
     assert!(!line.contains("wrong-secret-value"), "{line}");
+    // `pvekit sim --strict` reports the refused request: exit status 3.
+    let (status, _) = sim.terminate();
+    assert_eq!(status.code(), Some(3), "{status:?}");
 }
 
 #[test]

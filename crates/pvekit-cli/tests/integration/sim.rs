@@ -90,25 +90,3 @@ fn busy_port_is_one_clear_error() {
     let line = out.fails(1);
     assert!(line.contains(addr), "{line}");
 }
-
-#[test]
-fn strict_mode_fails_when_a_client_was_refused() {
-    // A clean session exits 0 (the first test); one refused request makes it exit 3.
-    let mut sim = Sim::start(&[]);
-    sim.expect_rejections();
-    let i = &sim.info;
-    let out = run(&mut pvekit(&[
-        "nodes",
-        "--url",
-        &i.url,
-        "--fingerprint",
-        &i.fingerprint,
-        "--token-id",
-        &i.token_id,
-        "--secret",
-        "wrong",
-    ]));
-    out.fails(1);
-    let (status, _) = sim.terminate();
-    assert_eq!(status.code(), Some(3), "{status:?}");
-}
