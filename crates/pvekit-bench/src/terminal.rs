@@ -3,8 +3,9 @@
 //! `exec` times `exec -- true` through the library (call → the command running, its first
 //! output byte would follow at once; call → exit status) next to a minimal raw-protocol client
 //! doing the same steps in the same run (termproxy POST, websocket upgrade, auth line, `OK`,
-//! type the command, read to the end): that client's times to its first terminal byte after
-//! `OK` and to the end of the session are the bounds. `journal` counts lines per second
+//! type the command, read to the end): that client's times to the shell's echo of its typed
+//! command (the shell has the command and runs it next) and to the end of the session are the
+//! bounds. `journal` counts lines per second
 //! through a followed journal the simulator fills as fast as it can.
 
 use std::sync::Arc;
@@ -177,7 +178,7 @@ impl RawClient {
         })
     }
 
-    /// Returns milliseconds to `OK` and to the end of the session.
+    /// Returns milliseconds to the echo of the typed command and to the end of the session.
     async fn run(&self, node: &str, typed: &str) -> anyhow::Result<(f64, f64)> {
         let t = Instant::now();
         let resp: serde_json::Value = self
@@ -217,7 +218,8 @@ impl RawClient {
         ws.send(Message::Binary(Bytes::from(format!("{user}:{ticket}\n"))))
             .await?;
         let mut first = None;
-        let mut seen = 0usize;
+        let mut seen: Vec<u8> = Vec::new();
+        let echo = typed.trim_end().as_bytes();
         ws.send(Message::Binary(Bytes::from(format!(
             "0:{}:{typed}",
             typed.len()
@@ -226,10 +228,12 @@ impl RawClient {
         while let Some(msg) = ws.next().await {
             match msg {
                 Ok(Message::Binary(b)) => {
-                    // The first terminal byte after the 2-byte `OK`: the shell is running.
-                    seen += b.len();
-                    if first.is_none() && seen > 2 {
-                        first = Some(t.elapsed().as_secs_f64() * 1000.0);
+                    // The shell echoes the typed line once it has read it: it runs it next.
+                    if first.is_none() {
+                        seen.extend_from_slice(&b);
+                        if seen.windows(echo.len()).any(|w| w == echo) {
+                            first = Some(t.elapsed().as_secs_f64() * 1000.0);
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -237,7 +241,10 @@ impl RawClient {
             }
         }
         let exit = t.elapsed().as_secs_f64() * 1000.0;
-        Ok((first.context("no output from the terminal proxy")?, exit))
+        Ok((
+            first.context("the shell never echoed the typed command")?,
+            exit,
+        ))
     }
 }
 
