@@ -358,6 +358,10 @@ pub struct SimArgs {
     /// Delay added before every answer, in milliseconds.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
+    /// Delay before every 401 (rejected credentials), in milliseconds; Proxmox VE waits
+    /// about 3 s.
+    #[arg(long, default_value_t = 3000, value_name = "MS")]
+    pub auth_delay_ms: u64,
     /// YAML scenario file stating the exact cluster (replaces --nodes/--containers/--vms).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,

@@ -633,6 +633,7 @@ fn sim_options(cli: &Cli, args: &SimArgs) -> Result<pvekit_sim::SimOptions> {
         vms: args.vms,
         seed: args.seed,
         latency: Duration::from_millis(args.latency_ms),
+        auth_failure_delay: Duration::from_millis(args.auth_delay_ms),
         scenario: args.scenario.clone(),
         username,
         password: c.password.as_ref().map(|s| s.expose_secret().to_string()),

@@ -116,9 +116,18 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// Starts `pvekit sim --listen 127.0.0.1:0 <extra>` and reads its JSON line.
+    /// Starts `pvekit sim --listen 127.0.0.1:0 --strict --auth-delay-ms 0 <extra>` and reads its
+    /// JSON line.
     pub fn start(extra: &[&str]) -> Sim {
-        let mut args = vec!["sim", "--listen", "127.0.0.1:0", "--strict"];
+        // Rejected credentials are answered at once here (the real 3 s delay is the default).
+        let mut args = vec![
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--strict",
+            "--auth-delay-ms",
+            "0",
+        ];
         args.extend_from_slice(extra);
         let mut child = pvekit(&args)
             .stdout(Stdio::piped())
