@@ -39,6 +39,12 @@ impl ApiError {
         ApiError::params(BTreeMap::from([(name.to_string(), msg.into())]))
     }
 
+    /// 403 as pve-common's `raise_perm_exc`: `Permission check failed (<what>)`, where `what`
+    /// is usually `<path>, <privilege>`.
+    pub fn permission(what: &str) -> ApiError {
+        ApiError::new(403, format!("Permission check failed ({what})\n"))
+    }
+
     /// 501 for an unknown method or path (path below /api2/json).
     pub fn not_implemented(method: &str, path: &str) -> ApiError {
         ApiError::new(501, format!("Method '{method} {path}' not implemented\n"))

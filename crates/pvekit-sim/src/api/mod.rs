@@ -495,14 +495,11 @@ fn process(
     // parameters are validated.
     if creds.token.is_some() && !rule.allow_token {
         return (
-            Outcome::Error(ApiError::new(
-                403,
-                format!(
-                    // Sic: pveproxy passes a message ending in a newline to raise_perm_exc,
-                    // which wraps it in parentheses and adds its own.
-                    "Permission check failed (URI '{rel}' not available with API token, need proper ticket.\n)\n"
-                ),
-            )),
+            // Sic: pveproxy passes a message ending in a newline to raise_perm_exc, which wraps
+            // it in parentheses and adds its own.
+            Outcome::Error(ApiError::permission(&format!(
+                "URI '{rel}' not available with API token, need proper ticket.\n"
+            ))),
             body_record,
         );
     }
@@ -551,8 +548,7 @@ fn check_permission(
         Identity::User(id) | Identity::Token(id) => st.auth.has(id, &path, privilege),
         Identity::Anonymous => false,
     };
-    let denied =
-        |what: &str| ApiError::new(403, format!("Permission check failed ({path}, {what})\n"));
+    let denied = |what: &str| ApiError::permission(&format!("{path}, {what}"));
     if *any {
         if privs.iter().any(|p| has(p)) {
             Ok(())

@@ -202,7 +202,7 @@ fn check_option_privilege(
         opt.strip_prefix(prefix)
             .is_some_and(|i| !i.is_empty() && i.bytes().all(|c| c.is_ascii_digit()))
     };
-    let root_only = |what: &str| Err(ApiError::new(403, format!("{what}\n")));
+    let root_only = |what: &str| Err(ApiError::permission(what));
     let privilege = match opt {
         "cores" | "cpuunits" | "cpulimit" => "VM.Config.CPU",
         "rootfs" => "VM.Config.Disk",
@@ -211,19 +211,15 @@ fn check_option_privilege(
         "nameserver" | "searchdomain" | "hostname" => "VM.Config.Network",
         _ if indexed("net") => "VM.Config.Network",
         _ if indexed("dev") => {
-            return root_only(
-                "Permission check failed (configuring device passthrough is only allowed for root@pam)",
-            );
+            return root_only("configuring device passthrough is only allowed for root@pam");
         }
         "hookscript" => {
-            return root_only(
-                "Permission check failed (changing the hookscript is only allowed for root@pam)",
-            );
+            return root_only("changing the hookscript is only allowed for root@pam");
         }
         "features" => {
             if !unprivileged {
                 return root_only(
-                    "Permission check failed (changing feature flags for privileged container is only allowed for root@pam)",
+                    "changing feature flags for privileged container is only allowed for root@pam",
                 );
             }
             match features_change(old, new) {
@@ -231,7 +227,7 @@ fn check_option_privilege(
                 FeaturesChange::NestingOnly => "VM.Allocate",
                 FeaturesChange::Other => {
                     return root_only(
-                        "Permission check failed (changing feature flags (except nesting) is only allowed for root@pam)",
+                        "changing feature flags (except nesting) is only allowed for root@pam",
                     );
                 }
             }
@@ -242,10 +238,7 @@ fn check_option_privilege(
     if call.can(&path, privilege) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            403,
-            format!("Permission check failed ({path}, {privilege})\n"),
-        ))
+        Err(ApiError::permission(&format!("{path}, {privilege}")))
     }
 }
 

@@ -61,10 +61,9 @@ fn check_suspend_to_disk(
     vmid: u32,
     g: &crate::model::Guest,
 ) -> Result<(), ApiError> {
-    let denied = |what: String| ApiError::new(403, format!("Permission check failed ({what})\n"));
     let vm = format!("/vms/{vmid}");
     if !call.can(&vm, "VM.Config.Disk") {
-        return Err(denied(format!("{vm}, VM.Config.Disk")));
+        return Err(ApiError::permission(&format!("{vm}, VM.Config.Disk")));
     }
     let storage = call.str("statestorage").unwrap_or_else(|| {
         ["scsi0", "virtio0", "sata0", "ide0"]
@@ -75,7 +74,9 @@ fn check_suspend_to_disk(
     });
     let path = format!("/storage/{storage}");
     if !call.can(&path, "Datastore.AllocateSpace") {
-        return Err(denied(format!("{path}, Datastore.AllocateSpace")));
+        return Err(ApiError::permission(&format!(
+            "{path}, Datastore.AllocateSpace"
+        )));
     }
     Ok(())
 }

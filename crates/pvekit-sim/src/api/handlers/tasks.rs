@@ -32,10 +32,7 @@ fn check_access(call: &Call<'_>, upid: &Upid) -> Result<(), ApiError> {
     if owner || call.can(&path, "Sys.Audit") {
         Ok(())
     } else {
-        Err(ApiError::new(
-            403,
-            format!("Permission check failed ({path}, Sys.Audit)\n"),
-        ))
+        Err(ApiError::permission(&format!("{path}, Sys.Audit")))
     }
 }
 
