@@ -338,6 +338,20 @@ impl SchemaSet {
         diffs
     }
 
+    /// One line per recorded request outside the schema (the simulator's documented
+    /// [`EXTENSIONS`] excepted, its own rules check those): `METHOD PATH: problems`.
+    pub fn off_schema(&self, requests: &[crate::RecordedRequest]) -> Vec<String> {
+        requests
+            .iter()
+            .filter(|r| !is_extension(&r.method, &r.path))
+            .filter_map(|r| {
+                self.check_request(&r.method, &r.path, &r.params)
+                    .err()
+                    .map(|errs| format!("{} {}: {}", r.method, r.path, errs.join("; ")))
+            })
+            .collect()
+    }
+
     /// Checks a request against the schema: `path` is concrete (`/nodes/pve1/lxc/101/config`,
     /// with or without `/api2/json`) or a template; `params` are the query and body
     /// parameters as sent. Returns every problem found.

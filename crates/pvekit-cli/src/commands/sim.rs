@@ -69,21 +69,12 @@ fn strict_findings(sim: &pvekit_sim::RunningSim) -> Vec<String> {
         })
         .collect();
     match pvekit_sim::conformance::SchemaSet::load_default() {
-        Ok(schema) => {
-            for r in sim.requests() {
-                if pvekit_sim::conformance::is_extension(&r.method, &r.path) {
-                    continue;
-                }
-                if let Err(errs) = schema.check_request(&r.method, &r.path, &r.params) {
-                    out.push(format!(
-                        "outside the schema {} {}: {}",
-                        r.method,
-                        r.path,
-                        errs.join("; ")
-                    ));
-                }
-            }
-        }
+        Ok(schema) => out.extend(
+            schema
+                .off_schema(&sim.requests())
+                .into_iter()
+                .map(|line| format!("outside the schema {line}")),
+        ),
         Err(e) => tracing::warn!("requests not checked against the schema: {e}"),
     }
     out
