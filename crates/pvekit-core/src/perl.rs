@@ -1,11 +1,325 @@
-//! Lenient deserializers for values encoded by Proxmox VE's Perl backend.
+//! Lenient decoding of values encoded by Proxmox VE's Perl backend.
 //!
-//! The backend emits booleans as the integers `0`/`1` and copies some numbers verbatim from
-//! text files (`loadavg`, `cpuinfo.mhz`, LXC pressure values, config `number` keys), so a field
-//! documented as a number may arrive as `"0.15"`. Use these with `#[serde(deserialize_with)]`.
+//! Proxmox VE's API is Perl, and its JSON encoder writes a scalar the way it was last used:
+//! a number that went through string interpolation or a regex (termproxy's `port`, `loadavg`,
+//! `cpuinfo.mhz`, LXC pressure values, config `number` keys) is sent as a JSON string, so any
+//! field the schema documents as an integer may arrive as `"5900"`. go-proxmox types
+//! termproxy's `port` as `StringOrInt` for this reason (luthermonson/go-proxmox, `types.go`).
+//! Booleans come as `0`/`1`, `"0"`/`"1"`, `""` (a failed regex match) or JSON booleans.
+//!
+//! The one mechanism for every response type is [`from_slice`] / [`from_value`]: they feed
+//! the type through a deserializer that accepts, wherever the type asks for a number or a
+//! boolean, a JSON number, a numeric string, or a Perl boolean, and wherever it asks for a
+//! string, a number too. Types therefore need no per-field attributes, and a new field is
+//! lenient without anyone remembering to make it so. Perl's `undef` (`null`) reads as
+//! `None` for optional fields and as zero or false for plain numbers and booleans, as Perl
+//! itself reads it.
+//!
+//! The per-field functions ([`bool_01`], [`f64_lenient`], ...) remain for inputs that are
+//! not API responses (configuration files).
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::value::StringDeserializer;
+use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
+use serde_json::{Map, Number, Value};
 use std::fmt;
+
+/// Decodes a JSON body sent by Proxmox VE into `T`, leniently (see the module docs).
+///
+/// # Errors
+/// The body is not JSON, or does not fit `T` even leniently.
+pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    from_value(serde_json::from_slice(body)?)
+}
+
+/// Decodes an already parsed JSON value into `T`, leniently (see the module docs).
+///
+/// # Errors
+/// The value does not fit `T` even leniently.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
+    T::deserialize(Lenient(value))
+}
+
+/// A deserializer over a JSON value that reads numbers and booleans the way Perl writes them.
+#[derive(Debug)]
+pub struct Lenient(pub Value);
+
+/// A number read from a JSON number or a numeric string.
+enum Num {
+    U(u64),
+    I(i64),
+    F(f64),
+}
+
+fn parse_num(text: &str) -> Option<Num> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Some(Num::U(0));
+    }
+    if let Ok(u) = t.parse::<u64>() {
+        return Some(Num::U(u));
+    }
+    if let Ok(i) = t.parse::<i64>() {
+        return Some(Num::I(i));
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite()).map(Num::F)
+}
+
+fn json_num(n: &Number) -> Num {
+    if let Some(u) = n.as_u64() {
+        Num::U(u)
+    } else if let Some(i) = n.as_i64() {
+        Num::I(i)
+    } else {
+        Num::F(n.as_f64().unwrap_or(f64::NAN))
+    }
+}
+
+impl Lenient {
+    /// The value as a number, if it is one in any of Perl's spellings.
+    fn number(&self) -> Option<Num> {
+        match &self.0 {
+            Value::Number(n) => Some(json_num(n)),
+            Value::String(s) => parse_num(s),
+            Value::Bool(b) => Some(Num::U(u64::from(*b))),
+            Value::Null => Some(Num::U(0)),
+            _ => None,
+        }
+    }
+
+    /// Visits an integer: integral floats (`1.0`, `1e3`) count as integers.
+    fn visit_integer<'de, V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, serde_json::Error> {
+        match self.number() {
+            Some(Num::U(u)) => visitor.visit_u64(u),
+            Some(Num::I(i)) => visitor.visit_i64(i),
+            Some(Num::F(f)) if f.fract() == 0.0 && f >= 0.0 && f <= u64::MAX as f64 => {
+                visitor.visit_u64(f as u64)
+            }
+            Some(Num::F(f)) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < 0.0 => {
+                visitor.visit_i64(f as i64)
+            }
+            Some(Num::F(f)) => visitor.visit_f64(f),
+            None => self.0.deserialize_any(visitor),
+        }
+    }
+
+    fn visit_float<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, serde_json::Error> {
+        match self.number() {
+            Some(Num::U(u)) => visitor.visit_f64(u as f64),
+            Some(Num::I(i)) => visitor.visit_f64(i as f64),
+            Some(Num::F(f)) => visitor.visit_f64(f),
+            None => self.0.deserialize_any(visitor),
+        }
+    }
+}
+
+macro_rules! lenient_integers {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            self.visit_integer(visitor)
+        }
+    )*};
+}
+
+macro_rules! forward_to_value {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            self.0.$method(visitor)
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for Lenient {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Array(items) => visitor.visit_seq(LenientSeq(items.into_iter())),
+            Value::Object(map) => visitor.visit_map(LenientMap {
+                iter: map.into_iter(),
+                value: None,
+            }),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    lenient_integers! {
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.visit_float(visitor)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.visit_float(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match &self.0 {
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => visitor.visit_bool(true),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => visitor.visit_bool(false),
+            Value::Number(_) | Value::String(_) | Value::Null => match self.number() {
+                Some(Num::U(u)) => visitor.visit_bool(u != 0),
+                Some(Num::I(i)) => visitor.visit_bool(i != 0),
+                Some(Num::F(f)) => visitor.visit_bool(f != 0.0),
+                None => Err(de::Error::custom(format!(
+                    "expected a Perl boolean (0/1), got {}",
+                    self.0
+                ))),
+            },
+            _ => self.0.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Number(n) => visitor.visit_string(n.to_string()),
+            other => other.deserialize_str(visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            other => visitor.visit_some(Lenient(other)),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_unit()
+    }
+
+    forward_to_value! {
+        deserialize_char deserialize_bytes deserialize_byte_buf deserialize_unit
+        deserialize_identifier
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_unit_struct(name, visitor)
+    }
+}
+
+struct LenientSeq(std::vec::IntoIter<Value>);
+
+impl<'de> de::SeqAccess<'de> for LenientSeq {
+    type Error = serde_json::Error;
+
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
+        self.0
+            .next()
+            .map(|v| seed.deserialize(Lenient(v)))
+            .transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct LenientMap {
+    iter: <Map<String, Value> as IntoIterator>::IntoIter,
+    value: Option<Value>,
+}
+
+impl<'de> de::MapAccess<'de> for LenientMap {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        match self.iter.next() {
+            Some((k, v)) => {
+                self.value = Some(v);
+                let key: StringDeserializer<serde_json::Error> = k.into_deserializer();
+                seed.deserialize(key).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        let v = self
+            .value
+            .take()
+            .ok_or_else(|| <serde_json::Error as de::Error>::custom("a map value without key"))?;
+        seed.deserialize(Lenient(v))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.iter.len())
+    }
+}
 
 /// Deserializes a Perl boolean: `0`/`1` (number or string), JSON `true`/`false`, or `""`
 /// (what a failed Perl regex match yields, read as false).

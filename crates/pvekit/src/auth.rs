@@ -21,13 +21,14 @@ pub(crate) struct Session {
 }
 
 /// The answer of `POST /access/ticket`.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct TicketResponse {
     pub ticket: SecretString,
     #[serde(rename = "CSRFPreventionToken")]
     pub csrf: SecretString,
+    /// `1` when the password was right but a second factor is needed.
     #[serde(default, rename = "NeedTFA")]
-    pub need_tfa: Option<serde_json::Value>,
+    pub need_tfa: bool,
 }
 
 /// Username/password login and the session it holds.

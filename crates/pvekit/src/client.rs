@@ -369,7 +369,8 @@ impl Conn {
                 )
             })
             .map(|v| {
-                serde_json::from_value(v).map_err(|e| Error::Decode {
+                pvekit_core::perl::from_value(v).map_err(|e| Error::Decode {
+                    method: "GET".into(),
                     path: "/cluster/status".into(),
                     reason: e.to_string(),
                 })
@@ -416,11 +417,7 @@ impl Conn {
             }
             Err(e) => return Err(e),
         };
-        if data
-            .need_tfa
-            .as_ref()
-            .is_some_and(|v| v.as_u64() == Some(1) || v.as_bool() == Some(true))
-        {
+        if data.need_tfa {
             return Err(Error::Auth {
                 message: format!(
                     "{} has two-factor authentication enabled, which pvekit cannot complete: use an API token instead",
@@ -657,9 +654,11 @@ impl Conn {
             struct Data<T> {
                 data: T,
             }
-            return serde_json::from_slice::<Data<T>>(&body)
+            // Numbers may come as strings from the Perl server: decode leniently.
+            return pvekit_core::perl::from_slice::<Data<T>>(&body)
                 .map(|d| d.data)
                 .map_err(|e| Error::Decode {
+                    method: method.into(),
                     path: path.into(),
                     reason: e.to_string(),
                 });

@@ -101,8 +101,10 @@ pub enum Error {
     },
 
     /// The answer could not be decoded.
-    #[error("cannot decode the answer to GET {path}: {reason}")]
+    #[error("cannot decode the answer to {method} {path}: {reason}")]
     Decode {
+        /// The HTTP method that was sent.
+        method: String,
         /// API path.
         path: String,
         /// What did not fit.

@@ -14,6 +14,13 @@ use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task};
 
+/// The answer of `GET .../qemu/{vmid}/agent/network-get-interfaces`: the agent's own reply.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct AgentReply {
+    /// The interfaces, in the agent's shape (which LXC's `interfaces` call shares).
+    pub result: Vec<LxcInterface>,
+}
+
 /// A power action on a guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -248,6 +255,7 @@ impl Guest {
         let path = self.path(&format!("/status/{}", action.as_str()));
         let raw: String = self.node.client().post(&path, &[]).await?;
         let upid: Upid = raw.parse().map_err(|e| Error::Decode {
+            method: "POST".into(),
             path: path.clone(),
             reason: format!("expected a task id: {e}"),
         })?;
@@ -256,6 +264,7 @@ impl Guest {
             .contains(&upid.worker_type.as_str())
         {
             return Err(Error::Decode {
+                method: "POST".into(),
                 path,
                 reason: format!(
                     "unexpected task type '{}' for {}",
@@ -393,6 +402,7 @@ impl Guest {
         let config = self.config().await?;
         let current = config.get("startup").and_then(|v| v.as_str()).unwrap_or("");
         let mut parts = propstring::parse(current, Some("order")).map_err(|e| Error::Decode {
+            method: "GET".into(),
             path: self.path("/config"),
             reason: format!("startup: {e}"),
         })?;
@@ -441,10 +451,6 @@ impl Guest {
                 .await?
                 .unwrap_or_default(),
             GuestKind::Qemu => {
-                #[derive(Deserialize)]
-                struct AgentReply {
-                    result: Vec<LxcInterface>,
-                }
                 match client
                     .get::<AgentReply>(&self.path("/agent/network-get-interfaces"))
                     .await
@@ -466,6 +472,7 @@ impl Guest {
     pub async fn ips_from_config(&self, policy: IpPolicy) -> Result<Vec<IpAddr>> {
         let config = self.config().await?;
         ips_of_config(&config, policy).map_err(|reason| Error::Decode {
+            method: "GET".into(),
             path: self.path("/config"),
             reason,
         })

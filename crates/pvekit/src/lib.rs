@@ -36,6 +36,8 @@ mod exec;
 mod guest;
 mod inventory;
 mod journal;
+#[cfg(test)]
+mod lenient_decoding;
 mod node;
 mod pool;
 mod stats;

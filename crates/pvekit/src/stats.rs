@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn node_stats_format() {
-        let s: NodeStatus = serde_json::from_value(serde_json::json!({
+        let s: NodeStatus = pvekit_core::perl::from_value(serde_json::json!({
             "uptime": 3 * 86400 + 4 * 3600 + 5 * 60,
             "cpu": 0.1234,
             "loadavg": ["0.15", "0.25", "0.30"],

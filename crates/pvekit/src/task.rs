@@ -24,6 +24,16 @@ pub struct TaskStatus {
     pub exitstatus: Option<String>,
 }
 
+/// One line of `GET /nodes/{node}/tasks/{upid}/log`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct TaskLogLine {
+    /// The text.
+    pub t: String,
+    /// The line number, from 1.
+    #[serde(default)]
+    pub n: u64,
+}
+
 impl TaskStatus {
     /// Whether the task has ended.
     pub fn is_stopped(&self) -> bool {
@@ -86,11 +96,7 @@ impl Task {
     /// # Errors
     /// As [`Client::get`].
     pub async fn log(&self) -> Result<Vec<String>> {
-        #[derive(Deserialize)]
-        struct Line {
-            t: String,
-        }
-        let lines: Vec<Line> = self
+        let lines: Vec<TaskLogLine> = self
             .client
             .get_with(&self.path("log"), &[("limit", "0".to_string())])
             .await?;

@@ -83,12 +83,13 @@ const MAX_INPUT_CHUNK: usize = 64 * 1024;
 
 type Ws = WebSocketStream<TlsStream<TcpStream>>;
 
-#[derive(Deserialize)]
-struct TermProxy {
-    user: String,
-    ticket: SecretString,
-    port: u16,
-    upid: String,
+/// The answer of `POST .../termproxy`. A real Proxmox VE 9 sends `port` as a string.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TermProxy {
+    pub user: String,
+    pub ticket: SecretString,
+    pub port: u16,
+    pub upid: String,
 }
 
 /// An open terminal on a node: a root shell for `root@pam`, a login prompt for anyone else.

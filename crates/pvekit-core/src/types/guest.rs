@@ -2,8 +2,6 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::perl;
-
 /// The two kinds of guests Proxmox VE runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,7 +69,6 @@ impl fmt::Display for RunState {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct GuestStatus {
     /// Guest id.
-    #[serde(deserialize_with = "perl::u64_lenient")]
     pub vmid: u64,
     /// `running` or `stopped`.
     pub status: RunState,
@@ -82,43 +79,43 @@ pub struct GuestStatus {
     #[serde(default)]
     pub qmpstatus: Option<String>,
     /// CPU usage fraction of `cpus`.
-    #[serde(default, deserialize_with = "perl::f64_lenient")]
+    #[serde(default)]
     pub cpu: f64,
     /// CPUs (may be a string such as `"1.5"` for LXC with only a cpulimit).
-    #[serde(default, deserialize_with = "perl::f64_lenient")]
+    #[serde(default)]
     pub cpus: f64,
     /// Memory in use, bytes.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub mem: u64,
     /// Memory limit, bytes.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub maxmem: u64,
     /// Disk in use, bytes (always 0 for QEMU).
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub disk: u64,
     /// Disk size, bytes.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub maxdisk: u64,
     /// Bytes received.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub netin: u64,
     /// Bytes sent.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub netout: u64,
     /// Bytes read from disk.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub diskread: u64,
     /// Bytes written to disk.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub diskwrite: u64,
     /// Seconds since start.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub uptime: u64,
     /// Main process id, when running.
-    #[serde(default, deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(default)]
     pub pid: Option<u64>,
     /// Present (as 1) only for templates.
-    #[serde(default, deserialize_with = "perl::opt_bool_01")]
+    #[serde(default)]
     pub template: Option<bool>,
     /// Current lock.
     #[serde(default)]
@@ -157,6 +154,5 @@ pub struct LxcIpAddress {
     #[serde(rename = "ip-address-type")]
     pub ip_address_type: String,
     /// Prefix length.
-    #[serde(deserialize_with = "perl::u64_lenient")]
     pub prefix: u64,
 }

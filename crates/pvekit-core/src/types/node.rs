@@ -1,7 +1,5 @@
 use serde::{Deserialize, Serialize};
 
-use crate::perl;
-
 /// One item of `GET /nodes`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct NodeListItem {
@@ -16,19 +14,19 @@ pub struct NodeListItem {
     #[serde(default)]
     pub ssl_fingerprint: Option<String>,
     /// CPU usage fraction.
-    #[serde(default, deserialize_with = "perl::opt_f64_lenient")]
+    #[serde(default)]
     pub cpu: Option<f64>,
     /// Number of CPUs.
-    #[serde(default, deserialize_with = "perl::opt_f64_lenient")]
+    #[serde(default)]
     pub maxcpu: Option<f64>,
     /// Memory in use, bytes.
-    #[serde(default, deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(default)]
     pub mem: Option<u64>,
     /// Memory size, bytes.
-    #[serde(default, deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(default)]
     pub maxmem: Option<u64>,
     /// Seconds since boot.
-    #[serde(default, deserialize_with = "perl::opt_u64_lenient")]
+    #[serde(default)]
     pub uptime: Option<u64>,
 }
 
@@ -36,13 +34,13 @@ pub struct NodeListItem {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct NodeStatus {
     /// Seconds since boot.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub uptime: u64,
     /// CPU usage fraction (0..1).
-    #[serde(default, deserialize_with = "perl::f64_lenient")]
+    #[serde(default)]
     pub cpu: f64,
     /// IO wait fraction.
-    #[serde(default, deserialize_with = "perl::f64_lenient")]
+    #[serde(default)]
     pub wait: f64,
     /// 1, 5 and 15 minute load averages (sent as strings by the server).
     #[serde(default, deserialize_with = "loadavg")]
@@ -65,12 +63,11 @@ pub struct NodeStatus {
 }
 
 fn loadavg<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[f64; 3], D::Error> {
-    #[derive(Deserialize)]
-    struct L(#[serde(deserialize_with = "perl::f64_lenient")] f64);
-    let v: Vec<L> = Vec::deserialize(d)?;
+    // Any length is accepted; numbers as strings are read by `perl::from_value`.
+    let v: Vec<f64> = Vec::deserialize(d)?;
     let mut out = [0.0; 3];
     for (o, l) in out.iter_mut().zip(v) {
-        *o = l.0;
+        *o = l;
     }
     Ok(out)
 }
@@ -82,16 +79,16 @@ pub struct CpuInfo {
     #[serde(default)]
     pub model: String,
     /// Logical CPUs.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub cpus: u64,
     /// Sockets.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub sockets: u64,
     /// Physical cores.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub cores: u64,
     /// Clock in MHz (sent as a string).
-    #[serde(default, deserialize_with = "perl::f64_lenient")]
+    #[serde(default)]
     pub mhz: f64,
 }
 
@@ -99,13 +96,13 @@ pub struct CpuInfo {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct MemoryInfo {
     /// Total memory.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub total: u64,
     /// Used memory (total minus available).
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub used: u64,
     /// Free memory.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub free: u64,
 }
 
@@ -113,12 +110,12 @@ pub struct MemoryInfo {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct RootFsInfo {
     /// Filesystem size.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub total: u64,
     /// Space used.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub used: u64,
     /// Space available to unprivileged users.
-    #[serde(default, deserialize_with = "perl::u64_lenient")]
+    #[serde(default)]
     pub avail: u64,
 }

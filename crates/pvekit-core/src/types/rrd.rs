@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::perl;
-
 /// How far back RRD history goes, and so its resolution (Proxmox VE 9: hour and day by the
 /// minute, week and month by the half hour, year by six hours; older releases keep coarser
 /// slots).
@@ -78,37 +76,26 @@ impl RrdCf {
 #[serde(default)]
 pub struct RrdPoint {
     /// Start of the slot, Unix seconds.
-    #[serde(deserialize_with = "perl::u64_lenient")]
     pub time: u64,
     /// CPU usage, a fraction of `maxcpu`.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub cpu: Option<f64>,
     /// CPUs the guest may use.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub maxcpu: Option<f64>,
     /// Memory in use, bytes.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub mem: Option<f64>,
     /// Memory limit, bytes.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub maxmem: Option<f64>,
     /// Root disk in use, bytes (0 for VMs).
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub disk: Option<f64>,
     /// Root disk size, bytes.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub maxdisk: Option<f64>,
     /// Received, bytes per second.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub netin: Option<f64>,
     /// Sent, bytes per second.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub netout: Option<f64>,
     /// Read from disk, bytes per second.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub diskread: Option<f64>,
     /// Written to disk, bytes per second.
-    #[serde(deserialize_with = "perl::opt_f64_lenient")]
     pub diskwrite: Option<f64>,
 }
 
