@@ -190,7 +190,7 @@ pub(crate) struct Query {
 }
 
 /// The most lines one request prints from history.
-const MAX_HISTORY: usize = 100_000;
+pub(crate) const MAX_HISTORY: usize = 100_000;
 
 impl Source {
     /// The journal of a node.
@@ -338,7 +338,7 @@ impl Source {
     /// The entries after `after_k` up to `now_ms` (at most 10,000), and the new last index.
     pub fn since(&self, q: &Query, after_k: i64, now_ms: i64) -> (String, i64) {
         let now_k = now_ms.div_euclid(PERIOD_MS);
-        let start = (after_k + 1).max(now_k - 10_000);
+        let start = after_k.saturating_add(1).max(now_k.saturating_sub(10_000));
         let mut out = String::new();
         for k in start..=now_k {
             if self.matches(k, &q.units) {
@@ -350,8 +350,8 @@ impl Source {
 
     /// `count` flood lines numbered from `first`, stamped `now_ms`.
     pub fn flood(&self, q: &Query, first: i64, count: i64, now_ms: i64) -> String {
-        let mut out = String::with_capacity(count as usize * 110);
-        for k in first..first + count {
+        let mut out = String::with_capacity(usize::try_from(count).unwrap_or(0).min(4096) * 110);
+        for k in first..first.saturating_add(count) {
             self.format(&FLOOD, k, now_ms, q, &mut out);
         }
         out
@@ -381,26 +381,27 @@ impl Source {
         let now_k = now_ms.div_euclid(PERIOD_MS);
         let mut lo = self.begin_k;
         let mut hi = now_k;
+        // Every bound comes from the client: saturating arithmetic throughout.
         if let Some(s) = since {
-            lo = lo.max((s * 1000).div_euclid(PERIOD_MS));
+            lo = lo.max(s.saturating_mul(1000).div_euclid(PERIOD_MS));
         }
         if let Some(u) = until {
-            hi = hi.min((u * 1000).div_euclid(PERIOD_MS));
+            hi = hi.min(u.saturating_mul(1000).div_euclid(PERIOD_MS));
         }
         if let Some(c) = start_cursor {
-            lo = lo.max(c + 1);
+            lo = lo.max(c.saturating_add(1));
         }
         if let Some(c) = end_cursor {
-            hi = hi.min(c - 1);
+            hi = hi.min(c.saturating_sub(1));
         }
         let limited = since.is_some() || start_cursor.is_some();
         let n = last.unwrap_or(if limited { 5000 } else { 50 }).min(5000) as i64;
         let from = if limited && last.is_none() {
             lo
         } else {
-            lo.max(hi - n + 1)
+            lo.max(hi.saturating_sub(n).saturating_add(1))
         };
-        let to = hi.min(from + n - 1);
+        let to = hi.min(from.saturating_add(n).saturating_sub(1));
         if to < from {
             return Vec::new();
         }
@@ -419,21 +420,25 @@ impl Source {
     /// A journald-style cursor for entry `k`.
     fn cursor(&self, k: i64) -> String {
         let boot = format!("{:016x}{:016x}", mix(self.seed ^ 1), mix(self.seed ^ 2));
-        let usec = k * PERIOD_MS * 1000;
+        let usec = k.saturating_mul(PERIOD_MS * 1000);
         format!(
             "s={boot};i={k:x};b={boot};m={:x};t={usec:x};x={:016x}",
-            usec - self.begin_k * PERIOD_MS * 1000,
+            usec.saturating_sub(self.begin_k.saturating_mul(PERIOD_MS * 1000)),
             mix(self.seed ^ k as u64)
         )
     }
 }
 
-/// The entry index a cursor names (`i=` field), for startcursor/endcursor.
+/// The entry index a cursor names (`i=` field, hexadecimal like journald's sequence
+/// numbers), for startcursor/endcursor; `None` when it names none. Indexes beyond `i64` are
+/// past every entry (saturated).
 pub(crate) fn cursor_index(cursor: &str) -> Option<i64> {
     cursor
         .split(';')
         .find_map(|f| f.strip_prefix("i="))
-        .and_then(|v| i64::from_str_radix(v, 16).ok())
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|v| u64::from_str_radix(v, 16).ok())
+        .map(|v| i64::try_from(v).unwrap_or(i64::MAX))
 }
 
 /// Fills a message template.

@@ -408,3 +408,69 @@ async fn rest_journal() {
     let r = s.get("/nodes/pve1/journal?lastentries=-1").await;
     assert_eq!(r.status, 400);
 }
+
+#[tokio::test]
+async fn rest_journal_bounds_never_overflow() {
+    let s = start(term_opts()).await;
+    let cursor = |i: &str| format!("s%3Dx%3Bi%3D{i}%3Bb%3Dx");
+    // Cursors past every entry: nothing after them; everything before them.
+    for i in [
+        "7fffffffffffffff",
+        "7ffffffffffffffe",
+        "8000000000000000",
+        "ffffffffffffffff",
+    ] {
+        let d = s
+            .data(&format!("/nodes/pve1/journal?startcursor={}", cursor(i)))
+            .await;
+        assert_eq!(d, serde_json::json!([]), "startcursor i={i}");
+        let d = s
+            .data(&format!("/nodes/pve1/journal?endcursor={}", cursor(i)))
+            .await;
+        assert_eq!(d.as_array().unwrap().len(), 52, "endcursor i={i}");
+        let d = s
+            .data(&format!(
+                "/nodes/pve1/journal?startcursor={}&endcursor={}&lastentries=18446744073709551615",
+                cursor(i),
+                cursor(i)
+            ))
+            .await;
+        assert_eq!(d, serde_json::json!([]), "both i={i}");
+    }
+    // The first entry and before.
+    let d = s
+        .data(&format!("/nodes/pve1/journal?endcursor={}", cursor("0")))
+        .await;
+    assert_eq!(d, serde_json::json!([]));
+    // Times at the very end of the range.
+    for q in [
+        "since=9223372036854775807",
+        "since=18446744073709551615",
+        "until=9223372036854775807&lastentries=3",
+        "until=18446744073709551615&since=9223372036854775807",
+        "lastentries=18446744073709551615",
+    ] {
+        let r = s.get(&format!("/nodes/pve1/journal?{q}")).await;
+        assert_eq!(r.status, 200, "{q}: {}", String::from_utf8_lossy(&r.body));
+    }
+    // Garbage cursors: mini-journalreader fails, as on Proxmox VE.
+    for c in [
+        "garbage",
+        "i%3D",
+        "i%3D-5",
+        "i%3Dzz",
+        "i%3D%2B5",
+        "i%3D1ffffffffffffffff",
+    ] {
+        let r = s.get(&format!("/nodes/pve1/journal?startcursor={c}")).await;
+        assert_eq!(r.status, 500, "{c}");
+        assert_eq!(
+            r.message(),
+            "command '/usr/bin/mini-journalreader' failed: exit code 1\n",
+            "{c}"
+        );
+    }
+    // Perl-false values are not passed on at all.
+    let d = s.data("/nodes/pve1/journal?startcursor=0").await;
+    assert_eq!(d.as_array().unwrap().len(), 52);
+}

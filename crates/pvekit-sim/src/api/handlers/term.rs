@@ -85,10 +85,18 @@ pub(super) fn vncwebsocket(call: &Call<'_>, kind: Option<Kind>) -> Result<Value,
 pub(super) fn journal(call: &Call<'_>) -> Result<Value, ApiError> {
     let node = call.node()?;
     let seed = call.state.model().reachable_node(&node)?.seed;
-    let num = |k: &str| call.uint(k).and_then(|v| i64::try_from(v).ok());
+    // pve-manager passes each bound to mini-journalreader only when it is true in Perl, so
+    // 0 is the same as absent; values beyond i64 saturate (past every entry).
+    let num = |k: &str| {
+        call.uint(k)
+            .filter(|&v| v > 0)
+            .map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+    };
     let cursor = |k: &str| -> Result<Option<i64>, ApiError> {
         match call.str(k) {
+            // Also passed on only when true in Perl.
             None => Ok(None),
+            Some(c) if c.is_empty() || c == "0" => Ok(None),
             Some(c) => journal::cursor_index(&c).map(Some).ok_or_else(|| {
                 ApiError::new(
                     500,
@@ -102,7 +110,9 @@ pub(super) fn journal(call: &Call<'_>) -> Result<Value, ApiError> {
         call.state.clock.now_ms(),
         num("since"),
         num("until"),
-        call.uint("lastentries").map(|v| v as usize),
+        call.uint("lastentries")
+            .filter(|&v| v > 0)
+            .map(|v| usize::try_from(v).unwrap_or(usize::MAX)),
         cursor("startcursor")?,
         cursor("endcursor")?,
     );
