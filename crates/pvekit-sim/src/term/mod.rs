@@ -162,7 +162,11 @@ impl Terminals {
                 connected: false,
             },
         );
-        Ok(json!({"user": authid, "ticket": ticket, "port": port, "upid": upid}))
+        // `port` is a string: pve-manager's termproxy handler answers the port it got from
+        // PVE::Tools::next_vnc_port as a Perl scalar last used as a string, and Perl's JSON
+        // encoder writes those as strings (a real PVE 9 answers `"port":"5900"`; go-proxmox,
+        // luthermonson/go-proxmox `types.go`, types it StringOrInt for that reason).
+        Ok(json!({"user": authid, "ticket": ticket, "port": port.to_string(), "upid": upid}))
     }
 
     /// Ends the sessions nobody connected to within [`CONNECT_TIMEOUT`] (termproxy's accept

@@ -166,6 +166,15 @@ pub async fn open_ws(
     }
 }
 
+/// termproxy's `port`: a string, as a real Proxmox VE 9 answers it.
+pub fn port(d: &Value) -> u64 {
+    d["port"]
+        .as_str()
+        .unwrap_or_else(|| panic!("port is not a string: {d}"))
+        .parse()
+        .expect("port number")
+}
+
 /// termproxy + websocket + auth line + `OK`.
 pub async fn session(s: &Sim, who: &Who<'_>, path: &str) -> (Term, Value) {
     let d = termproxy(s, who, path, &[]).await;
@@ -173,7 +182,7 @@ pub async fn session(s: &Sim, who: &Who<'_>, path: &str) -> (Term, Value) {
         s,
         who,
         path,
-        d["port"].as_u64().expect("port"),
+        port(&d),
         d["ticket"].as_str().expect("ticket"),
         Some("binary"),
     )

@@ -76,6 +76,7 @@ pub(super) fn vncwebsocket(call: &Call<'_>, kind: Option<Kind>) -> Result<Value,
             "permission denied - invalid PVEVNC ticket\n",
         ));
     }
+    // A string, as pve-manager answers it (see crate::term::Terminals::open).
     Ok(json!({"port": port.to_string()}))
 }
 
