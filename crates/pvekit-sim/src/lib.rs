@@ -105,8 +105,8 @@ pub fn endpoint_rules() -> Vec<rules::EndpointRule> {
     api::params::endpoints()
 }
 
-/// How to start a simulator.
-#[derive(Debug, Clone)]
+/// How to start a simulator. Its `Debug` output leaves out the password and the secret.
+#[derive(Clone)]
 pub struct SimOptions {
     /// Address to listen on; port 0 picks a free port. Defaults to `127.0.0.1:8006`.
     pub listen: SocketAddr,
@@ -153,6 +153,35 @@ pub struct SimOptions {
     pub state_dir: Option<PathBuf>,
 }
 
+/// `<redacted>` for a secret that is set.
+fn redacted(v: &Option<String>) -> Option<&'static str> {
+    v.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for SimOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOptions")
+            .field("listen", &self.listen)
+            .field("nodes", &self.nodes)
+            .field("containers", &self.containers)
+            .field("vms", &self.vms)
+            .field("seed", &self.seed)
+            .field("latency", &self.latency)
+            .field("scenario", &self.scenario)
+            .field("scenario_inline", &self.scenario_inline)
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("token_id", &self.token_id)
+            .field("secret", &redacted(&self.secret))
+            .field("strict", &self.strict)
+            .field("auth_failure_delay", &self.auth_failure_delay)
+            .field("terminal_ok_delay", &self.terminal_ok_delay)
+            .field("task_duration", &self.task_duration)
+            .field("state_dir", &self.state_dir)
+            .finish()
+    }
+}
+
 impl Default for SimOptions {
     fn default() -> Self {
         SimOptions {
@@ -177,7 +206,8 @@ impl Default for SimOptions {
     }
 }
 
-/// What a started simulator tells its user: printed as one JSON line by `pvekit sim`.
+/// What a started simulator tells its user: printed as one JSON line by `pvekit sim`. Its
+/// `Debug` output redacts the password and the secret.
 #[derive(Clone, Serialize)]
 pub struct SimInfo {
     /// Base URL, `https://127.0.0.1:PORT`.
@@ -200,8 +230,10 @@ impl std::fmt::Debug for SimInfo {
             .field("url", &self.url)
             .field("fingerprint", &self.fingerprint)
             .field("username", &self.username)
+            .field("password", &"<redacted>")
             .field("token_id", &self.token_id)
-            .finish_non_exhaustive()
+            .field("secret", &"<redacted>")
+            .finish()
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) enum Target {
 }
 
 /// A session waiting for its websocket, or connected.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Pending {
     pub port: u16,
     pub node: String,
@@ -55,6 +55,21 @@ pub(crate) struct Pending {
     /// Real time of the POST (the connect timeout runs on real time, like termproxy's).
     pub created: Instant,
     pub connected: bool,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("port", &self.port)
+            .field("node", &self.node)
+            .field("target", &self.target)
+            .field("authid", &self.authid)
+            .field("authpath", &self.authpath)
+            .field("ticket", &"<redacted>")
+            .field("upid", &self.upid)
+            .field("connected", &self.connected)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The terminal side of a simulator: state directory, live sessions, shutdown signal.

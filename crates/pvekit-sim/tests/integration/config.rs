@@ -208,3 +208,32 @@ async fn put_refusals() {
     let cfg: Value = s.data(CFG).await;
     assert_eq!(cfg["digest"], digest.as_str());
 }
+
+#[tokio::test]
+async fn debug_output_redacts_secrets() {
+    let scenario = pvekit_sim::Scenario::from_yaml(
+        "nodes:\n  - name: pve1\nusers:\n  - userid: ops@pve\n    password: user-pw-7\n    tokens:\n      - name: ci\n        secret: token-secret-8\n",
+    )
+    .expect("scenario");
+    let opts = pvekit_sim::SimOptions {
+        password: Some("opt-pw-1".into()),
+        secret: Some("opt-secret-2".into()),
+        scenario_inline: Some(scenario),
+        ..crate::util::opts()
+    };
+    let text = format!("{opts:?} {opts:#?}");
+    let sim = pvekit_sim::Simulator::start(opts).await.expect("starts");
+    let text = format!("{text} {:?} {:#?} {sim:?}", sim.info(), sim.info());
+    for secret in [
+        "opt-pw-1",
+        "opt-secret-2",
+        "user-pw-7",
+        "token-secret-8",
+        sim.info().password.as_str(),
+        sim.info().secret.as_str(),
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(text.contains("<redacted>"), "{text}");
+    assert!(text.contains("root@pam!pvekit") && text.contains("127.0.0.1"));
+}
