@@ -5,6 +5,11 @@
 //! a keepalive, for the simulator's count, and otherwise ignored);
 //! fewer than two queued bytes wait for more; a header whose terminating colon has not
 //! arrived yet waits too.
+//!
+//! Memory stays bounded whatever a client sends: the data of an input message is passed on
+//! as it arrives (termproxy collects a whole message first; the bytes reach the PTY in the
+//! same order either way), so the queue holds at most one unfinished header (a header longer
+//! than [`MAX_DIGITS`] digits per field is invalid and skipped).
 
 /// A decoded client message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +34,8 @@ const MAX_DIGITS: usize = 20;
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
     buf: Vec<u8>,
+    /// Bytes still due to the input message being received.
+    remaining: u64,
 }
 
 /// Result of reading one decimal field terminated by `:`.
@@ -53,25 +60,37 @@ fn field(buf: &[u8], start: usize) -> Field {
 }
 
 impl Parser {
-    /// Queues `data` and returns the complete messages it finished.
-    pub fn push(&mut self, data: &[u8]) -> Vec<Event> {
-        self.buf.extend_from_slice(data);
+    /// Queues `data` and returns the messages (and parts of input messages) it completed.
+    pub fn push(&mut self, mut data: &[u8]) -> Vec<Event> {
         let mut out = Vec::new();
+        if self.remaining > 0 {
+            let n = usize::try_from(self.remaining)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
+            out.push(Event::Input(data[..n].to_vec()));
+            self.remaining -= n as u64;
+            data = &data[n..];
+            if self.remaining > 0 {
+                return out;
+            }
+        }
+        self.buf.extend_from_slice(data);
         let mut pos = 0;
         while self.buf.len() - pos >= 2 {
             let b = &self.buf[pos..];
             match (b[0], b[1]) {
                 (b'0', b':') => match field(b, 2) {
                     Field::Value(len, start) => {
-                        let Ok(len) = usize::try_from(len) else {
-                            pos += 1;
-                            continue;
-                        };
-                        if b.len() - start < len {
+                        let have = (b.len() - start) as u64;
+                        let take = have.min(len) as usize;
+                        if take > 0 || len == 0 {
+                            out.push(Event::Input(b[start..start + take].to_vec()));
+                        }
+                        pos += start + take;
+                        if take as u64 != len {
+                            self.remaining = len - take as u64;
                             break;
                         }
-                        out.push(Event::Input(b[start..start + len].to_vec()));
-                        pos += start + len;
                     }
                     Field::Incomplete => break,
                     Field::Invalid => pos += 1,
@@ -103,6 +122,12 @@ impl Parser {
         self.buf.drain(..pos);
         out
     }
+
+    /// Bytes queued (an unfinished header at most).
+    #[cfg(test)]
+    pub fn queued(&self) -> usize {
+        self.buf.len()
+    }
 }
 
 #[cfg(test)]
@@ -129,9 +154,12 @@ mod tests {
             p.push(b"0:1:x"),
             vec![Event::Keepalive, Event::Input(b"x".to_vec())]
         );
-        // Split across frames.
-        assert!(p.push(b"0:5:he").is_empty());
-        assert_eq!(p.push(b"llo"), vec![Event::Input(b"hello".to_vec())]);
+        // Split across frames: the data goes on as it comes.
+        assert_eq!(p.push(b"0:5:he"), vec![Event::Input(b"he".to_vec())]);
+        assert_eq!(
+            p.push(b"llo0:1:x"),
+            vec![Event::Input(b"llo".to_vec()), Event::Input(b"x".to_vec())]
+        );
         // Data length is in bytes; the data may hold colons and digits.
         assert_eq!(
             p.push("0:4:ä:1".as_bytes()),
@@ -147,5 +175,31 @@ mod tests {
         // A malformed header is skipped.
         assert_eq!(p.push(b"0:a:0:1:z"), vec![Event::Input(b"z".to_vec())]);
         assert_eq!(p.push(b"0:0:"), vec![Event::Input(Vec::new())]);
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let mut p = Parser::default();
+        // A huge declared length: the data is passed on, never queued.
+        let mut total = 0;
+        assert!(p.push(b"0:18446744073709551615:").is_empty());
+        let chunk = vec![b'a'; 128 * 1024];
+        for _ in 0..64 {
+            for ev in p.push(&chunk) {
+                let Event::Input(d) = ev else { panic!() };
+                total += d.len();
+            }
+            assert_eq!(p.queued(), 0);
+        }
+        assert_eq!(total, 64 * chunk.len());
+        // Endless header digits are invalid, not queued.
+        let mut p = Parser::default();
+        let mut digits = b"0:".to_vec();
+        digits.extend(std::iter::repeat_n(b'9', 100_000));
+        p.push(&digits);
+        assert!(p.queued() < 64, "{}", p.queued());
+        // Endless garbage is skipped.
+        p.push(&vec![b'x'; 100_000]);
+        assert!(p.queued() < 2);
     }
 }
