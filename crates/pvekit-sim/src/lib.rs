@@ -22,8 +22,15 @@
 //!   sandboxed with bubblewrap in per-node and per-container roots below
 //!   [`RunningSim::state_dir`]; `pct exec/enter/status/list`, `journalctl` (synthetic journals,
 //!   `-f` follows, unit `pvekit-flood` floods) and `GET /nodes/{node}/journal` work inside.
-//!   Terminals need `bwrap` on the host (Debian package `bubblewrap`); without it the API is
-//!   served as usual and termproxy answers 500 "unable to start terminal: ...".
+//!   Terminals need `bwrap` on the host (Debian package `bubblewrap`), unprivileged user
+//!   namespaces and `/usr/bin/perl` (Debian's perl-base); without bwrap the API is served as
+//!   usual and termproxy answers 500 "unable to start terminal: ...".
+//! - Containment of the sandboxes: their own user namespace without capabilities (when the
+//!   simulator runs as root, bwrap runs as `nobody`), no host network (an empty network
+//!   namespace), their own session, PID, IPC and UTS namespaces, limits on processes, file
+//!   size and CPU time, and no host files but `/usr` (read-only) and the state directory. The
+//!   simulator writes into the roots once per run and never through a symlink. Details in the
+//!   `term::sandbox` and `term::agent` module docs.
 //! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] is the
 //!   simulator's hand-written table; [`conformance::SchemaSet`] reads the official schema file
 //!   and checks requests and responses against it.
@@ -52,6 +59,14 @@
 //!   too (no `ssh -t`). The LXC console is not a shared `dtach` session: each websocket gets
 //!   its own console, ended with the websocket. Client frames are reassembled by tungstenite
 //!   (pveproxy refuses fragmented frames). Journals are synthetic and UTC.
+//! - Inside the sandboxes "root" is uid 0 of a user namespace without capabilities: it owns
+//!   its root's files but cannot override permissions, `chown`, or mount; host files outside
+//!   the roots (`/usr`) show as owned by `nobody`. `pct exec` gives the command pipes, not a
+//!   terminal (output stays byte-exact); container processes do not show in the node's `ps`
+//!   (each container is a sandbox of its own, next to the node's). A container's
+//!   `/etc/hostname` is written when its node's first session of a run starts, so a hostname
+//!   changed through the API shows there in the next run (the sandbox's hostname follows at
+//!   once).
 //! - Guest tasks follow the real handlers' checks (immediate 500s before the worker, `TASK
 //!   ERROR`s inside it) but run for [`SimOptions::task_duration`] (or a scenario guest's
 //!   `task_secs`) on the simulator clock; their logs hold only the lines the real workers print
@@ -299,7 +314,6 @@ pub struct RunningSim {
     state: Arc<api::AppState>,
     handle: axum_server::Handle<SocketAddr>,
     task: Option<tokio::task::JoinHandle<()>>,
-    agent_task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RunningSim {
@@ -392,15 +406,8 @@ impl Simulator {
             .set_nonblocking(true)
             .map_err(|e| SimError::Startup(format!("listener: {e}")))?;
 
-        // The terminal side: the agent the sandboxes' tools talk to, and the state directory.
-        let agent = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .map_err(|e| SimError::Startup(format!("terminal agent: {e}")))?;
-        let agent_port = agent
-            .local_addr()
-            .map_err(|e| SimError::Startup(format!("terminal agent: {e}")))?
-            .port();
-        let state_dir = term::sandbox::StateDir::create(opts.state_dir.clone(), agent_port)?;
+        // The terminal side: the state directory (the agent's sockets come with the roots).
+        let state_dir = term::sandbox::StateDir::create(opts.state_dir.clone())?;
         let terminals = term::Terminals::new(state_dir, clock.now_ms());
 
         let state = Arc::new(api::AppState {
@@ -423,9 +430,6 @@ impl Simulator {
             fingerprint: fingerprint.clone(),
             terminals,
         });
-        let agent = tokio::net::TcpListener::from_std(agent)
-            .map_err(|e| SimError::Startup(format!("terminal agent: {e}")))?;
-        let agent_task = tokio::spawn(term::agent::serve(agent, state.clone()));
         let app = axum::Router::new()
             .fallback(api::serve)
             .with_state(state.clone());
@@ -465,7 +469,6 @@ impl Simulator {
             state,
             handle,
             task: Some(task),
-            agent_task,
         })
     }
 }
@@ -522,7 +525,6 @@ impl RunningSim {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        self.agent_task.abort();
         for _ in 0..100 {
             if self.state.terminals.connected() == 0 {
                 break;
@@ -536,7 +538,6 @@ impl RunningSim {
 impl Drop for RunningSim {
     fn drop(&mut self) {
         self.state.terminals.shutdown();
-        self.agent_task.abort();
         self.state.terminals.state.remove_temporary();
         if self.task.is_some() {
             self.handle.shutdown();

@@ -12,12 +12,13 @@
 pub(crate) mod agent;
 pub(crate) mod journal;
 pub(crate) mod protocol;
+pub(crate) mod rootfs;
 pub(crate) mod sandbox;
 pub(crate) mod scripts;
 pub(crate) mod session;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -76,6 +77,10 @@ impl std::fmt::Debug for Pending {
 #[derive(Debug)]
 pub(crate) struct Terminals {
     pub state: sandbox::StateDir,
+    /// The agent's sockets.
+    pub agents: agent::Agents,
+    /// Nodes whose roots (and their containers' roots) this run has prepared.
+    prepared: tokio::sync::Mutex<HashSet<String>>,
     sessions: Mutex<HashMap<u16, Pending>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Where the synthetic journals begin (simulator clock, ms).
@@ -89,11 +94,41 @@ impl Terminals {
     pub fn new(state: sandbox::StateDir, now_ms: i64) -> Terminals {
         Terminals {
             state,
+            agents: agent::Agents::default(),
+            prepared: tokio::sync::Mutex::new(HashSet::new()),
             sessions: Mutex::new(HashMap::new()),
             shutdown: tokio::sync::watch::channel(false).0,
             journal_begin_ms: now_ms - 3_600_000,
             keepalives: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Prepares the roots of `node` and its containers, once per run, before the node's
+    /// first sandbox (see [`sandbox`]); later calls return at once.
+    pub async fn setup_node(&self, st: &Arc<AppState>, node: &str) -> Result<(), String> {
+        let mut prepared = self.prepared.lock().await;
+        if prepared.contains(node) {
+            return Ok(());
+        }
+        let cts: Vec<sandbox::CtInfo> = st
+            .model()
+            .guests_of(node)
+            .filter(|g| g.kind == crate::model::Kind::Lxc)
+            .map(agent::ct_info)
+            .collect();
+        let now = st.clock.now();
+        let st2 = st.clone();
+        let node2 = node.to_string();
+        tokio::task::spawn_blocking(move || {
+            st2.terminals
+                .state
+                .prepare_node(&node2, &cts, now, st2.terminals.journal_begin_ms)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("preparing the root of node {node}: {e}"))?;
+        prepared.insert(node.to_string());
+        Ok(())
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u16, Pending>> {

@@ -14,8 +14,9 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::agent::{Scope, ct_info};
 use super::protocol::{Event, Parser};
-use super::sandbox::{CtInfo, PATH};
+use super::sandbox::{PATH, Sandbox, kill_tree};
 use super::{CONNECT_TIMEOUT, Pending, Target};
 use crate::api::AppState;
 use crate::model::Kind;
@@ -127,13 +128,17 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
             return;
         }
     };
-    let mut child = match pty_process::Command::new(bwrap)
+    let mut command = pty_process::Command::new(bwrap)
         .args(spec.args)
         .env_clear()
         .envs(spec.env)
-        .kill_on_drop(true)
-        .spawn(pts)
-    {
+        .current_dir("/")
+        .kill_on_drop(true);
+    let user = st.terminals.state.user();
+    if user.switch {
+        command = command.uid(user.uid).gid(user.gid);
+    }
+    let mut child = match command.spawn(pts) {
         Ok(c) => c,
         Err(e) => {
             closer.result = Err(format!("unable to start terminal: {e}"));
@@ -194,19 +199,6 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
     drop(stream);
 }
 
-/// Kills a session's process tree: the child is a session leader, so its process group holds
-/// bwrap and the sandbox's init (whose death takes the whole PID namespace with it); killing
-/// the group also covers the moment before `--die-with-parent` is armed.
-fn kill_tree(child: &mut tokio::process::Child) {
-    if let Some(pid) = child
-        .id()
-        .and_then(|p| rustix::process::Pid::from_raw(p as i32))
-    {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
-    let _ = child.start_kill();
-}
-
 /// termproxy's check of `<user>:<ticket>`: the user it was started for, the ticket it was
 /// started with, and that ticket still valid for (user, path, port).
 fn auth_ok(st: &AppState, s: &Pending, line: &[u8]) -> bool {
@@ -257,21 +249,16 @@ fn root_login(last_login: i64, before: &str) -> String {
     )
 }
 
-/// Prepares the roots and builds the command of a session; `None` when there is nothing to
-/// run (a stopped container: the console ends at once).
+/// Prepares the roots (once per node and run) and builds the command of a session; `None`
+/// when there is nothing to run (a stopped container: the console ends at once).
 async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> {
     let now = st.clock.now();
-    let (cts, node_seed, ct) = {
+    let (vmids, node_seed, ct) = {
         let model = st.model();
-        let cts: Vec<CtInfo> = model
+        let vmids: Vec<u32> = model
             .guests_of(&s.node)
             .filter(|g| g.kind == Kind::Lxc)
-            .map(|g| CtInfo {
-                vmid: g.vmid,
-                hostname: g.name(),
-                ostype: g.config.get("ostype").cloned().unwrap_or_default(),
-                seed: g.seed,
-            })
+            .map(|g| g.vmid)
             .collect();
         let seed = model
             .node_index
@@ -281,12 +268,7 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
         let ct = match &s.target {
             Target::Ct { vmid } => match model.guests.get(vmid) {
                 Some(g) if g.running => Some((
-                    CtInfo {
-                        vmid: *vmid,
-                        hostname: g.name(),
-                        ostype: g.config.get("ostype").cloned().unwrap_or_default(),
-                        seed: g.seed,
-                    },
+                    ct_info(g),
                     g.config
                         .get("cmode")
                         .cloned()
@@ -296,22 +278,33 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
             },
             Target::Node { .. } => None,
         };
-        (cts, seed, ct)
+        (vmids, seed, ct)
     };
-    let st2 = st.clone();
-    let node = s.node.clone();
-    tokio::task::spawn_blocking(move || {
-        st2.terminals
-            .state
-            .prepare_node(&node, &cts, now, st2.terminals.journal_begin_ms)
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("preparing the root of node {}: {e}", s.node))?;
+    st.terminals.setup_node(st, &s.node).await?;
 
     let state = &st.terminals.state;
+    let socket = |scope: Scope| {
+        st.terminals
+            .agents
+            .socket_dir(st, scope)
+            .map_err(|e| format!("unable to start terminal: agent socket: {e}"))
+    };
+    let node_sandbox = |chdir: &str| -> Result<Sandbox, String> {
+        Ok(Sandbox {
+            root: state.node_root(&s.node),
+            hostname: s.node.clone(),
+            tools: "node",
+            agent: socket(Scope::Node(s.node.clone()))?,
+            binds: vmids
+                .iter()
+                .map(|v| (state.ct_root(*v), format!("/var/lib/lxc/{v}/rootfs")))
+                .collect(),
+            chdir: chdir.into(),
+            new_session: false,
+        })
+    };
     let last_login = now - 600 - (node_seed % 86_000) as i64;
-    let (mut args, command, env) = match (&s.target, ct) {
+    let (sandbox, command, env) = match (&s.target, ct) {
         (
             Target::Node {
                 root_shell: true,
@@ -319,7 +312,6 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
             },
             _,
         ) => {
-            let root = state.node_root(&s.node);
             let before = match cmd.as_str() {
                 "upgrade" => {
                     "printf 'Starting system upgrade: apt-get dist-upgrade\\n\
@@ -334,7 +326,7 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
                 _ => "",
             };
             (
-                state.sandbox_args(&root, &s.node, "node", "/root"),
+                node_sandbox("/root")?,
                 vec![
                     "/bin/sh".into(),
                     "-c".into(),
@@ -344,27 +336,32 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
             )
         }
         (Target::Node { .. }, _) => (
-            state.sandbox_args(&state.node_root(&s.node), &s.node, "node", "/"),
+            node_sandbox("/")?,
             vec!["/usr/local/sbin/login".to_string()],
             env(false),
         ),
         (Target::Ct { vmid }, Some((ct, cmode))) => {
-            let root = state.ct_root(&s.node, *vmid);
-            let tools = if ct.systemd() {
-                "ct-systemd"
-            } else {
-                "ct-plain"
+            let sandbox = |chdir: &str| -> Result<Sandbox, String> {
+                Ok(Sandbox {
+                    root: state.ct_root(*vmid),
+                    hostname: ct.hostname.clone(),
+                    tools: ct.tools(),
+                    agent: socket(Scope::Ct(*vmid))?,
+                    binds: Vec::new(),
+                    chdir: chdir.into(),
+                    new_session: false,
+                })
             };
             if cmode == "shell" {
                 let shell = if ct.systemd() { "/bin/bash" } else { "/bin/sh" };
                 (
-                    state.sandbox_args(&root, &ct.hostname, tools, "/root"),
+                    sandbox("/root")?,
                     vec![shell.to_string(), "-i".into()],
                     env(true),
                 )
             } else {
                 (
-                    state.sandbox_args(&root, &ct.hostname, tools, "/"),
+                    sandbox("/")?,
                     vec!["/usr/local/sbin/login".into(), "--getty".into()],
                     env(false),
                 )
@@ -372,7 +369,9 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
         }
         (Target::Ct { .. }, None) => return Ok(None),
     };
-    args.push("--".into());
-    args.extend(command.into_iter().map(OsString::from));
-    Ok(Some(Spec { args, env }))
+    let command: Vec<OsString> = command.into_iter().map(OsString::from).collect();
+    Ok(Some(Spec {
+        args: state.bwrap_args(&sandbox, &command),
+        env,
+    }))
 }

@@ -8,6 +8,7 @@ mod config;
 mod conformance;
 mod permissions;
 mod rrd;
+mod sandbox;
 mod scenario;
 mod shapes;
 mod tasks;
