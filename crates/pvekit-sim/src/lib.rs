@@ -225,7 +225,9 @@ impl Default for SimOptions {
 /// `Debug` output redacts the password and the secret.
 #[derive(Clone, Serialize)]
 pub struct SimInfo {
-    /// Base URL, `https://127.0.0.1:PORT`.
+    /// Base URL with the address the simulator really listens on, `https://127.0.0.1:PORT`
+    /// (`https://0.0.0.0:PORT` when it listens on every address, `https://[::1]:PORT` for
+    /// IPv6).
     pub url: String,
     /// SHA-256 fingerprint of the server certificate, `AA:BB:...`.
     pub fingerprint: String,
@@ -448,8 +450,9 @@ impl Simulator {
         if handle.listening().await.is_none() {
             return Err(SimError::Startup("server did not start listening".into()));
         }
+        // The address it really listens on: with 0.0.0.0 that is every address, not just
+        // loopback (pvekit sim warns about that).
         let host = match addr.ip() {
-            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };

@@ -3,7 +3,9 @@
 
 Once it accepts connections, exactly one JSON line (its [`pvekit_sim::SimInfo`]) goes to
 stdout and is flushed, so a script can start it in the background and read the line; logs go
-to stderr.
+to stderr. The line's URL names the address it really listens on (`https://0.0.0.0:PORT` for
+`--listen 0.0.0.0:PORT`), and any address but a loopback one gets a loud warning on stderr:
+whoever can reach it and has the printed credentials gets a root shell on the simulated nodes.
 */
 
 use std::io::Write;
@@ -21,6 +23,7 @@ pub async fn run(options: pvekit_sim::SimOptions) -> Result<()> {
     let sim = pvekit_sim::Simulator::start(options)
         .await
         .context("cannot start the simulator")?;
+    warn_if_exposed(sim.addr());
     // Listen before printing: whoever reads the line may signal at once.
     let stop = shutdown_signal();
     let printed = print_info(sim.info());
@@ -78,6 +81,24 @@ fn strict_findings(sim: &pvekit_sim::RunningSim) -> Vec<String> {
         Err(e) => tracing::warn!("requests not checked against the schema: {e}"),
     }
     out
+}
+
+/// Warns on stderr when the simulator listens on an address other machines may reach.
+fn warn_if_exposed(addr: std::net::SocketAddr) {
+    if addr.ip().is_loopback() {
+        return;
+    }
+    let what = if addr.ip().is_unspecified() {
+        "every address of this machine"
+    } else {
+        "an address that is not loopback"
+    };
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "pvekit sim: WARNING: listening on {addr}, {what}: anyone who can reach it and has the \
+         printed credentials gets the API and a root shell on the simulated nodes (sandboxed, \
+         but on this machine). Use --listen 127.0.0.1:PORT unless that is what you want."
+    );
 }
 
 fn print_info(info: &pvekit_sim::SimInfo) -> Result<()> {

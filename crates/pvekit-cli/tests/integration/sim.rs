@@ -1,6 +1,6 @@
 //! `pvekit sim`: the JSON line, credentials from flags, clean shutdown.
 
-use crate::util::{Sim, args, pvekit, run};
+use crate::util::{Sim, SimInfo, args, pvekit, run};
 
 #[test]
 fn prints_one_json_line_and_stops_cleanly_on_sigterm() {
@@ -89,4 +89,50 @@ fn busy_port_is_one_clear_error() {
     let out = run(&mut pvekit(&["sim", "--listen", addr]));
     let line = out.fails(1);
     assert!(line.contains(addr), "{line}");
+}
+
+/// Starts `pvekit sim --listen LISTEN`, returns its JSON line and, after SIGTERM, its stderr.
+fn sim_on(listen: &str) -> (SimInfo, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = pvekit(&["sim", "--listen", listen, "--auth-delay-ms", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pvekit sim");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("a line");
+    let pid = child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+    let info: SimInfo = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    (info, err.join().expect("stderr reader"))
+}
+
+#[test]
+fn prints_the_address_it_listens_on_and_warns_unless_loopback() {
+    let (info, err) = sim_on("0.0.0.0:0");
+    assert!(info.url.starts_with("https://0.0.0.0:"), "{}", info.url);
+    assert!(!info.url.ends_with(":0"), "the real port: {}", info.url);
+    let port = info.url.rsplit(':').next().unwrap();
+    assert!(
+        err.contains(&format!(
+            "WARNING: listening on 0.0.0.0:{port}, every address"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("root shell"), "{err}");
+    let (info, err) = sim_on("127.0.0.1:0");
+    assert!(info.url.starts_with("https://127.0.0.1:"), "{}", info.url);
+    assert!(!err.contains("WARNING"), "{err}");
 }
