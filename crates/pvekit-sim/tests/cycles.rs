@@ -1,5 +1,6 @@
-//! Terminal sessions leak nothing: after many open/close cycles no sandbox process, PTY or
-//! file descriptor is left, every task has ended and every port is free. A binary of its
+//! Terminal sessions leak nothing: after many open/close cycles (some with container sandboxes
+//! started through `pct exec`/`pct enter`) no sandbox process, PTY or file descriptor is left,
+//! every task has ended and every port is free. A binary of its
 //! own, so no other test's sessions disturb the counts.
 
 #[path = "integration/termutil.rs"]
@@ -105,6 +106,31 @@ async fn no_leaks_after_many_sessions() {
         let (mut t, d) = session(&s, &who, path).await;
         upids.push(d["upid"].as_str().unwrap().to_string());
         if i % 2 == 0 {
+            t.ws.send(Message::Close(None)).await.unwrap();
+        }
+        drop(t);
+    }
+    // Container sandboxes the agent starts next to a node's (pct exec, pct enter) go with the
+    // node session that asked for them.
+    for i in 0..12 {
+        let (mut t, _) = session(&s, &Who::Root(&login), "/nodes/pve1").await;
+        t.until("root@pve1:~# ").await;
+        if i % 2 == 0 {
+            t.input("pct exec 100 -- sleep 1000\r").await;
+        } else {
+            t.input("pct enter 100\r").await;
+            t.until("root@web:~# ").await;
+        }
+        // The node's bwrap and its init, then the container's.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while processes(&state) < 4 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            processes(&state) >= 4,
+            "the container sandbox did not start"
+        );
+        if i % 3 == 0 {
             t.ws.send(Message::Close(None)).await.unwrap();
         }
         drop(t);
