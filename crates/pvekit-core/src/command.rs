@@ -155,11 +155,6 @@ pub fn journal_with_fallback(
     ))
 }
 
-/// Runs `script` inside container `vmid` with `pct exec`, as the node's root.
-pub fn in_container(vmid: u64, script: &str) -> String {
-    format!("pct exec {vmid} -- sh -c {}", quote(script))
-}
-
 /// Standard base64 (RFC 4648, with padding).
 pub fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -182,63 +177,141 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
-/// Wraps a script so its output and exit status can be cut out of a terminal stream.
+/// Where a framed script runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    /// In `sh` on the node itself.
+    Node,
+    /// In `sh` inside a container, through `pct exec` (which passes its stdin on).
+    Container {
+        /// The container's id.
+        vmid: u64,
+    },
+}
+
+/// The bytes of one base64 line of a payload, newline included: far below the 4095 bytes a
+/// terminal in canonical mode keeps of a line (`N_TTY_BUF_SIZE` in Linux' `n_tty.c`).
+pub const PAYLOAD_LINE: usize = 76;
+
+/// The last line of every payload: a script that arrives without it was cut short.
+const TRAILER: &str = "#PVEKIT-EOF";
+
+/// What to type into the node's shell to run a script: a short fixed line, then, once the
+/// shell has printed the ready marker, the payload.
+#[derive(Clone)]
+pub struct FramedCommand {
+    /// The line to type first (a few hundred bytes, whatever the script's size).
+    pub line: String,
+    /// The script, base64-encoded in lines of [`PAYLOAD_LINE`] bytes, to type after the ready
+    /// marker.
+    pub payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for FramedCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The script may hold secrets; show only sizes.
+        f.debug_struct("FramedCommand")
+            .field("line_len", &self.line.len())
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
+/// Wraps a script so it reaches the shell exactly, at any size, and its output and exit
+/// status can be cut out of a terminal stream exactly.
+///
+/// The typed line stays short, since a terminal in canonical mode keeps only 4095 bytes of a
+/// line and drops the rest (which once cut the exit status off long commands). It:
+/// 1. unsets `HISTFILE`, so neither the line nor anything after it reaches root's history
+///    file (a leading space is not enough: Debian's `/root/.bashrc` sets no `HISTCONTROL`);
+/// 2. turns echo and output translation off (`stty -echo -opost`) and prints the ready
+///    marker; the payload is typed only after that, so it is neither echoed nor read by the
+///    line editor;
+/// 3. reads exactly the payload's length with `head -c`, decodes it, and hands it to `sh`
+///    on stdin; `sh` reads it whole, checks the trailer (a cut payload is refused with
+///    status 125, never run), points stdin at `/dev/null`, prints the start marker and runs
+///    it;
+/// 4. prints the end marker with the exit status, and exits the shell.
+///
+/// Markers are printed from two pieces, so the echo of the typed line never contains them.
 #[derive(Debug, Clone)]
 pub struct Framing {
     nonce: String,
 }
 
 impl Framing {
-    /// A framing with a random-looking nonce (pass something unpredictable, such as the
-    /// current time mixed with a counter).
+    /// A framing with the given nonce. Pass a value from a CSPRNG: command output that
+    /// could guess it could forge the exit status.
     pub fn new(nonce: u64) -> Self {
         Framing {
             nonce: format!("{nonce:016x}"),
         }
     }
 
-    fn start(&self) -> String {
-        format!("PVEKIT{}S\n", self.nonce)
+    fn marker(&self, kind: char) -> String {
+        format!("PVEKIT{}{kind}", self.nonce)
     }
 
-    fn end_prefix(&self) -> String {
-        format!("PVEKIT{}E:", self.nonce)
+    /// The line to type and the payload to send after the ready marker.
+    pub fn command(&self, script: &str, runner: Runner) -> FramedCommand {
+        let mut text = String::with_capacity(script.len() + TRAILER.len() + 2);
+        text.push_str(script);
+        text.push('\n');
+        text.push_str(TRAILER);
+        text.push('\n');
+        let encoded = base64(text.as_bytes());
+        let mut payload = Vec::with_capacity(encoded.len() + encoded.len() / PAYLOAD_LINE + 1);
+        for chunk in encoded.as_bytes().chunks(PAYLOAD_LINE - 1) {
+            payload.extend_from_slice(chunk);
+            payload.push(b'\n');
+        }
+        let n = &self.nonce;
+        // Inside `sh -c '...'`: no single quotes. `$(cat)` drops the trailing newline only.
+        let run = format!(
+            "s=$(cat); exec </dev/null; printf \"%s%s\\n\" PVEKIT {n}S; \
+             case $s in *\"{TRAILER}\") eval \"$s\";; \
+             *) echo \"pvekit: the script arrived incomplete\" >&2; exit 125;; esac"
+        );
+        let run = match runner {
+            Runner::Node => format!("sh -c '{run}'"),
+            Runner::Container { vmid } => format!("pct exec {vmid} -- sh -c '{run}'"),
+        };
+        let line = format!(
+            " unset HISTFILE; stty -echo -opost 2>/dev/null; printf '%s%s\\n' PVEKIT {n}R; \
+             head -c {len} | base64 -d | {run}; printf '%s%s:%d\\n' PVEKIT {n}E $?; exit\n",
+            len = payload.len(),
+        );
+        FramedCommand { line, payload }
     }
 
-    /// The line to type into the shell. The markers are printed from two pieces, so the
-    /// echo of the typed line never contains them; `stty -echo -opost` stops echo and
-    /// newline translation before the output starts; stdin is `/dev/null`, and the shell
-    /// exits after the end marker.
-    pub fn line(&self, script: &str) -> String {
-        format!(
-            " stty -echo -opost 2>/dev/null; printf '%s%s\\n' PVEKIT {n}S; sh -c \"$(printf %s {b64} | base64 -d)\" </dev/null; printf '%s%s:%d\\n' PVEKIT {n}E $?; exit\n",
-            n = self.nonce,
-            b64 = base64(script.as_bytes()),
-        )
-    }
-
-    /// A parser for the terminal stream of [`Framing::line`].
+    /// A parser for the terminal stream of [`Framing::command`].
     pub fn deframer(&self) -> Deframer {
         Deframer {
-            start: self.start().into_bytes(),
-            end: self.end_prefix().into_bytes(),
+            ready: format!("{}\n", self.marker('R')).into_bytes(),
+            start: format!("{}\n", self.marker('S')).into_bytes(),
+            end: format!("{}:", self.marker('E')).into_bytes(),
             buf: Vec::new(),
-            state: DeframeState::Seeking,
+            state: DeframeState::AwaitReady,
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DeframeState {
+    AwaitReady,
     Seeking,
     Output,
     Status,
     Done,
 }
 
+/// The longest exit status line read after the end marker: `255` and a line end fit.
+const MAX_STATUS_LINE: usize = 16;
+
 /// Cuts a framed command's output and exit status out of raw terminal bytes.
 #[derive(Debug, Clone)]
 pub struct Deframer {
+    ready: Vec<u8>,
     start: Vec<u8>,
     end: Vec<u8>,
     buf: Vec<u8>,
@@ -248,10 +321,13 @@ pub struct Deframer {
 /// What a chunk of terminal bytes yielded.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Deframed {
+    /// The shell printed the ready marker: send the payload now.
+    pub ready: bool,
     /// Output bytes of the command, exactly as it printed them.
     pub output: Vec<u8>,
-    /// The exit status, once the end marker has been read.
-    pub status: Option<i32>,
+    /// The exit status, once the end marker has been read: only digits are a status, and
+    /// anything else is an error naming what was read.
+    pub status: Option<Result<i32, String>>,
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -266,25 +342,53 @@ fn partial_suffix(hay: &[u8], needle: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
+/// Parses an exit status strictly: 1 to 3 ASCII digits, at most 255.
+fn parse_status(text: &[u8]) -> Result<i32, String> {
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    if !text.is_empty() && text.len() <= 3 && text.iter().all(u8::is_ascii_digit) {
+        let n: i32 = text.iter().fold(0, |n, d| n * 10 + i32::from(d - b'0'));
+        if n <= 255 {
+            return Ok(n);
+        }
+    }
+    Err(format!(
+        "the command's exit status is unreadable: {:?}",
+        String::from_utf8_lossy(text)
+    ))
+}
+
 impl Deframer {
     /// Feeds terminal bytes; returns the output they complete and, at the end, the status.
+    /// Buffers at most the length of a marker plus [`MAX_STATUS_LINE`] bytes.
     pub fn push(&mut self, chunk: &[u8]) -> Deframed {
         let mut out = Deframed::default();
         self.buf.extend_from_slice(chunk);
         loop {
             match self.state {
-                DeframeState::Seeking => match find(&self.buf, &self.start) {
-                    Some(i) => {
-                        self.buf.drain(..i + self.start.len());
-                        self.state = DeframeState::Output;
+                DeframeState::AwaitReady | DeframeState::Seeking => {
+                    let marker = if self.state == DeframeState::AwaitReady {
+                        &self.ready
+                    } else {
+                        &self.start
+                    };
+                    match find(&self.buf, marker) {
+                        Some(i) => {
+                            self.buf.drain(..i + marker.len());
+                            if self.state == DeframeState::AwaitReady {
+                                out.ready = true;
+                                self.state = DeframeState::Seeking;
+                            } else {
+                                self.state = DeframeState::Output;
+                            }
+                        }
+                        None => {
+                            // Keep only what could still begin the marker.
+                            let keep = marker.len().saturating_sub(1).min(self.buf.len());
+                            self.buf.drain(..self.buf.len() - keep);
+                            return out;
+                        }
                     }
-                    None => {
-                        // Keep only what could still begin the marker.
-                        let keep = self.start.len().saturating_sub(1).min(self.buf.len());
-                        self.buf.drain(..self.buf.len() - keep);
-                        return out;
-                    }
-                },
+                }
                 DeframeState::Output => match find(&self.buf, &self.end) {
                     Some(i) => {
                         out.output.extend(self.buf.drain(..i));
@@ -299,8 +403,13 @@ impl Deframer {
                 },
                 DeframeState::Status => match self.buf.iter().position(|b| *b == b'\n') {
                     Some(i) => {
-                        let text = String::from_utf8_lossy(&self.buf[..i]).trim().to_string();
-                        out.status = Some(text.parse().unwrap_or(-1));
+                        out.status = Some(parse_status(&self.buf[..i]));
+                        self.buf.clear();
+                        self.state = DeframeState::Done;
+                        return out;
+                    }
+                    None if self.buf.len() > MAX_STATUS_LINE => {
+                        out.status = Some(parse_status(&self.buf));
                         self.buf.clear();
                         self.state = DeframeState::Done;
                         return out;
@@ -320,9 +429,14 @@ impl Deframer {
         self.state == DeframeState::Done
     }
 
-    /// Whether the start marker has been seen.
+    /// Whether the ready marker has been seen (the payload may be sent).
+    pub fn is_ready(&self) -> bool {
+        self.state != DeframeState::AwaitReady
+    }
+
+    /// Whether the start marker has been seen: the script arrived whole and runs.
     pub fn started(&self) -> bool {
-        self.state != DeframeState::Seeking
+        !matches!(self.state, DeframeState::AwaitReady | DeframeState::Seeking)
     }
 }
 
@@ -363,10 +477,6 @@ mod tests {
         );
         assert!(tail(&[], 10, true).is_err());
         assert!(journalctl(&["x;reboot".into()], 1, false).is_err());
-        assert_eq!(
-            in_container(101, "echo 'hi'"),
-            "pct exec 101 -- sh -c 'echo '\\''hi'\\'''"
-        );
     }
 
     #[test]
@@ -382,27 +492,136 @@ mod tests {
         }
     }
 
+    /// Decodes a payload the way the typed line does (`base64 -d`), for checks.
+    fn decode(payload: &[u8]) -> Vec<u8> {
+        use ::base64::Engine;
+        let text: Vec<u8> = payload.iter().copied().filter(|b| *b != b'\n').collect();
+        ::base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_typed_line_is_short_and_the_payload_exact_at_any_size() {
+        let f = Framing::new(0xabc);
+        for size in [0, 1, 4094, 4095, 4096, 65_536, 1 << 20] {
+            let script = "x".repeat(size);
+            for runner in [Runner::Node, Runner::Container { vmid: 101 }] {
+                let c = f.command(&script, runner);
+                assert!(c.line.len() < 600, "{size}: line of {}", c.line.len());
+                assert!(c.line.contains(&format!("head -c {} ", c.payload.len())));
+                assert!(
+                    c.payload
+                        .split(|b| *b == b'\n')
+                        .all(|l| l.len() < PAYLOAD_LINE)
+                );
+                assert!(c.payload.ends_with(b"\n"));
+                let decoded = decode(&c.payload);
+                assert_eq!(decoded.len(), size + TRAILER.len() + 2);
+                assert!(decoded.starts_with(script.as_bytes()));
+            }
+        }
+    }
+
+    #[test]
+    fn the_typed_line_runs_in_a_real_shell() {
+        // The line itself, with its stdin replaced by the payload, in a real sh: the script
+        // runs with /dev/null as stdin, prints between the markers, and exits 3.
+        let f = Framing::new(0x5eed);
+        let c = f.command("cat; echo ran; exit 3", Runner::Node);
+        let line = c.line.replace("exit\n", "\n");
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(line)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut ch| {
+                use std::io::Write;
+                ch.stdin.take().unwrap().write_all(&c.payload)?;
+                ch.wait_with_output()
+            })
+            .unwrap();
+        let mut d = f.deframer();
+        let r = d.push(&out.stdout);
+        assert!(r.ready);
+        assert_eq!(r.output, b"ran\n");
+        assert_eq!(r.status, Some(Ok(3)));
+    }
+
+    #[test]
+    fn a_cut_payload_is_refused_not_run() {
+        let f = Framing::new(1);
+        let c = f.command("echo ran", Runner::Node);
+        let cut = &c.payload[..c.payload.len() - 10];
+        let line = c.line.replace("exit\n", "\n");
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(line)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut ch| {
+                use std::io::Write;
+                ch.stdin.take().unwrap().write_all(cut)?;
+                ch.wait_with_output()
+            })
+            .unwrap();
+        let r = f.deframer().push(&out.stdout);
+        assert_eq!(r.output, b"");
+        assert_eq!(r.status, Some(Ok(125)));
+    }
+
     #[test]
     fn deframes_split_streams() {
         let f = Framing::new(0xabc);
-        let line = f.line("printf 'a\\nb'");
-        assert!(
-            !line.contains("PVEKIT0000000000000abcS"),
-            "the echo must not contain the marker"
-        );
-        let stream = b"banner\r\nroot@pve:~# stty ... PVEKIT 0000000000000abcS\r\nPVEKIT0000000000000abcS\na\nbPVEKIT0000000000000abcE:3\nlogout\r\n";
+        let c = f.command("printf 'a\\nb'", Runner::Node);
+        for marker in ["PVEKIT0000000000000abcS", "PVEKIT0000000000000abcR"] {
+            assert!(
+                !c.line.contains(marker),
+                "the echo must not contain {marker}"
+            );
+        }
+        let stream = b"banner\r\nroot@pve:~# stty ... PVEKIT 0000000000000abcR\r\nPVEKIT0000000000000abcR\nPVEKIT0000000000000abcS\na\nbPVEKIT0000000000000abcE:3\nlogout\r\n";
         for split in 1..stream.len() {
             let mut d = f.deframer();
             let mut out = Vec::new();
             let mut status = None;
+            let mut ready = false;
             for part in [&stream[..split], &stream[split..]] {
                 let r = d.push(part);
                 out.extend(r.output);
+                ready |= r.ready;
                 status = status.or(r.status);
             }
+            assert!(ready);
             assert_eq!(out, b"a\nb", "split at {split}");
-            assert_eq!(status, Some(3));
+            assert_eq!(status, Some(Ok(3)));
             assert!(d.is_done());
+        }
+    }
+
+    #[test]
+    fn only_digits_are_a_status() {
+        let f = Framing::new(2);
+        for (tail, want) in [
+            (&b"0\n"[..], Ok(0)),
+            (b"3\r\n", Ok(3)),
+            (b"255\n", Ok(255)),
+            (b"\n", Err(())),
+            (b"256\n", Err(())),
+            (b"-1\n", Err(())),
+            (b"3x\n", Err(())),
+            (b"00000000000000000000000", Err(())),
+        ] {
+            let mut d = f.deframer();
+            let mut s =
+                b"PVEKIT0000000000000002R\nPVEKIT0000000000000002S\nPVEKIT0000000000000002E:"
+                    .to_vec();
+            s.extend_from_slice(tail);
+            let r = d.push(&s);
+            assert_eq!(r.status.map(|s| s.map_err(|_| ())), Some(want), "{tail:?}");
         }
     }
 
@@ -410,10 +629,11 @@ mod tests {
     fn output_resembling_the_marker_passes_through() {
         let f = Framing::new(1);
         let mut d = f.deframer();
-        let r =
-            d.push(b"PVEKIT0000000000000001S\nPVEKIT000000000000000PVEKIT0000000000000001E:0\n");
+        let r = d.push(
+            b"PVEKIT0000000000000001R\nPVEKIT0000000000000001S\nPVEKIT000000000000000PVEKIT0000000000000001E:0\n",
+        );
         assert_eq!(r.output, b"PVEKIT000000000000000");
-        assert_eq!(r.status, Some(0));
+        assert_eq!(r.status, Some(Ok(0)));
     }
 
     proptest! {
@@ -449,6 +669,21 @@ mod tests {
             let mut d = Framing::new(7).deframer();
             for c in chunks {
                 let _ = d.push(&c);
+            }
+        }
+
+        /// Whatever bytes follow the end marker, the status is digits or an error.
+        #[test]
+        fn status_is_digits_or_an_error(tail in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let mut d = Framing::new(7).deframer();
+            let mut s = b"PVEKIT0000000000000007R\nPVEKIT0000000000000007S\nPVEKIT0000000000000007E:".to_vec();
+            s.extend_from_slice(&tail);
+            if let Some(Ok(n)) = d.push(&s).status {
+                // Only when the bytes up to the line end are 1 to 3 digits.
+                let line: Vec<u8> = tail.iter().copied().take_while(|b| *b != b'\n').collect();
+                let line = line.strip_suffix(b"\r").unwrap_or(&line);
+                prop_assert!(!line.is_empty() && line.len() <= 3 && line.iter().all(u8::is_ascii_digit));
+                prop_assert_eq!(String::from_utf8_lossy(line).parse::<i32>().ok(), Some(n));
             }
         }
     }

@@ -1,13 +1,14 @@
 //! Commands, journals and log tails on nodes and in containers, over a [`Terminal`].
 //!
-//! The command is wrapped by [`Framing`] so the stream carries exactly what the command
-//! printed (no banner, prompt, echo or terminal translation) and ends with its exit status.
+//! The command is wrapped by [`Framing`] so it reaches the shell exactly at any size (a short
+//! typed line, then the script in short base64 lines once the shell is ready), and the
+//! stream carries exactly what the command printed (no banner, prompt, echo or terminal
+//! translation) and ends with its exit status, which is read strictly.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::Stream;
-use pvekit_core::command::{self, Deframer, Framing};
+use pvekit_core::command::{self, Deframer, Framing, Runner};
 use pvekit_core::types::GuestKind;
 use tokio_tungstenite::tungstenite::Bytes;
 
@@ -31,31 +32,32 @@ pub struct CommandStream {
     finished: bool,
 }
 
-fn nonce() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let c = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // splitmix64 of time, counter and pid: unpredictable enough that output cannot forge it.
-    let mut z = t ^ c.rotate_left(32) ^ u64::from(std::process::id()).rotate_left(16);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+/// A framing nonce from the operating system's CSPRNG: output that could guess it could
+/// forge the end marker and so the exit status.
+fn nonce() -> Result<u64> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Terminal {
+            message: "the system's random number generator failed".into(),
+        })?;
+    Ok(u64::from_le_bytes(bytes))
 }
 
 impl CommandStream {
-    /// Runs `script` with `sh -c` as root on the node.
-    async fn start(node: &Node, script: &str) -> Result<CommandStream> {
+    /// Runs `script` with `sh` as root on the node, or in a container through `pct exec`.
+    async fn start(node: &Node, script: &str, runner: Runner) -> Result<CommandStream> {
         match node.client().login_user() {
             None => return Err(Error::NoSession),
             // Anyone else meets a login prompt on the node terminal, not a root shell.
             Some(u) if u.to_string() != "root@pam" => return Err(Error::NoSession),
             Some(_) => {}
         }
-        let framing = Framing::new(nonce());
+        let framing = Framing::new(nonce()?);
+        let framed = framing.command(script, runner);
         let term = Terminal::open(node, COMMAND_COLS, 50).await?;
-        term.send(framing.line(script).as_bytes()).await?;
+        term.send(framed.line.as_bytes()).await?;
         let mut s = CommandStream {
             term,
             deframer: framing.deframer(),
@@ -63,15 +65,23 @@ impl CommandStream {
             status: None,
             finished: false,
         };
-        // Wait for the start marker, so a shell that never comes up is an error, not a hang.
+        // Wait for the ready marker, send the script, then wait for the start marker: a
+        // shell that never comes up is an error, not a hang.
         let waited = tokio::time::timeout(START_TIMEOUT, async {
             let mut early = Vec::new();
+            let mut sent = false;
             while !s.deframer.started() {
                 match s.term.read().await {
                     Some(Ok(chunk)) => {
                         let d = s.deframer.push(&chunk);
                         early.extend(d.output);
-                        s.status = s.status.or(d.status);
+                        if d.ready && !sent {
+                            s.term.send(&framed.payload).await?;
+                            sent = true;
+                        }
+                        if let Some(st) = d.status {
+                            s.status = Some(st.map_err(|message| Error::Terminal { message })?);
+                        }
                     }
                     Some(Err(e)) => return Err(e),
                     None => {
@@ -112,7 +122,14 @@ impl CommandStream {
             match self.term.read().await {
                 Some(Ok(chunk)) => {
                     let d = self.deframer.push(&chunk);
-                    self.status = self.status.or(d.status);
+                    match d.status {
+                        Some(Ok(st)) => self.status = Some(st),
+                        Some(Err(message)) => {
+                            self.finished = true;
+                            return Some(Err(Error::Terminal { message }));
+                        }
+                        None => {}
+                    }
                     if !d.output.is_empty() {
                         return Some(Ok(Bytes::from(d.output)));
                     }
@@ -148,7 +165,10 @@ impl CommandStream {
         while let Some(chunk) = self.next().await {
             out.extend_from_slice(&chunk?);
         }
-        Ok((out, self.status.unwrap_or(-1)))
+        let status = self.status.ok_or_else(|| Error::Terminal {
+            message: "the command ended without an exit status".into(),
+        })?;
+        Ok((out, status))
     }
 
     /// The output as a `Stream`; dropping it ends the remote command.
@@ -166,7 +186,7 @@ impl Node {
     /// # Errors
     /// [`Error::NoSession`] without a `root@pam` login; terminal errors.
     pub async fn command(&self, script: &str) -> Result<CommandStream> {
-        CommandStream::start(self, script).await
+        CommandStream::start(self, script, Runner::Node).await
     }
 
     /// Streams the node's journal (all units when `services` is empty): the last `limit`
@@ -227,9 +247,7 @@ impl Guest {
     pub async fn command(&self, script: &str) -> Result<CommandStream> {
         self.require_lxc()?;
         self.require_running().await?;
-        self.node()
-            .command(&command::in_container(self.vmid(), script))
-            .await
+        CommandStream::start(self.node(), script, Runner::Container { vmid: self.vmid() }).await
     }
 
     /// Streams the container's journal, or `/var/log/messages` when it has no systemd

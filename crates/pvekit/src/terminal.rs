@@ -9,6 +9,18 @@
 //! 4. Input goes as `0:<byte length>:<data>`, resizes as `1:<cols>:<rows>:`, keepalives as `2`
 //!    (every 30 s, like the web UI). Output is raw terminal bytes.
 //!
+//! termproxy ignores the `2` and answers nothing, so with every keepalive the client also
+//! sends a websocket ping, which pveproxy answers with a pong (pve-http-server,
+//! `PVE/APIServer/AnyEvent.pm`, `websocket_proxy`: opcode 9 is answered with 0xA since
+//! commit e6cb79b, 2020). A session from which nothing at all arrives, neither output nor
+//! pong, for two keepalive periods plus the request timeout has lost its peer, and reading
+//! it fails with [`Error::Timeout`] instead of waiting forever; a quiet command (`sleep
+//! 300`) still runs, since the pongs keep coming.
+//!
+//! pveproxy takes frames of at most 128 KiB and refuses fragmented ones (same function), so
+//! input goes in unfragmented frames of at most 64 KiB; incoming messages are capped at
+//! 1 MiB (pveproxy sends at most 128 KiB per frame).
+//!
 //! Dropping a [`Terminal`] closes the websocket, which ends the remote shell and every
 //! command in it, and stops the keepalive task.
 
@@ -42,18 +54,19 @@ async fn handshake(
     tls: tokio_rustls::client::TlsStream<TcpStream>,
     auth: String,
 ) -> Result<(Socket, Vec<u8>)> {
-    let (mut ws, _resp) = tokio_tungstenite::client_async(request, tls)
-        .await
-        .map_err(|e| match e {
-            tokio_tungstenite::tungstenite::Error::Http(resp) => Error::Terminal {
-                message: format!(
-                    "the server refused the terminal websocket: HTTP {} {}",
-                    resp.status().as_u16(),
-                    resp.status().canonical_reason().unwrap_or("")
-                ),
-            },
-            other => ws_error(other),
-        })?;
+    let (mut ws, _resp) =
+        tokio_tungstenite::client_async_with_config(request, tls, Some(ws_config()))
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(resp) => Error::Terminal {
+                    message: format!(
+                        "the server refused the terminal websocket: HTTP {} {}",
+                        resp.status().as_u16(),
+                        resp.status().canonical_reason().unwrap_or("")
+                    ),
+                },
+                other => ws_error(other),
+            })?;
     // The auth line: the user the termproxy answer names, then the VNC ticket.
     ws.send(Message::Binary(Bytes::from(auth)))
         .await
@@ -75,6 +88,16 @@ async fn handshake(
     }
     Ok((ws, first))
 }
+
+/// Caps on what the server may make the client buffer.
+fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_INCOMING_MESSAGE))
+        .max_frame_size(Some(MAX_INCOMING_MESSAGE))
+}
+
+/// The largest message accepted from the server (pveproxy sends at most 128 KiB a frame).
+const MAX_INCOMING_MESSAGE: usize = 1024 * 1024;
 
 /// The interval of keepalive messages (the web UI's).
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -99,6 +122,9 @@ pub struct Terminal {
     /// Output that arrived in the same frame as `OK`.
     pending: Option<Bytes>,
     keepalive: tokio::task::JoinHandle<()>,
+    /// How long reading may see nothing at all (no output, no pong) before the peer counts
+    /// as gone.
+    idle_limit: Duration,
     upid: Option<Upid>,
     ended: bool,
 }
@@ -235,13 +261,14 @@ impl Terminal {
                 loop {
                     tick.tick().await;
                     let Some(sink) = sink.upgrade() else { return };
-                    if sink
-                        .lock()
+                    let mut sink = sink.lock().await;
+                    // termproxy's keepalive, and a ping that pveproxy answers.
+                    let sent = sink
+                        .feed(Message::Binary(Bytes::from_static(b"2")))
                         .await
-                        .send(Message::Binary(Bytes::from_static(b"2")))
-                        .await
-                        .is_err()
-                    {
+                        .and(sink.feed(Message::Ping(Bytes::new())).await)
+                        .and(sink.flush().await);
+                    if sent.is_err() {
                         return;
                     }
                 }
@@ -253,6 +280,7 @@ impl Terminal {
             stream,
             pending,
             keepalive,
+            idle_limit: target.keepalive * 2 + target.request_timeout,
             upid: proxy.upid.parse().ok(),
             ended: false,
         };
@@ -305,7 +333,14 @@ impl Terminal {
             return None;
         }
         loop {
-            match self.stream.next().await {
+            let Ok(next) = tokio::time::timeout(self.idle_limit, self.stream.next()).await else {
+                self.ended = true;
+                return Some(Err(Error::Timeout {
+                    what: "the node's terminal to answer (no output and no pong)".into(),
+                    after: self.idle_limit,
+                }));
+            };
+            match next {
                 Some(Ok(Message::Binary(b))) if !b.is_empty() => return Some(Ok(b)),
                 Some(Ok(Message::Text(t))) if !t.is_empty() => {
                     return Some(Ok(Bytes::copy_from_slice(t.as_bytes())));

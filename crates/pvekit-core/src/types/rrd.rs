@@ -112,8 +112,8 @@ mod tests {
 
     #[test]
     fn slots_parse_with_gaps() {
-        let v: Vec<RrdPoint> = serde_json::from_str(
-            r#"[{"time":1700000000,"cpu":0.0123,"maxcpu":2,"mem":268435456.5,"netin":"1024.5"},
+        let v: Vec<RrdPoint> = crate::perl::from_slice(
+            br#"[{"time":1700000000,"cpu":0.0123,"maxcpu":2,"mem":268435456.5,"netin":"1024.5"},
                 {"time":1700000060}]"#,
         )
         .unwrap();

@@ -7,6 +7,7 @@
 mod util;
 
 mod auth;
+mod command_transport;
 mod discovery;
 mod guests;
 mod inventory;
