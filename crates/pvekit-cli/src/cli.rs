@@ -287,6 +287,9 @@ pub struct ExecArgs {
     /// Run on this node (NAME or CLUSTER/NAME) instead of in a container.
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
+    /// Give up after this many seconds: the remote command is ended and pvekit exits 124.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -310,6 +313,10 @@ pub struct JournalArgs {
     /// Print the history and exit instead of following.
     #[arg(long)]
     pub no_follow: bool,
+    /// Write control characters as they come, even to a terminal (by default they are
+    /// shown as `^[` and the like, so log lines cannot drive the terminal).
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// Flags of `pvekit tail`.
@@ -328,6 +335,9 @@ pub struct TailArgs {
     /// Print the history and exit instead of following.
     #[arg(long)]
     pub no_follow: bool,
+    /// Write control characters as they come, even to a terminal.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// Flags of `pvekit shell`.

@@ -14,6 +14,7 @@ Errors print as one line, `pvekit: <message>`, with exit status 1 (2 for usage e
 mod cli;
 mod commands;
 mod output;
+mod safe_output;
 mod settings;
 mod target;
 
@@ -62,11 +63,18 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
 /// Below `-vvv`, `rustls_platform_verifier` is silenced: with a pinned fingerprint the system
 /// verifier runs first and logs its expected rejection of a self-signed certificate at ERROR
 /// level, although the pin then accepts it.
+///
+/// Whatever the flags and `RUST_LOG` say, other crates never log at TRACE level (see
+/// [`no_foreign_trace`]): the websocket library logs the upgrade request (with the VNC ticket
+/// and the login cookie) and every frame's payload (the terminal's auth line and keystrokes)
+/// at that level, and HTTP libraries log bodies there.
 fn init_logging(verbose: u8) {
-    const OURS: [&str; 4] = ["pvekit", "pvekit_core", "pvekit_sim", "pvekit_cli"];
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let with = |base: &str, ours: &str| {
         let mut s = format!("{base},rustls_platform_verifier=off");
-        for krate in OURS {
+        for krate in OUR_CRATES {
             s.push_str(&format!(",{krate}={ours}"));
         }
         s
@@ -78,11 +86,25 @@ fn init_logging(verbose: u8) {
         2 => EnvFilter::new(with("debug", "trace")),
         _ => EnvFilter::new("trace"),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(io::stderr)
         .with_ansi(false)
-        .init();
+        .with_filter(filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(no_foreign_trace));
+    tracing_subscriber::registry().with(layer).init();
+}
+
+/// pvekit's own crates: the only ones whose TRACE logs are shown.
+const OUR_CRATES: [&str; 4] = ["pvekit", "pvekit_core", "pvekit_sim", "pvekit_cli"];
+
+/// Whether an event may be logged: anything from pvekit's crates, and up to DEBUG from the
+/// others, which log secrets at TRACE.
+fn no_foreign_trace(meta: &tracing::Metadata<'_>) -> bool {
+    if *meta.level() != tracing::Level::TRACE {
+        return true;
+    }
+    let krate = meta.target().split("::").next().unwrap_or("");
+    OUR_CRATES.contains(&krate)
 }
 
 /// Prints `pvekit: <message>` and picks the exit status; a broken pipe is success.

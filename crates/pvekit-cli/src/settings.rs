@@ -174,6 +174,8 @@ pub enum Op {
         place: Place,
         /// The command's arguments (quoted when sent).
         argv: Vec<String>,
+        /// How long the whole command may take.
+        timeout: Option<Duration>,
     },
     /// `pvekit journal`.
     Journal {
@@ -185,6 +187,8 @@ pub enum Op {
         lines: usize,
         /// Follow until Ctrl-C.
         follow: bool,
+        /// Control characters as they come.
+        raw: bool,
     },
     /// `pvekit tail`.
     Tail {
@@ -196,6 +200,8 @@ pub enum Op {
         lines: usize,
         /// Follow until Ctrl-C.
         follow: bool,
+        /// Control characters as they come.
+        raw: bool,
     },
     /// `pvekit shell NODE`.
     Shell(String),
@@ -574,12 +580,14 @@ fn op(command: &Command) -> Result<Op> {
         Command::Exec(a) => Op::Exec {
             place: place(a.target.as_ref(), a.node.as_ref())?,
             argv: a.command.clone(),
+            timeout: a.timeout.map(|t| seconds("--timeout", t)).transpose()?,
         },
         Command::Journal(a) => Op::Journal {
             place: place(a.target.as_ref(), a.node.as_ref())?,
             units: a.units.clone(),
             lines: a.lines,
             follow: !a.no_follow,
+            raw: a.raw,
         },
         Command::Tail(a) => {
             let (place, files) = match &a.node {
@@ -600,6 +608,7 @@ fn op(command: &Command) -> Result<Op> {
                 files,
                 lines: a.lines,
                 follow: !a.no_follow,
+                raw: a.raw,
             }
         }
         Command::Shell(a) => Op::Shell(a.node.clone()),
@@ -1185,6 +1194,7 @@ providers:
                 files: vec!["/var/log/a".into(), "/var/log/b".into()],
                 lines: 100,
                 follow: true,
+                raw: false,
             }
         );
         assert_eq!(
@@ -1203,6 +1213,7 @@ providers:
                 files: vec!["/var/log/a".into()],
                 lines: 5,
                 follow: false,
+                raw: false,
             }
         );
         assert_eq!(
@@ -1210,6 +1221,7 @@ providers:
             Op::Exec {
                 place: Place::Node("pve1".into()),
                 argv: vec!["ls".into(), "-l".into()],
+                timeout: None,
             }
         );
         assert_eq!(
@@ -1219,6 +1231,7 @@ providers:
                 units: vec!["nginx".into(), "ssh".into()],
                 lines: 100,
                 follow: true,
+                raw: false,
             }
         );
         assert!(matches!(

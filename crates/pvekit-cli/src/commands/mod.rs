@@ -106,19 +106,25 @@ async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
             node,
         } => watch::lookup(clients, ip, hostname, alias, node, format).await,
         Op::Watch { interval } => watch::watch(clients, interval, format).await,
-        Op::Exec { place, argv } => remote::exec(clients, &place, &argv).await,
+        Op::Exec {
+            place,
+            argv,
+            timeout,
+        } => remote::exec(clients, &place, &argv, timeout).await,
         Op::Journal {
             place,
             units,
             lines,
             follow,
-        } => remote::journal(clients, &place, &units, lines, follow).await,
+            raw,
+        } => remote::journal(clients, &place, &units, lines, follow, raw).await,
         Op::Tail {
             place,
             files,
             lines,
             follow,
-        } => remote::tail(clients, &place, &files, lines, follow).await,
+            raw,
+        } => remote::tail(clients, &place, &files, lines, follow, raw).await,
         Op::Shell(node) => term::shell(clients, &node).await,
         Op::Enter(t) => term::enter(clients, &t).await,
     }

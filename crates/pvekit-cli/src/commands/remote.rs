@@ -7,20 +7,26 @@ drops the [`CommandStream`] and so ends the remote command too.
 
 These need a `root@pam` password login (`--username root@pam --password ...`): an API token
 only gets a login prompt on the node terminal.
+
+`journal` and `tail` show remote control characters harmlessly when stdout is a terminal
+(see [`crate::safe_output`]); `--raw` passes them through. `exec` is always raw, like
+`docker exec`. `exec --timeout` ends the remote command and exits 124, as `timeout(1)` does.
 */
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use pvekit::{Client, CommandStream};
 
 use crate::commands::{Exit, interrupted};
+use crate::safe_output::ControlFilter;
 use crate::settings::Place;
 use crate::target::resolve;
 
 /// Copies the stream to stdout until it ends or Ctrl-C; returns the exit status when it
-/// ended by itself.
-async fn pump(mut stream: CommandStream) -> Result<Option<i32>> {
+/// ended by itself. With a filter, control characters are neutralised on the way.
+async fn pump(mut stream: CommandStream, mut filter: Option<ControlFilter>) -> Result<Option<i32>> {
     let mut out = std::io::stdout().lock();
     let stop = interrupted();
     tokio::pin!(stop);
@@ -35,10 +41,18 @@ async fn pump(mut stream: CommandStream) -> Result<Option<i32>> {
             chunk = stream.next() => match chunk {
                 Some(chunk) => {
                     let chunk = chunk.context("the remote command's output broke off")?;
-                    out.write_all(&chunk)?;
+                    match &mut filter {
+                        Some(f) => out.write_all(&f.filter(&chunk))?,
+                        None => out.write_all(&chunk)?,
+                    }
                     out.flush()?;
                 }
-                None => return Ok(stream.exit_status()),
+                None => {
+                    if let Some(f) = &mut filter {
+                        out.write_all(&f.finish())?;
+                    }
+                    return Ok(stream.exit_status());
+                }
             },
         }
     }
@@ -83,11 +97,33 @@ fn exit_code(status: i32) -> u8 {
 ///
 /// # Errors
 /// [`Exit`] with the remote status when it is not 0; connection and terminal errors.
-pub async fn exec(clients: &[Client], place: &Place, argv: &[String]) -> Result<()> {
+pub async fn exec(
+    clients: &[Client],
+    place: &Place,
+    argv: &[String],
+    timeout: Option<Duration>,
+) -> Result<()> {
     let args: Vec<&str> = argv.iter().map(String::as_str).collect();
     let script = pvekit::core::command::join(&args);
-    let stream = start(clients, place, Builder::Script(&script)).await?;
-    match pump(stream).await? {
+    let run = async {
+        let stream = start(clients, place, Builder::Script(&script)).await?;
+        pump(stream, None).await
+    };
+    let status = match timeout {
+        None => run.await?,
+        Some(limit) => match tokio::time::timeout(limit, run).await {
+            Ok(status) => status?,
+            Err(_) => {
+                // The stream was dropped with the future, which ended the remote command.
+                eprintln!(
+                    "pvekit: the command did not finish within {} s and was ended",
+                    limit.as_secs_f64()
+                );
+                return Err(Exit(124).into());
+            }
+        },
+    };
+    match status {
         Some(0) => Ok(()),
         Some(status) => Err(Exit(exit_code(status)).into()),
         // Interrupted: 130, as a shell reports a command ended by Ctrl-C.
@@ -105,6 +141,7 @@ pub async fn journal(
     units: &[String],
     lines: usize,
     follow: bool,
+    raw: bool,
 ) -> Result<()> {
     // A node's journal without a root@pam login (only root@pam gets a shell): the REST
     // journal, which tokens and other users with Sys.Syslog may read (all units; it has no
@@ -116,19 +153,28 @@ pub async fn journal(
             .login_user()
             .is_some_and(|u| u.to_string() == "root@pam");
         if !root && units.is_empty() {
-            return journal_rest(&node, lines, follow).await;
+            return journal_rest(&node, lines, follow, raw).await;
         }
     }
     let stream = start(clients, place, Builder::Journal(units, lines, follow)).await?;
-    finish(pump(stream).await?, "journalctl")
+    finish(pump(stream, safe_filter(raw)).await?, "journalctl")
 }
 
 /// The node journal over REST, followed by polling until Ctrl-C.
-async fn journal_rest(node: &pvekit::Node, lines: usize, follow: bool) -> Result<()> {
+async fn journal_rest(node: &pvekit::Node, lines: usize, follow: bool, raw: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
+    let mut filter = safe_filter(raw);
+    let mut show = move |line: &str| -> Vec<u8> {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        match &mut filter {
+            Some(f) => f.filter(&bytes),
+            None => bytes,
+        }
+    };
     if !follow {
         for line in node.journal_page(lines, None).await?.lines {
-            writeln!(out, "{line}")?;
+            out.write_all(&show(&line))?;
         }
         return Ok(());
     }
@@ -141,7 +187,7 @@ async fn journal_rest(node: &pvekit::Node, lines: usize, follow: bool) -> Result
             s = &mut stop => return s,
             line = futures_util::StreamExt::next(&mut stream) => match line {
                 Some(line) => {
-                    writeln!(out, "{}", line?)?;
+                    out.write_all(&show(&line?))?;
                     out.flush()?;
                 }
                 None => return Ok(()),
@@ -160,9 +206,16 @@ pub async fn tail(
     files: &[String],
     lines: usize,
     follow: bool,
+    raw: bool,
 ) -> Result<()> {
     let stream = start(clients, place, Builder::Tail(files, lines, follow)).await?;
-    finish(pump(stream).await?, "tail")
+    finish(pump(stream, safe_filter(raw)).await?, "tail")
+}
+
+/// The control-character filter for log output: on unless `--raw` or stdout is not a
+/// terminal (a file or pipe gets the bytes as they are).
+fn safe_filter(raw: bool) -> Option<ControlFilter> {
+    (!raw && std::io::stdout().is_terminal()).then(ControlFilter::new)
 }
 
 fn finish(status: Option<i32>, what: &str) -> Result<()> {

@@ -198,3 +198,185 @@ fn other_users_read_node_journals_over_rest_too() {
     )));
     assert!(out.fails(1).contains("root@pam"), "{}", out.stderr);
 }
+
+#[test]
+fn exec_timeout_ends_the_command_and_exits_124() {
+    let (_sim, base) = lab();
+    let started = std::time::Instant::now();
+    let out = run(&mut pvekit(&args(
+        &base,
+        &[
+            "exec",
+            "--node",
+            "pve1",
+            "--timeout",
+            "1.5",
+            "--",
+            "sh",
+            "-c",
+            "echo begun; sleep 60",
+        ],
+    )));
+    assert_eq!(out.status.code(), Some(124), "stderr: {}", out.stderr);
+    assert_eq!(out.stdout, "begun\n");
+    assert!(
+        out.stderr.contains("did not finish within 1.5 s"),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // A command within its time is not touched.
+    let out = run(&mut pvekit(&args(
+        &base,
+        &["exec", "--node", "pve1", "--timeout", "30", "--", "true"],
+    )));
+    assert_eq!(out.ok(), "");
+}
+
+/// Runs pvekit with a terminal as stdout (util-linux `script`), returning what it wrote.
+fn on_a_terminal(base: &[String], more: &[&str]) -> String {
+    use pvekit::core::command::quote;
+    // As `pvekit()` runs it: an empty environment.
+    let mut line = format!("env -i {}", quote(env!("CARGO_BIN_EXE_pvekit")));
+    for a in args(base, more) {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn log_lines_cannot_drive_the_terminal() {
+    let (_sim, base) = lab();
+    // A log line that sets the clipboard (OSC 52) and the window title, and clears the screen.
+    let out = run(&mut pvekit(&args(
+        &base,
+        &[
+            "exec",
+            "--node",
+            "pve1",
+            "--",
+            "sh",
+            "-c",
+            "printf 'x \\033]52;c;aGk=\\007 \\033]0;pwned\\007 \\033[2J y\\n' > /var/log/evil.log",
+        ],
+    )));
+    out.ok();
+    let shown = on_a_terminal(
+        &base,
+        &["tail", "--node", "pve1", "--no-follow", "/var/log/evil.log"],
+    );
+    assert!(
+        shown.contains("x ^[]52;c;aGk=^G ^[]0;pwned^G ^[[2J y"),
+        "{shown:?}"
+    );
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+    // --raw, or a pipe, gets the bytes as they are.
+    let shown = on_a_terminal(
+        &base,
+        &[
+            "tail",
+            "--node",
+            "pve1",
+            "--no-follow",
+            "--raw",
+            "/var/log/evil.log",
+        ],
+    );
+    assert!(shown.contains("\u{1b}]52;c;aGk=\u{7}"), "{shown:?}");
+    let piped = run(&mut pvekit(&args(
+        &base,
+        &["tail", "--node", "pve1", "--no-follow", "/var/log/evil.log"],
+    )));
+    assert!(piped.ok().contains("\u{1b}]52;c;aGk=\u{7}"));
+}
+
+/// The secrets of a root session, as text and as the hex that frame dumps would show.
+fn assert_no_session_secrets(stderr: &str, password: &str, typed: &str) {
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    for secret in [
+        password.to_string(),
+        hex(password),
+        "PVEVNC:".into(),
+        hex("PVEVNC:"),
+        "PVE:root@pam:".into(),
+        hex("PVE:root@pam:"),
+        "PVEAuthCookie".into(),
+        "vncticket".into(),
+        typed.to_string(),
+        hex(typed),
+    ] {
+        assert!(
+            !stderr.contains(&secret),
+            "{secret:?} appears in the logs:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn trace_logs_never_show_the_session_secrets() {
+    let (sim, base) = lab();
+    let password = sim.info.password.clone();
+    // -vvv: every log of every crate, but never foreign TRACE logs.
+    let out = run(&mut pvekit(&args(
+        &base,
+        &[
+            "-vvv",
+            "exec",
+            "--node",
+            "pve1",
+            "--",
+            "echo",
+            "typed-secret-1",
+        ],
+    )));
+    assert_eq!(out.ok(), "typed-secret-1\n");
+    assert!(
+        out.stderr.lines().count() > 10,
+        "logs are on: {}",
+        out.stderr
+    );
+    assert_no_session_secrets(&out.stderr, &password, "typed-secret-1");
+    // RUST_LOG asking for the websocket library's trace logs gets no more.
+    let out = run(pvekit(&args(
+        &base,
+        &["exec", "--node", "pve1", "--", "echo", "typed-secret-2"],
+    ))
+    .env(
+        "RUST_LOG",
+        "trace,tungstenite=trace,tokio_tungstenite=trace",
+    ));
+    assert_eq!(out.ok(), "typed-secret-2\n");
+    assert!(
+        out.stderr.lines().count() > 10,
+        "logs are on: {}",
+        out.stderr
+    );
+    assert_no_session_secrets(&out.stderr, &password, "typed-secret-2");
+    // Keystrokes typed into `pvekit shell`.
+    let mut child = pvekit(&args(&base, &["-vvv", "shell", "pve1"]))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = stdin.write_all(b"echo typed-secret-$((1+2))\nexit\n");
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let out = crate::util::run_child(child);
+    assert!(out.stdout.contains("typed-secret-3"), "{}", out.stdout);
+    assert_no_session_secrets(&out.stderr, &password, "typed-secret-$((1+2))");
+}
