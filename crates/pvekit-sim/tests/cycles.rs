@@ -50,6 +50,26 @@ fn processes(needle: &str) -> usize {
         .count()
 }
 
+/// The processes `processes(needle)` counts: pid, state and command line.
+fn describe(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .filter_map(|e| {
+            let c = std::fs::read(e.path().join("cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            c.contains(needle).then(|| {
+                format!(
+                    "{} {}",
+                    stat.split(' ').take(5).collect::<Vec<_>>().join(" "),
+                    c
+                )
+            })
+        })
+        .collect()
+}
+
 /// Direct children of this process.
 fn children() -> usize {
     let me = std::process::id().to_string();
@@ -138,6 +158,8 @@ async fn no_leaks_after_many_sessions() {
     settle(0).await;
     assert_eq!(s.sim.terminal_sessions(), 0);
     if processes(&state) > 0 {
+        let left = describe(&state);
+        eprintln!("left: {left:#?}");
         let ps = std::process::Command::new("ps")
             .args(["-eo", "pid,ppid,stat,args"])
             .output()

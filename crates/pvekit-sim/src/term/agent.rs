@@ -388,12 +388,7 @@ fn ct_env(term: &str, shell: bool) -> Vec<(String, String)> {
 }
 
 /// The container's sandbox, and its command with the syslog wrapper where it has no journal.
-fn ct_sandbox(
-    st: &Arc<AppState>,
-    ct: &CtInfo,
-    chdir: &str,
-    new_session: bool,
-) -> io::Result<Sandbox> {
+fn ct_sandbox(st: &Arc<AppState>, ct: &CtInfo, chdir: &str) -> io::Result<Sandbox> {
     let state = &st.terminals.state;
     Ok(Sandbox {
         root: state.ct_root(ct.vmid),
@@ -402,7 +397,6 @@ fn ct_sandbox(
         agent: st.terminals.agents.socket_dir(st, Scope::Ct(ct.vmid))?,
         binds: Vec::new(),
         chdir: chdir.into(),
-        new_session,
     })
 }
 
@@ -489,7 +483,8 @@ async fn exec(
     let started = (|| -> io::Result<_> {
         let state = &st.terminals.state;
         let bwrap = state.bwrap().map_err(io::Error::other)?.to_path_buf();
-        let sandbox = ct_sandbox(st, ct, "/", true)?;
+        let setsid = state.setsid().map_err(io::Error::other)?.to_path_buf();
+        let sandbox = ct_sandbox(st, ct, "/")?;
         let (out_r, out_w) = std::io::pipe()?;
         let (err_r, err_w) = if merged {
             (None, out_w.try_clone()?)
@@ -497,11 +492,12 @@ async fn exec(
             let (r, w) = std::io::pipe()?;
             (Some(r), w)
         };
-        // A PTY only to make the outer bwrap a session leader (pty-process's setsid and
-        // TIOCSCTTY): no process of the sandbox shares the simulator's session. The command
-        // itself gets pipes (and `--new-session`, so no terminal at all).
-        let (pty, pts) = pty_process::open().map_err(io::Error::other)?;
-        let mut c = pty_process::Command::new(bwrap)
+        // util-linux setsid makes bwrap the leader of a session (and process group) of its
+        // own, without a terminal: no process of the sandbox shares the simulator's session,
+        // and killing the group takes bwrap and its init (see `super::sandbox`). The child is
+        // not a group leader, so setsid execs bwrap without forking: its pid is bwrap's.
+        let mut c = tokio::process::Command::new(setsid);
+        c.arg(bwrap)
             .args(state.bwrap_args(&sandbox, &with_syslog(ct, cmd)))
             .env_clear()
             .envs(ct_env(term, false))
@@ -512,18 +508,19 @@ async fn exec(
             .kill_on_drop(true);
         let user = state.user();
         if user.switch {
-            c = c.uid(user.uid).gid(user.gid);
+            c.uid(user.uid).gid(user.gid);
         }
-        // Consumes the command, which held the pipes' write ends.
-        let child = c.spawn(pts).map_err(io::Error::other)?;
+        let child = c.spawn()?;
+        // The command holds the pipes' write ends until dropped.
+        drop(c);
         let out_rx = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r.into())?;
         let err_rx = match err_r {
             Some(r) => Some(tokio::net::unix::pipe::Receiver::from_owned_fd(r.into())?),
             None => None,
         };
-        Ok((child, out_rx, err_rx, pty))
+        Ok((child, out_rx, err_rx))
     })();
-    let (mut child, out_rx, err_rx, _session_pty) = match started {
+    let (mut child, out_rx, err_rx) = match started {
         Ok(x) => x,
         Err(e) => {
             tracing::warn!(error = %e, node, vmid = ct.vmid, "pvekit-sim: pct exec could not start");
@@ -578,7 +575,7 @@ async fn enter(
     let started = (|| -> io::Result<_> {
         let state = &st.terminals.state;
         let bwrap = state.bwrap().map_err(io::Error::other)?.to_path_buf();
-        let sandbox = ct_sandbox(st, ct, "/root", false)?;
+        let sandbox = ct_sandbox(st, ct, "/root")?;
         let (pty, pts) = pty_process::open().map_err(io::Error::other)?;
         let _ = pty.resize(pty_process::Size::new(rows.max(1), cols.max(1)));
         let mut c = pty_process::Command::new(bwrap)

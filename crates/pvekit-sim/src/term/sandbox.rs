@@ -31,9 +31,12 @@
 //! - its own **network namespace** (`--unshare-net`: only a loopback, no host ports), PID, IPC,
 //!   UTS (hostname) and, where possible, cgroup namespaces;
 //! - a **session of its own**: PTY sessions are started as session leaders of their PTY
-//!   (`setsid` and `TIOCSCTTY` by pty-process), so job control and Ctrl-C work; pipe
-//!   sessions (`pct exec`) get `--new-session`. Nothing in a sandbox shares the simulator's
-//!   session or terminal;
+//!   (`setsid` and `TIOCSCTTY` by pty-process), so job control and Ctrl-C work; `pct exec`
+//!   sandboxes, which have pipes and no terminal, are started through util-linux `setsid`.
+//!   Nothing in a sandbox shares the simulator's session or terminal. bwrap's own
+//!   `--new-session` is not used: it would move bwrap's init out of the process group the
+//!   simulator kills, and an init killed before it arms `--die-with-parent` would then
+//!   outlive its sandbox's end (seen in the leak test);
 //! - **limits** set by a tiny bash wrapper before it `exec`s the real command
 //!   ([`LIMITS`]): processes ([`MAX_PROCS`], `RLIMIT_NPROC`, counted per user namespace, so
 //!   per sandbox), file size ([`MAX_FILE_BLOCKS`] KiB, `RLIMIT_FSIZE`), CPU time
@@ -155,7 +158,7 @@ impl SandboxUser {
 pub(crate) struct StateDir {
     path: PathBuf,
     /// The bwrap binary, or why terminals cannot run on this host.
-    bwrap: Result<PathBuf, String>,
+    bwrap: Result<(PathBuf, PathBuf), String>,
     host_dirs: Vec<(&'static str, HostDir)>,
     user: SandboxUser,
     /// Keeps a temporary directory alive; removing it on drop.
@@ -176,8 +179,6 @@ pub(crate) struct Sandbox {
     pub binds: Vec<(PathBuf, String)>,
     /// Working directory inside.
     pub chdir: String,
-    /// `--new-session` (sandboxes without a PTY).
-    pub new_session: bool,
 }
 
 /// The top-level host directories besides `/usr` that programs need.
@@ -190,23 +191,26 @@ fn startup(msg: impl Into<String>) -> SimError {
     SimError::Startup(msg.into())
 }
 
-/// Finds `bwrap` on the host's `PATH`.
-fn find_bwrap() -> Option<PathBuf> {
+/// Finds a program on the host's `PATH`.
+fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
     std::env::split_paths(&path)
-        .map(|d| d.join("bwrap"))
+        .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 
-/// The host's bwrap, if sandboxes can run: a `/usr/local/sbin` to mount the tools on.
-fn usable_bwrap() -> Result<PathBuf, String> {
-    let bwrap = find_bwrap().ok_or_else(|| {
+/// The host's bwrap and setsid, if sandboxes can run: a `/usr/local/sbin` to mount the tools
+/// on.
+fn usable_bwrap() -> Result<(PathBuf, PathBuf), String> {
+    let bwrap = find_program("bwrap").ok_or_else(|| {
         "bwrap not found on PATH; install bubblewrap (Debian package 'bubblewrap')".to_string()
     })?;
+    let setsid = find_program("setsid")
+        .ok_or_else(|| "setsid not found on PATH; install util-linux".to_string())?;
     if !Path::new("/usr/local/sbin").is_dir() {
         return Err("the host has no /usr/local/sbin to mount the tools on".into());
     }
-    Ok(bwrap)
+    Ok((bwrap, setsid))
 }
 
 /// Sets the mode of a directory the simulator owns.
@@ -278,7 +282,7 @@ impl StateDir {
         let user = SandboxUser::current();
         let state = StateDir {
             path,
-            bwrap: Ok(PathBuf::new()),
+            bwrap: Err(String::new()),
             host_dirs,
             user,
             _temp: temp,
@@ -318,7 +322,18 @@ impl StateDir {
 
     /// The bwrap binary, or why terminal sessions cannot run on this host.
     pub fn bwrap(&self) -> Result<&Path, &str> {
-        self.bwrap.as_deref().map_err(String::as_str)
+        match &self.bwrap {
+            Ok((bwrap, _)) => Ok(bwrap),
+            Err(why) => Err(why),
+        }
+    }
+
+    /// util-linux `setsid`, which starts the sandboxes that have no PTY.
+    pub fn setsid(&self) -> Result<&Path, &str> {
+        match &self.bwrap {
+            Ok((_, setsid)) => Ok(setsid),
+            Err(why) => Err(why),
+        }
     }
 
     fn tools(&self) -> PathBuf {
@@ -577,9 +592,6 @@ impl StateDir {
             a.push(x.into());
         }
         a.push(sandbox.chdir.clone().into());
-        if sandbox.new_session {
-            a.push("--new-session".into());
-        }
         a.push("--".into());
         a.push("/bin/bash".into());
         a.push("-c".into());

@@ -18,7 +18,8 @@
 /// from the agent 1 stdout, 2 stderr, 3 exit status (decimal); to it (`exec`/`enter` only)
 /// 0 stdin, 4 end of stdin, 5 new size (`ROWS COLS`). `enter` puts the terminal in raw mode
 /// for the relay (`stty raw -echo`) and restores it. Writes to the socket never block the
-/// relay, so output keeps flowing while the command does not read its input.
+/// relay, so output keeps flowing while the command does not read its input; once the agent
+/// takes no more input (the command ended), the answer is still read to its end.
 pub(crate) const AGENT_CLIENT: &str = r#"#!/usr/bin/perl
 # pvekit-agent - relay to the pvekit-sim agent through /run/pvekit/agent.sock
 use strict;
@@ -96,7 +97,7 @@ my $ifd = fileno(STDIN);
 LOOP: while (1) {
     if ($winch) {
         $winch = 0;
-        $out .= frame(5, join(' ', size()));
+        $out .= frame(5, join(' ', size())) if $relay;
     }
     my ($rin, $win) = ('', '');
     vec($rin, $sfd, 1) = 1;
@@ -112,7 +113,8 @@ LOOP: while (1) {
         if (defined $w) {
             substr($out, 0, $w) = '';
         } elsif (!$!{EAGAIN} && !$!{EINTR}) {
-            last;
+            # The agent is done with our input (the command ended): still read its answer.
+            ($out, $in_open, $relay) = ('', 0, 0);
         }
     }
     if ($in_open && vec($rout, $ifd, 1)) {

@@ -300,7 +300,6 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
                 .map(|v| (state.ct_root(*v), format!("/var/lib/lxc/{v}/rootfs")))
                 .collect(),
             chdir: chdir.into(),
-            new_session: false,
         })
     };
     let last_login = now - 600 - (node_seed % 86_000) as i64;
@@ -349,7 +348,6 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
                     agent: socket(Scope::Ct(*vmid))?,
                     binds: Vec::new(),
                     chdir: chdir.into(),
-                    new_session: false,
                 })
             };
             if cmode == "shell" {
