@@ -49,12 +49,27 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 }
 
 /// The config file, as read from disk.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConfigFile {
     /// Where it was read from (for messages).
     pub path: PathBuf,
-    /// Its YAML text.
+    /// Its YAML text (which may hold passwords and token secrets).
     pub contents: String,
+    /// Its permission bits, when known.
+    pub mode: Option<u32>,
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .field(
+                "contents",
+                &format_args!("<{} bytes, redacted>", self.contents.len()),
+            )
+            .field("mode", &self.mode.map(|m| format!("{m:o}")))
+            .finish()
+    }
 }
 
 /// Everything a command needs, resolved and validated.
@@ -250,7 +265,17 @@ pub fn load_config_file(
         },
     };
     match std::fs::read_to_string(&path) {
-        Ok(contents) => Ok(Some(ConfigFile { path, contents })),
+        Ok(contents) => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .ok()
+                .map(|m| m.permissions().mode() & 0o7777);
+            Ok(Some(ConfigFile {
+                path,
+                contents,
+                mode,
+            }))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound && !required => Ok(None),
         Err(e) => Err(anyhow::Error::new(e))
             .with_context(|| format!("cannot read config file {}", path.display())),
@@ -289,7 +314,29 @@ pub fn parse_config_file(file: &ConfigFile) -> Result<Vec<Config>> {
         .map_err(|e| anyhow::anyhow!("{}: {}", file.path.display(), one_line(&e.to_string())))?;
     let mut clusters = doc.clusters.unwrap_or_default();
     clusters.extend(doc.providers.and_then(|p| p.proxmox).unwrap_or_default());
+    if let Some(warning) = loose_permissions(file, &clusters) {
+        eprintln!("pvekit: warning: {warning}");
+    }
     Ok(clusters)
+}
+
+/// A warning, like ssh's for private keys, when a file holding passwords or token secrets
+/// can be read by group or others. pvekit still uses it (GoDoxy's shared config is often
+/// group-readable on purpose), but says how to fix it.
+fn loose_permissions(file: &ConfigFile, clusters: &[Config]) -> Option<String> {
+    let mode = file.mode?;
+    let secrets = clusters
+        .iter()
+        .any(|c| c.password.is_some() || c.secret.is_some());
+    (secrets && mode & 0o077 != 0).then(|| {
+        format!(
+            "{} holds passwords or token secrets but its permissions {:04o} let {} read it; run: chmod 600 {}",
+            file.path.display(),
+            mode,
+            if mode & 0o007 != 0 { "every user" } else { "its group" },
+            file.path.display()
+        )
+    })
 }
 
 /// Joins a multi-line message into one line.
@@ -726,7 +773,12 @@ fn connection(
         flags.apply(&mut cfg);
         cfg.validate().with_context(|| {
             if several {
-                format!("{}: cluster {} ({})", file.path.display(), i + 1, cfg.url)
+                format!(
+                    "{}: cluster {} ({})",
+                    file.path.display(),
+                    i + 1,
+                    cfg.shown_url()
+                )
             } else {
                 file.path.display().to_string()
             }
@@ -760,7 +812,35 @@ mod tests {
         ConfigFile {
             path: "/etc/test.yml".into(),
             contents: yaml.into(),
+            mode: Some(0o600),
         }
+    }
+
+    #[test]
+    fn readable_secrets_are_warned_about_and_never_shown() {
+        let yaml = "clusters:\n  - url: https://pve:8006\n    token_id: root@pam!t\n    secret: s3cr3t-value\n";
+        let mut f = file(yaml);
+        let c = parse_config_file(&f).unwrap();
+        assert_eq!(loose_permissions(&f, &c), None);
+        f.mode = Some(0o644);
+        let w = loose_permissions(&f, &c).unwrap();
+        assert!(
+            w.contains("0644") && w.contains("every user") && w.contains("chmod 600 /etc/test.yml"),
+            "{w}"
+        );
+        f.mode = Some(0o640);
+        assert!(loose_permissions(&f, &c).unwrap().contains("its group"));
+        // No secrets in it: nothing to say.
+        let plain = file("clusters:\n  - url: https://pve:8006\n    username: root@pam\n");
+        let mut plain = plain;
+        plain.mode = Some(0o644);
+        assert_eq!(
+            loose_permissions(&plain, &parse_config_file(&plain).unwrap()),
+            None
+        );
+        // Debug never shows the text.
+        let shown = format!("{f:?} {c:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 
     fn clusters(s: Settings) -> Vec<Config> {

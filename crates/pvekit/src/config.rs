@@ -134,6 +134,11 @@ fn present_secret(s: &Option<SecretString>) -> Option<&SecretString> {
 }
 
 impl Config {
+    /// The URL as it may be shown: any user info replaced by `***@`.
+    pub fn shown_url(&self) -> String {
+        redact_userinfo(&self.url)
+    }
+
     /// Checks the config and says exactly what is wrong.
     ///
     /// # Errors
@@ -209,6 +214,19 @@ impl Config {
 }
 
 /// Parses the cluster URL: https only, with or without `/api2/json` and a trailing slash.
+/// `raw` with any user info (`user:password@`) replaced by `***@`, for messages.
+pub(crate) fn redact_userinfo(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_string();
+    };
+    let rest = &raw[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***@{}", &raw[..scheme_end], &rest[at + 1..]),
+        None => raw.to_string(),
+    }
+}
+
 fn parse_url(raw: &str) -> Result<(Url, String)> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -216,22 +234,29 @@ fn parse_url(raw: &str) -> Result<(Url, String)> {
             "url is required, for example https://pve.example.com:8006",
         ));
     }
+    // Never echo a password someone put into the URL.
+    let shown = redact_userinfo(raw);
     let url = Url::parse(raw).map_err(|e| {
         Error::config(format!(
-            "url '{raw}' is not valid ({e}); expected e.g. https://pve.example.com:8006"
+            "url '{shown}' is not valid ({e}); expected e.g. https://pve.example.com:8006"
         ))
     })?;
+    if !url.username().is_empty() || url.password().is_some() || shown != raw {
+        return Err(Error::config(format!(
+            "url '{shown}' must not carry user info: put the user in username or token_id and the password or secret in their own settings"
+        )));
+    }
     if url.scheme() != "https" {
         return Err(Error::config(format!(
-            "url '{raw}' must use https: Proxmox VE serves its API only over https (port 8006)"
+            "url '{shown}' must use https: Proxmox VE serves its API only over https (port 8006)"
         )));
     }
     let host = url
         .host_str()
-        .ok_or_else(|| Error::config(format!("url '{raw}' has no host")))?;
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        .ok_or_else(|| Error::config(format!("url '{shown}' has no host")))?;
+    if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::config(format!(
-            "url '{raw}' must not carry a query, fragment or user info"
+            "url '{shown}' must not carry a query or fragment"
         )));
     }
     let path = url.path().trim_end_matches('/');
@@ -243,13 +268,36 @@ fn parse_url(raw: &str) -> Result<(Url, String)> {
     };
     let origin = format!("https://{host_part}:{port}{prefix}");
     let api_base = Url::parse(&format!("{origin}/api2/json"))
-        .map_err(|e| Error::config(format!("url '{raw}': {e}")))?;
+        .map_err(|e| Error::config(format!("url '{shown}': {e}")))?;
     Ok((api_base, origin))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_info_is_refused_and_never_echoed() {
+        for url in [
+            "https://root:hunter2@pve.example.com:8006",
+            "https://:hunter2@pve.example.com",
+            "https://root@pve.example.com",
+            "https://root:hunter2@pve example.com",
+            "http://root:hunter2@pve.example.com",
+        ] {
+            let Err(err) = token_cfg(url).resolve() else {
+                panic!("{url} was accepted");
+            };
+            let err = err.to_string();
+            assert!(!err.contains("hunter2"), "{url}: {err}");
+            assert!(err.contains("***@"), "{url}: {err}");
+        }
+        assert_eq!(
+            redact_userinfo("https://a:b@h:1/p@q"),
+            "https://***@h:1/p@q"
+        );
+        assert_eq!(redact_userinfo("https://h/p@q"), "https://h/p@q");
+    }
 
     fn token_cfg(url: &str) -> Config {
         Config {

@@ -86,6 +86,7 @@ impl ServerCertVerifier for PveVerifier {
             .map(|v| v.verify_server_cert(leaf, intermediates, name, ocsp, now));
         match (&self.trust, normal) {
             (_, Some(Ok(ok))) => Ok(ok),
+            // A pin without system roots: the pin did not match.
             (Trust::Fingerprint(_), _) => Err(rustls::Error::InvalidCertificate(
                 CertificateError::Other(OtherError(Arc::new(FingerprintMismatch))),
             )),
@@ -132,15 +133,27 @@ impl ServerCertVerifier for PveVerifier {
 /// Builds the rustls client config for a trust mode.
 pub(crate) fn client_config(trust: &Trust, presented: PresentedCert) -> Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner: Option<Arc<dyn ServerCertVerifier>> = match trust {
-        Trust::Insecure => None,
-        Trust::System | Trust::Fingerprint(_) => Some(Arc::new(
+    let platform = || -> Result<Arc<dyn ServerCertVerifier>> {
+        Ok(Arc::new(
             rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
                 Error::config(format!(
                     "cannot load the system's trusted certificates: {e}"
                 ))
             })?,
-        )),
+        ))
+    };
+    let inner: Option<Arc<dyn ServerCertVerifier>> = match trust {
+        Trust::Insecure => None,
+        Trust::System => Some(platform()?),
+        // A pin needs no CA bundle: minimal containers have none, and must not be pushed
+        // to skip verification. Without system roots only the pin is accepted.
+        Trust::Fingerprint(_) => match platform() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::debug!(error = %e, "no system roots; only the pinned fingerprint is accepted");
+                None
+            }
+        },
     };
     let verifier = PveVerifier {
         trust: trust.clone(),

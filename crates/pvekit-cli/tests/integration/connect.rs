@@ -42,6 +42,34 @@ fn pinned_fingerprint_works() {
 }
 
 #[test]
+fn a_pin_needs_no_system_ca_bundle() {
+    // A minimal container: no CA certificates at all.
+    let sim = Sim::start(&[]);
+    let empty = tempfile::tempdir().unwrap();
+    let bundle = empty.path().join("none.pem");
+    std::fs::write(&bundle, "").unwrap();
+    let out = run(pvekit(&args(&sim.token_args(), &["nodes"]))
+        .env("SSL_CERT_FILE", &bundle)
+        .env("SSL_CERT_DIR", empty.path()));
+    assert_eq!(out.ok().lines().count(), 4, "{}", out.stdout);
+    // Without a pin, the same machine cannot verify anything, and says so in one line.
+    let base: Vec<String> = sim
+        .token_args()
+        .into_iter()
+        .scan(false, |skip, a| {
+            let keep = !*skip && a != "--fingerprint";
+            *skip = a == "--fingerprint";
+            Some(keep.then_some(a))
+        })
+        .flatten()
+        .collect();
+    let out = run(pvekit(&args(&base, &["nodes"]))
+        .env("SSL_CERT_FILE", &bundle)
+        .env("SSL_CERT_DIR", empty.path()));
+    assert_eq!(out.fails(1).lines().count(), 1);
+}
+
+#[test]
 fn no_tls_verify_works() {
     let sim = Sim::start(&[]);
     let i = &sim.info;
