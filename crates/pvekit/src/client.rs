@@ -114,6 +114,13 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(50))
             .pool_max_idle_per_host(options.max_in_flight.max(1))
             .user_agent(concat!("pvekit/", env!("CARGO_PKG_VERSION")))
+            // Follow no redirect: a 307/308 would re-post the login form, password and all,
+            // to wherever it points. Proxmox VE's API never redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(true)
+            // One proxy policy for REST and the terminal websocket: direct connections, so
+            // the environment's HTTP(S)_PROXY is not used for either (see the README).
+            .no_proxy()
             .build()
             .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
         let creds = &resolved.credentials;
@@ -635,7 +642,21 @@ impl Conn {
             .extensions()
             .get::<hyper::ext::ReasonPhrase>()
             .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
-        let body = resp.bytes().await.map_err(|e| {
+        let location = status
+            .is_redirection()
+            .then(|| resp.headers().get(reqwest::header::LOCATION).cloned())
+            .flatten();
+        let body = read_capped(resp).await.map_err(|e| {
+            let Some(e) = e else {
+                return Error::Transport {
+                    method: method.into(),
+                    path: path.into(),
+                    reason: format!(
+                        "the answer is larger than {} MiB, more than any Proxmox VE answer",
+                        MAX_BODY >> 20
+                    ),
+                };
+            };
             if e.is_timeout() {
                 Error::Timeout {
                     what: format!("{method} {path}"),
@@ -663,6 +684,22 @@ impl Conn {
                     reason: e.to_string(),
                 });
         }
+        if status.is_redirection() {
+            let to = location
+                .as_ref()
+                .and_then(|l| l.to_str().ok())
+                .map(|l| crate::config::redact_userinfo(l.split(['?', '#']).next().unwrap_or("")))
+                .unwrap_or_default();
+            return Err(Error::Api {
+                method: method.into(),
+                path: path.into(),
+                status: status.as_u16(),
+                message: format!(
+                    "the server redirects to '{to}'; pvekit follows no redirects, so set url to the address the API answers on"
+                ),
+                errors: Default::default(),
+            });
+        }
         let err = ApiErrorBody::parse(&body);
         let reason = reason.or_else(|| status.canonical_reason().map(str::to_string));
         let message = err.best_message(reason.as_deref(), "no message");
@@ -689,6 +726,26 @@ impl Conn {
             },
         })
     }
+}
+
+/// The largest answer read: /cluster/resources of 10,000 guests is about 5 MiB.
+const MAX_BODY: usize = 32 << 20;
+
+/// Reads a body of at most [`MAX_BODY`] bytes; `Err(None)` when it is larger.
+async fn read_capped(
+    mut resp: reqwest::Response,
+) -> std::result::Result<Vec<u8>, Option<reqwest::Error>> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Some)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Where and how to open a websocket to the cluster.

@@ -205,3 +205,16 @@ fn unreachable_server_is_one_clear_line() {
     let line = out.fails(1);
     assert!(line.contains(&url), "{line}");
 }
+
+#[test]
+fn proxies_from_the_environment_are_not_used() {
+    // REST and the terminal websocket both connect directly (one policy for both): a proxy
+    // in the environment that nothing listens on changes nothing.
+    let sim = Sim::start(&[]);
+    let dead = "http://127.0.0.1:9";
+    let out = run(pvekit(&args(&sim.token_args(), &["nodes"]))
+        .env("HTTPS_PROXY", dead)
+        .env("https_proxy", dead)
+        .env("ALL_PROXY", dead));
+    assert_eq!(out.ok().lines().count(), 4, "{}", out.stdout);
+}
