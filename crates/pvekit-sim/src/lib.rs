@@ -431,6 +431,7 @@ impl Simulator {
             task_duration: opts.task_duration,
             fingerprint: fingerprint.clone(),
             terminals,
+            login_outage: Default::default(),
         });
         let app = axum::Router::new()
             .fallback(api::serve)
@@ -502,6 +503,13 @@ impl RunningSim {
     /// change state by the next request).
     pub fn advance_clock(&self, by: Duration) {
         self.state.clock.advance(by);
+    }
+    /// Makes `POST /access/ticket` (logins and ticket renewals) answer `status` with an
+    /// empty body until called with `None`; tickets already issued stay valid.
+    pub fn set_login_outage(&self, status: Option<u16>) {
+        self.state
+            .login_outage
+            .store(status.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
     }
     /// The simulator clock, Unix seconds (real time plus every [`RunningSim::advance_clock`]).
     pub fn clock_now(&self) -> i64 {

@@ -4,6 +4,12 @@
 //! password, as Proxmox VE's web UI does every 15 minutes) once it is older than
 //! [`ClientOptions::ticket_renewal`](crate::ClientOptions), and logs in again with the password
 //! when the server no longer knows the ticket (a restarted cluster rotates its keys).
+//!
+//! A renewal that fails for any other reason (a timeout, a 5xx, a lost connection) does not
+//! fail the request: the current ticket stays valid for two hours from its issue
+//! (pve-access-control, `PVE::AccessControl::verify_ticket` accepts tickets up to 7200 s
+//! old), so it is used on, and renewal is tried again after [`RENEWAL_RETRY`], until the
+//! ticket is within [`EXPIRY_MARGIN`] of expiring.
 
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -11,6 +17,13 @@ use std::time::{Duration, Instant};
 use pvekit_core::AuthId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+/// How long a ticket is accepted after it was issued (Proxmox VE: two hours).
+pub(crate) const TICKET_LIFETIME: Duration = Duration::from_secs(7200);
+/// A ticket this close to expiring is no longer used when renewal fails.
+pub(crate) const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
+/// After a failed renewal, the next try waits this long (requests meanwhile use the ticket).
+pub(crate) const RENEWAL_RETRY: Duration = Duration::from_secs(30);
 
 /// A live ticket session.
 #[derive(Clone)]
@@ -39,6 +52,8 @@ pub(crate) struct TicketAuth {
     /// Serialises logins and renewals so concurrent requests share one.
     pub renewing: tokio::sync::Mutex<()>,
     pub renew_after: Duration,
+    /// After a failed renewal: when to try again.
+    pub retry_renewal_at: RwLock<Option<Instant>>,
 }
 
 impl TicketAuth {
@@ -49,6 +64,7 @@ impl TicketAuth {
             session: RwLock::new(None),
             renewing: tokio::sync::Mutex::new(()),
             renew_after,
+            retry_renewal_at: RwLock::new(None),
         }
     }
 
@@ -57,6 +73,29 @@ impl TicketAuth {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Whether `s` can be used without renewing it first: young enough, or renewal failed
+    /// lately and it is still well inside its lifetime.
+    pub(crate) fn usable_without_renewal(&self, s: &Session) -> bool {
+        let age = s.obtained.elapsed();
+        if age < self.renew_after {
+            return true;
+        }
+        let backing_off = self
+            .retry_renewal_at
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| Instant::now() < at);
+        backing_off && age + EXPIRY_MARGIN < TICKET_LIFETIME
+    }
+
+    /// Notes a failed renewal: requests keep the ticket for [`RENEWAL_RETRY`].
+    pub(crate) fn renewal_failed(&self) {
+        *self
+            .retry_renewal_at
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + RENEWAL_RETRY);
     }
 
     pub(crate) fn store(&self, s: Option<Session>) {

@@ -445,16 +445,26 @@ impl Conn {
     /// The session to use now: renewed when old, re-created when missing.
     async fn session(&self, t: &TicketAuth) -> Result<Session> {
         if let Some(s) = t.current()
-            && s.obtained.elapsed() < t.renew_after
+            && t.usable_without_renewal(&s)
         {
             return Ok(s);
         }
         let _one = t.renewing.lock().await;
         match t.current() {
-            Some(s) if s.obtained.elapsed() < t.renew_after => Ok(s),
+            Some(s) if t.usable_without_renewal(&s) => Ok(s),
             Some(s) => match self.login_locked(t, Some(&s.ticket)).await {
                 Ok(new) => Ok(new),
                 Err(Error::Auth { .. }) => self.login_locked(t, None).await,
+                // The server could not renew it now, but the ticket is still good: use it,
+                // and try again later (see the auth module).
+                Err(e)
+                    if s.obtained.elapsed() + crate::auth::EXPIRY_MARGIN
+                        < crate::auth::TICKET_LIFETIME =>
+                {
+                    tracing::warn!(error = %e, "ticket renewal failed; the current ticket stays in use");
+                    t.renewal_failed();
+                    Ok(s)
+                }
                 Err(e) => Err(e),
             },
             None => self.login_locked(t, None).await,

@@ -52,6 +52,9 @@ pub(crate) struct AppState {
     pub fingerprint: String,
     /// Terminal sessions, their sandboxes and the state directory.
     pub terminals: crate::term::Terminals,
+    /// While non-zero, `POST /access/ticket` answers this HTTP status (a test's stand-in
+    /// for a cluster that cannot sign tickets for a while).
+    pub login_outage: std::sync::atomic::AtomicU16,
 }
 
 impl AppState {

@@ -94,6 +94,36 @@ async fn ticket_is_renewed_before_it_expires() {
 }
 
 #[tokio::test]
+async fn a_failed_renewal_keeps_the_valid_ticket_in_use() {
+    let sim = util::sim().await;
+    let opts = ClientOptions {
+        ticket_renewal: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let client = Client::connect_with(&password_config(&sim), opts)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The cluster cannot issue tickets now (a 503 from a proxy, or pmxcfs trouble), but the
+    // ticket the client holds is valid for two hours: calls go on with it.
+    sim.set_login_outage(Some(503));
+    for _ in 0..5 {
+        let nodes: Vec<serde_json::Value> = client.get("/nodes").await.unwrap();
+        assert_eq!(nodes.len(), 3);
+    }
+    let renewals = || {
+        sim.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/access/ticket")
+            .map(|r| r.status)
+            .collect::<Vec<_>>()
+    };
+    // One renewal was tried; the next calls did not each try again.
+    assert_eq!(renewals(), vec![200, 503]);
+    sim.set_login_outage(None);
+}
+
+#[tokio::test]
 async fn expired_ticket_leads_to_a_fresh_login() {
     let sim = util::sim().await;
     let client = Client::connect(&password_config(&sim)).await.unwrap();

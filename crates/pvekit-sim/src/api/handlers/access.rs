@@ -78,6 +78,10 @@ fn normalize_path(path: &str) -> Option<String> {
 /// Creates (or renews) a ticket.
 pub(super) fn create_ticket(call: &Call<'_>) -> Result<Value, ApiError> {
     let st = call.state;
+    let outage = st.login_outage.load(std::sync::atomic::Ordering::Relaxed);
+    if outage != 0 {
+        return Err(ApiError::new(outage, "Service Unavailable"));
+    }
     let now = st.clock.now();
     let username = call.str("username").unwrap_or_default();
     let password = call.str("password").unwrap_or_default();
