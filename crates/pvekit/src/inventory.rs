@@ -396,6 +396,9 @@ impl Inventory {
     /// Refreshes every `interval` until the returned handle is dropped.
     pub fn spawn_poller(self: &Arc<Self>, interval: Duration) -> PollerHandle {
         let inv = Arc::downgrade(self);
+        // A zero period makes `interval` panic (inside the task, so the poller would die
+        // silently).
+        let interval = interval.max(crate::MIN_INTERVAL);
         PollerHandle(tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

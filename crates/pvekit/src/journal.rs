@@ -62,6 +62,7 @@ impl Node {
         lastentries: usize,
         interval: Duration,
     ) -> impl Stream<Item = Result<String>> + use<> {
+        let interval = interval.max(crate::MIN_INTERVAL);
         let node = self.clone();
         let state = (
             node,

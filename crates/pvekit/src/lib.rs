@@ -45,6 +45,11 @@ mod task;
 mod terminal;
 mod tls;
 
+/// The shortest interval any poll, stream or task wait uses: a zero interval given by a
+/// caller would make `tokio::time::interval` panic or a loop spin, so intervals are raised to
+/// this.
+pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub use client::{Client, ClientOptions, Params};
 pub use config::{Config, Timeouts};
 pub use error::{Error, Result};

@@ -93,6 +93,7 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
+    let interval = interval.max(crate::MIN_INTERVAL);
     futures_util::stream::unfold((fetch, true), move |(fetch, first)| async move {
         if !first {
             tokio::time::sleep(interval).await;

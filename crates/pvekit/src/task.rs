@@ -159,7 +159,8 @@ impl Task {
                     after: now - started,
                 });
             }
-            tokio::time::sleep(poll.min(deadline - now)).await;
+            // A zero poll would spin; a deadline close by is still honoured.
+            tokio::time::sleep(poll.max(crate::MIN_INTERVAL).min(deadline - now)).await;
         }
     }
 }

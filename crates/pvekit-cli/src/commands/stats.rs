@@ -467,8 +467,8 @@ enum Input {
 }
 
 /// Reads keys on a thread of its own (crossterm's reads block); q, Esc and Ctrl-C quit.
-fn spawn_key_reader() -> tokio::sync::mpsc::UnboundedReceiver<Input> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+fn spawn_key_reader() -> tokio::sync::mpsc::Receiver<Input> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
     std::thread::spawn(move || {
         loop {
             let sent = match event::read() {
@@ -476,9 +476,13 @@ fn spawn_key_reader() -> tokio::sync::mpsc::UnboundedReceiver<Input> {
                     let quit = matches!(k.code, KeyCode::Char('q') | KeyCode::Esc)
                         || (k.code == KeyCode::Char('c')
                             && k.modifiers.contains(KeyModifiers::CONTROL));
-                    if quit { tx.send(Input::Quit) } else { Ok(()) }
+                    if quit {
+                        tx.blocking_send(Input::Quit)
+                    } else {
+                        Ok(())
+                    }
                 }
-                Ok(Event::Resize(..)) => tx.send(Input::Redraw),
+                Ok(Event::Resize(..)) => tx.blocking_send(Input::Redraw),
                 Ok(_) => Ok(()),
                 Err(_) => return,
             };

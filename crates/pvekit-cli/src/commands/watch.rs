@@ -242,7 +242,9 @@ pub async fn watch(clients: &[Client], interval: Duration, format: Format) -> Re
     let several = invs.len() > 1;
     let mut out = super::stdout();
     // Forward every inventory's events into one channel, tagged with the cluster's name.
-    let (tx, mut rx) = mpsc::unbounded_channel::<(String, InventoryEvent)>();
+    // Bounded: a slow terminal holds the forwarders back, and the inventory's own broadcast
+    // channel reports what they then miss.
+    let (tx, mut rx) = mpsc::channel::<(String, InventoryEvent)>(1024);
     let mut pollers = Vec::new();
     let mut forwarders = JoinSet::new();
     for inv in &invs {
@@ -262,7 +264,7 @@ pub async fn watch(clients: &[Client], interval: Duration, format: Format) -> Re
             loop {
                 match events.recv().await {
                     Ok(e) => {
-                        if tx.send((cluster.clone(), e)).is_err() {
+                        if tx.send((cluster.clone(), e)).await.is_err() {
                             return;
                         }
                     }
@@ -270,6 +272,7 @@ pub async fn watch(clients: &[Client], interval: Duration, format: Format) -> Re
                         let msg = format!("{n} events were missed (output too slow)");
                         if tx
                             .send((cluster.clone(), InventoryEvent::RefreshFailed(msg)))
+                            .await
                             .is_err()
                         {
                             return;

@@ -177,3 +177,38 @@ async fn dropping_the_poller_stops_it() {
         "no polling after the handle is dropped"
     );
 }
+
+#[tokio::test]
+async fn zero_intervals_are_raised_not_fatal() {
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let inv = Inventory::new(c.clone(), InventoryOptions::default());
+    // A zero period used to panic inside the poller's task, which then died silently.
+    let poller = inv.spawn_poller(Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!inv.snapshot().guests().is_empty(), "the poller refreshed");
+    let before = c.requests_sent();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let polls = c.requests_sent() - before;
+    assert!(polls >= 1, "the poller still runs");
+    drop(poller);
+    // A task wait with a zero poll interval does not spin: at most one poll per 50 ms.
+    let pve1 = c.nodes().into_iter().find(|n| n.name() == "pve1").unwrap();
+    let task = pve1
+        .lxc(101)
+        .action_async(Action::Start)
+        .await
+        .unwrap();
+    let before = c.requests_sent();
+    let started = tokio::time::Instant::now();
+    task.wait(Duration::ZERO, started + Duration::from_secs(5))
+        .await
+        .unwrap();
+    let polls = c.requests_sent() - before;
+    let allowed = started.elapsed().as_millis() / 50 + 2;
+    assert!(
+        polls as u128 <= allowed,
+        "{polls} polls in {:?}",
+        started.elapsed()
+    );
+}
