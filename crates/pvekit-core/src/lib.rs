@@ -13,6 +13,7 @@
 //! - [`envelope`]: the `{"data": ...}` envelope and error bodies.
 //! - [`upid`], [`ticket`], [`userid`], [`fingerprint`]: identifiers and their text forms.
 //! - [`names`]: the formats the API accepts for node names and VMIDs.
+//! - [`path`]: API paths from percent-encoded segments.
 //! - [`types`]: typed responses (version, cluster status, resources, nodes, guests).
 //! - [`propstring`]: property strings such as `net0` and the NIC settings in them.
 //! - [`format`]: IEC sizes, percentages and uptimes for people.
@@ -25,6 +26,7 @@ pub mod envelope;
 pub mod fingerprint;
 pub mod format;
 pub mod names;
+pub mod path;
 pub mod perl;
 pub mod propstring;
 pub mod ticket;

@@ -334,6 +334,7 @@ impl Conn {
                         ClusterStatusItem::Node(n) => nodes.push(n),
                     }
                 }
+                keep_valid_node_names(&mut nodes);
                 nodes.sort_by(|a, b| a.name.cmp(&b.name));
                 let name = name
                     .or_else(|| nodes.first().map(|n| n.name.clone()))
@@ -354,6 +355,7 @@ impl Conn {
                         level: None,
                     })
                     .collect();
+                keep_valid_node_names(&mut nodes);
                 nodes.sort_by(|a, b| a.name.cmp(&b.name));
                 let name = if nodes.len() == 1 {
                     nodes[0].name.clone()
@@ -736,6 +738,18 @@ impl Conn {
             },
         })
     }
+}
+
+/// Drops members whose names are not valid node names (`pve-node`, a DNS label): a name
+/// from the server goes into paths and commands, so a hostile one is not used at all.
+fn keep_valid_node_names(nodes: &mut Vec<ClusterNode>) {
+    nodes.retain(|n| {
+        let ok = pvekit_core::names::is_node_name(&n.name);
+        if !ok {
+            tracing::warn!(name = %n.name.escape_debug(), "ignoring a cluster member with an invalid node name");
+        }
+        ok
+    });
 }
 
 /// The largest answer read: /cluster/resources of 10,000 guests is about 5 MiB.

@@ -180,12 +180,13 @@ impl Guest {
     }
 
     fn path(&self, leaf: &str) -> String {
-        format!(
-            "/nodes/{}/{}/{}{leaf}",
+        let base = pvekit_core::path::api_path([
+            "nodes",
             self.node.name(),
             self.kind.as_str(),
-            self.vmid
-        )
+            &self.vmid.to_string(),
+        ]);
+        format!("{base}{leaf}")
     }
 
     pub(crate) fn check_vmid(&self) -> Result<()> {

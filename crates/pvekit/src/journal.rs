@@ -50,7 +50,7 @@ impl Node {
         if let Some(c) = after_cursor {
             params.push(("startcursor", c.to_string()));
         }
-        let path = format!("/nodes/{}/journal", self.name());
+        let path = pvekit_core::path::api_path(["nodes", self.name(), "journal"]);
         let raw: Vec<String> = self.client().get_with(&path, &params).await?;
         Ok(JournalPage::from_raw(raw))
     }

@@ -1,5 +1,6 @@
 //! Handles on single nodes.
 
+use pvekit_core::path::api_path;
 use pvekit_core::types::{ClusterNode, GuestStatus, NodeStatus};
 use serde::de::DeserializeOwned;
 
@@ -64,7 +65,7 @@ impl Node {
     /// As [`Client::get`].
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.client
-            .get(&format!("/nodes/{}{path}", self.info.name))
+            .get(&format!("{}{path}", api_path(["nodes", &self.info.name])))
             .await
     }
 

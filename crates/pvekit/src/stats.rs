@@ -116,7 +116,13 @@ impl Guest {
     /// history; as [`Guest::status`].
     pub async fn rrddata(&self, timeframe: RrdTimeframe, cf: RrdCf) -> Result<Vec<RrdPoint>> {
         self.check_vmid()?;
-        let path = format!("/nodes/{}/lxc/{}/rrddata", self.node().name(), self.vmid());
+        let path = pvekit_core::path::api_path([
+            "nodes",
+            self.node().name(),
+            "lxc",
+            &self.vmid().to_string(),
+            "rrddata",
+        ]);
         let params = [
             ("timeframe", timeframe.as_str().to_string()),
             ("cf", cf.as_str().to_string()),

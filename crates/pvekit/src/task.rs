@@ -80,7 +80,13 @@ impl Task {
     }
 
     fn path(&self, leaf: &str) -> String {
-        format!("/nodes/{}/tasks/{}/{leaf}", self.upid.node, self.upid)
+        pvekit_core::path::api_path([
+            "nodes",
+            &self.upid.node,
+            "tasks",
+            &self.upid.to_string(),
+            leaf,
+        ])
     }
 
     /// The task's current state.

@@ -180,11 +180,11 @@ impl Terminal {
     async fn open_at(node: &Node, sub: &[&str], cols: u16, rows: u16) -> Result<Terminal> {
         let client = node.client();
         let target = client.websocket_target().await?;
-        let mut base = format!("/nodes/{}", node.name());
-        for part in sub {
-            base.push('/');
-            base.push_str(part);
-        }
+        let base = pvekit_core::path::api_path(
+            ["nodes", node.name()]
+                .into_iter()
+                .chain(sub.iter().copied()),
+        );
         let proxy: TermProxy = client
             .post_with_login(&format!("{base}/termproxy"), &[])
             .await?;

@@ -158,8 +158,10 @@ async fn a_dead_peer_is_noticed_and_a_quiet_command_is_not() {
     let relay = FreezableRelay::start(port).await;
     let mut config = password_config(&sim);
     config.url = format!("https://127.0.0.1:{}", relay.port);
-    let mut options = ClientOptions::default();
-    options.terminal_keepalive = Duration::from_millis(200);
+    let options = ClientOptions {
+        terminal_keepalive: Duration::from_millis(200),
+        ..Default::default()
+    };
     let c = Client::connect_with(&config, options).await.unwrap();
     let n = node(&c, "pve1");
 
