@@ -523,27 +523,30 @@ mod tests {
         }
     }
 
+    /// Runs the typed line (without its final `exit`) in a real bash whose stdin is
+    /// `payload`, as the node's shell would after the ready marker; returns stdout.
+    fn run_typed_line(c: &FramedCommand, payload: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("bash")
+            .arg("-c")
+            .arg(c.line.replace("exit\n", "\n"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(payload).unwrap();
+        child.wait_with_output().unwrap().stdout
+    }
+
     #[test]
     fn the_typed_line_runs_in_a_real_shell() {
-        // The line itself, with its stdin replaced by the payload, in a real sh: the script
-        // runs with /dev/null as stdin, prints between the markers, and exits 3.
+        // The script runs with /dev/null as stdin (`cat` reads nothing), prints between the
+        // markers, and exits 3.
         let f = Framing::new(0x5eed);
         let c = f.command("cat; echo ran; exit 3", Runner::Node);
-        let line = c.line.replace("exit\n", "\n");
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(line)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut ch| {
-                use std::io::Write;
-                ch.stdin.take().unwrap().write_all(&c.payload)?;
-                ch.wait_with_output()
-            })
-            .unwrap();
-        let mut d = f.deframer();
-        let r = d.push(&out.stdout);
+        let r = f.deframer().push(&run_typed_line(&c, &c.payload));
         assert!(r.ready);
         assert_eq!(r.output, b"ran\n");
         assert_eq!(r.status, Some(Ok(3)));
@@ -554,21 +557,7 @@ mod tests {
         let f = Framing::new(1);
         let c = f.command("echo ran", Runner::Node);
         let cut = &c.payload[..c.payload.len() - 10];
-        let line = c.line.replace("exit\n", "\n");
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(line)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut ch| {
-                use std::io::Write;
-                ch.stdin.take().unwrap().write_all(cut)?;
-                ch.wait_with_output()
-            })
-            .unwrap();
-        let r = f.deframer().push(&out.stdout);
+        let r = f.deframer().push(&run_typed_line(&c, cut));
         assert_eq!(r.output, b"");
         assert_eq!(r.status, Some(Ok(125)));
     }

@@ -122,14 +122,18 @@ pub fn is_extension(method: &str, path: &str) -> bool {
 }
 
 impl SchemaSet {
-    /// Where the schema file lives: `$PVEKIT_SCHEMA`, else `shared/pve-api/schema-subset.json`
-    /// beside the repository.
+    /// Where the schema file lives: `$PVEKIT_SCHEMA`, else the project's own copy,
+    /// `crates/pvekit-sim/schema/schema-subset.json` (see the README beside it).
     pub fn default_path() -> PathBuf {
         match std::env::var_os("PVEKIT_SCHEMA") {
             Some(p) => PathBuf::from(p),
-            None => Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/pve-api/schema-subset.json"),
+            None => Self::project_copy(),
         }
+    }
+
+    /// The project's copy of the schema subset.
+    pub fn project_copy() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/schema-subset.json")
     }
 
     /// Loads the schema file at [`SchemaSet::default_path`].

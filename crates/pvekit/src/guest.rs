@@ -14,11 +14,25 @@ use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task};
 
-/// The answer of `GET .../qemu/{vmid}/agent/network-get-interfaces`: the agent's own reply.
+/// The answer of `GET .../qemu/{vmid}/agent/network-get-interfaces`: the agent's own reply,
+/// the interfaces (in the shape LXC's `interfaces` call shares), or an error object such as
+/// `{"error": {"class": "Unsupported", ...}}` from an agent that lacks the command.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct AgentReply {
-    /// The interfaces, in the agent's shape (which LXC's `interfaces` call shares).
-    pub result: Vec<LxcInterface>,
+    /// The agent's result.
+    pub result: serde_json::Value,
+}
+
+impl AgentReply {
+    /// The interfaces; none when the agent answered with an error.
+    pub(crate) fn interfaces(self) -> std::result::Result<Vec<LxcInterface>, String> {
+        match self.result {
+            serde_json::Value::Array(_) => {
+                pvekit_core::perl::from_value(self.result).map_err(|e| e.to_string())
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
 }
 
 /// A power action on a guest.
@@ -456,7 +470,11 @@ impl Guest {
                     .get::<AgentReply>(&self.path("/agent/network-get-interfaces"))
                     .await
                 {
-                    Ok(r) => r.result,
+                    Ok(r) => r.interfaces().map_err(|reason| Error::Decode {
+                        method: "GET".into(),
+                        path: self.path("/agent/network-get-interfaces"),
+                        reason,
+                    })?,
                     Err(Error::Api { status: 500, .. }) => Vec::new(),
                     Err(e) => return Err(e),
                 }

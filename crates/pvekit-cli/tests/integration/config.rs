@@ -18,13 +18,40 @@ fn token_entry(sim: &Sim, secret: &str) -> String {
     )
 }
 
+/// Writes a config file readable by its owner only, as config files with secrets should be.
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let p = dir.path().join(name);
     if let Some(parent) = p.parent() {
         std::fs::create_dir_all(parent).unwrap();
     }
     std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     p
+}
+
+#[test]
+fn a_config_file_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = Sim::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("clusters:\n{}", token_entry(&sim, &sim.info.secret));
+    let path = write(&dir, "config.yml", &text);
+    let path_s = path.to_str().unwrap();
+    let quiet = run(&mut pvekit(&["--config", path_s, "nodes"]));
+    quiet.ok();
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warned = run(&mut pvekit(&["--config", path_s, "nodes"]));
+    warned.ok();
+    assert!(
+        warned
+            .stderr
+            .contains("permissions 0644 let every user read it; run: chmod 600"),
+        "{}",
+        warned.stderr
+    );
+    assert!(!warned.stderr.contains(&sim.info.secret));
 }
 
 #[test]

@@ -104,6 +104,12 @@ fn journal_and_tail_print_history_or_follow_until_ctrl_c() {
 
 /// Runs an interactive command with `input` typed after a pause; returns (status, output).
 fn interactive(base: &[String], command: &[&str], input: &str) -> (Option<i32>, String) {
+    let out = interactive_out(base, command, input);
+    (out.status.code(), format!("{}{}", out.stdout, out.stderr))
+}
+
+/// Runs an interactive command with `input` typed after 1.5 s; stdout and stderr apart.
+fn interactive_out(base: &[String], command: &[&str], input: &str) -> crate::util::Out {
     let mut child = pvekit(&args(base, command))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -118,8 +124,7 @@ fn interactive(base: &[String], command: &[&str], input: &str) -> (Option<i32>, 
         // Keep stdin open a while: the session must end because the remote shell exits.
         std::thread::sleep(Duration::from_secs(30));
     });
-    let out = crate::util::run_child(child);
-    (out.status.code(), format!("{}{}", out.stdout, out.stderr))
+    crate::util::run_child(child)
 }
 
 #[test]
@@ -327,56 +332,35 @@ fn assert_no_session_secrets(stderr: &str, password: &str, typed: &str) {
 fn trace_logs_never_show_the_session_secrets() {
     let (sim, base) = lab();
     let password = sim.info.password.clone();
-    // -vvv: every log of every crate, but never foreign TRACE logs.
-    let out = run(&mut pvekit(&args(
-        &base,
-        &[
-            "-vvv",
-            "exec",
-            "--node",
-            "pve1",
-            "--",
-            "echo",
-            "typed-secret-1",
-        ],
-    )));
-    assert_eq!(out.ok(), "typed-secret-1\n");
-    assert!(
-        out.stderr.lines().count() > 10,
-        "logs are on: {}",
-        out.stderr
-    );
-    assert_no_session_secrets(&out.stderr, &password, "typed-secret-1");
-    // RUST_LOG asking for the websocket library's trace logs gets no more.
-    let out = run(pvekit(&args(
-        &base,
-        &["exec", "--node", "pve1", "--", "echo", "typed-secret-2"],
-    ))
-    .env(
-        "RUST_LOG",
-        "trace,tungstenite=trace,tokio_tungstenite=trace",
-    ));
-    assert_eq!(out.ok(), "typed-secret-2\n");
-    assert!(
-        out.stderr.lines().count() > 10,
-        "logs are on: {}",
-        out.stderr
-    );
-    assert_no_session_secrets(&out.stderr, &password, "typed-secret-2");
+    // -vvv: every log of every crate, but never foreign TRACE logs; and RUST_LOG asking for
+    // the websocket library's trace logs gets no more.
+    let runs: [(&[&str], &str); 2] = [
+        (&["-vvv"], ""),
+        (&[], "trace,tungstenite=trace,tokio_tungstenite=trace"),
+    ];
+    for (i, (verbose, log)) in runs.into_iter().enumerate() {
+        let typed = format!("typed-secret-{i}");
+        let mut more = verbose.to_vec();
+        more.extend(["exec", "--node", "pve1", "--", "echo", &typed]);
+        let mut cmd = pvekit(&args(&base, &more));
+        if !log.is_empty() {
+            cmd.env("RUST_LOG", log);
+        }
+        let out = run(&mut cmd);
+        assert_eq!(out.ok(), format!("{typed}\n"));
+        assert!(
+            out.stderr.lines().count() > 10,
+            "logs are on: {}",
+            out.stderr
+        );
+        assert_no_session_secrets(&out.stderr, &password, &typed);
+    }
     // Keystrokes typed into `pvekit shell`.
-    let mut child = pvekit(&args(&base, &["-vvv", "shell", "pve1"]))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1500));
-        let _ = stdin.write_all(b"echo typed-secret-$((1+2))\nexit\n");
-        std::thread::sleep(Duration::from_secs(30));
-    });
-    let out = crate::util::run_child(child);
+    let out = interactive_out(
+        &base,
+        &["-vvv", "shell", "pve1"],
+        "echo typed-secret-$((1+2))\nexit\n",
+    );
     assert!(out.stdout.contains("typed-secret-3"), "{}", out.stdout);
     assert_no_session_secrets(&out.stderr, &password, "typed-secret-$((1+2))");
 }

@@ -187,3 +187,38 @@ async fn task_config_and_agent_responses_match_schema() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The project's copy of the schema holds every endpoint of the steering copy beside the
+/// repository, unchanged (it may hold more). Without the steering copy (a clone on its
+/// own) there is nothing to compare, and the project's copy alone serves every test.
+#[test]
+fn schema_copy_matches_the_shared_subset() {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/pve-api/schema-subset.json");
+    let Ok(text) = std::fs::read_to_string(&shared) else {
+        eprintln!(
+            "no {} beside the repository: nothing to compare",
+            shared.display()
+        );
+        return;
+    };
+    let read = |text: &str| -> Vec<Value> {
+        let doc: Value = serde_json::from_str(text).unwrap();
+        doc["endpoints"].as_array().unwrap().clone()
+    };
+    let ours = read(&std::fs::read_to_string(SchemaSet::project_copy()).unwrap());
+    let theirs = read(&text);
+    assert!(!theirs.is_empty());
+    for e in &theirs {
+        let key = (&e["method"], &e["path"]);
+        let mine = ours
+            .iter()
+            .find(|o| (&o["method"], &o["path"]) == key)
+            .unwrap_or_else(|| panic!("{} {} is missing from the project's copy", key.0, key.1));
+        assert_eq!(
+            mine, e,
+            "{} {} differs from the shared subset",
+            key.0, key.1
+        );
+    }
+}

@@ -4,6 +4,7 @@
 mod agent;
 mod api;
 mod auth;
+mod captures;
 mod config;
 mod conformance;
 mod permissions;

@@ -194,11 +194,7 @@ async fn zero_intervals_are_raised_not_fatal() {
     drop(poller);
     // A task wait with a zero poll interval does not spin: at most one poll per 50 ms.
     let pve1 = c.nodes().into_iter().find(|n| n.name() == "pve1").unwrap();
-    let task = pve1
-        .lxc(101)
-        .action_async(Action::Start)
-        .await
-        .unwrap();
+    let task = pve1.lxc(101).action_async(Action::Start).await.unwrap();
     let before = c.requests_sent();
     let started = tokio::time::Instant::now();
     task.wait(Duration::ZERO, started + Duration::from_secs(5))

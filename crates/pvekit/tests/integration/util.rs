@@ -58,8 +58,9 @@ pub fn assert_clean(sim: &RunningSim) {
 }
 
 pub fn assert_requests_fit_schema(sim: &RunningSim) {
-    let schema = pvekit_sim::conformance::SchemaSet::load_default()
-        .expect("the official schema subset is readable (../shared/pve-api/schema-subset.json)");
+    let schema = pvekit_sim::conformance::SchemaSet::load_default().expect(
+        "the official schema subset is readable (crates/pvekit-sim/schema/schema-subset.json)",
+    );
     let problems = schema.off_schema(&sim.requests());
     assert!(
         problems.is_empty(),

@@ -75,9 +75,10 @@ pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
             "sockets": node.sockets,
             "cores": (node.cpus / 2 / node.sockets).max(1),
             "user_hz": 100,
+            // `vendor` and `family` came with pve-common 9.1.6 (commit d2582a9, January
+            // 2026); the 9.1.2 node this simulates has neither (real capture:
+            // tests/captures/node-status/pvexport-pve9.1.2-n100.json).
             "mhz": "3000.000",
-            "vendor": "AuthenticAMD",
-            "family": "23",
             "flags": "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm constant_tsc rep_good nopl nonstop_tsc cpuid extd_apicid aperfmperf pni pclmulqdq monitor ssse3 fma cx16 sse4_1 sse4_2 movbe popcnt aes xsave avx f16c rdrand lahf_lm cmp_legacy svm extapic cr8_legacy abm sse4a misalignsse 3dnowprefetch osvw skinit wdt tce topoext perfctr_core perfctr_nb bpext perfctr_llc mwaitx cpb cat_l3 cdp_l3 hw_pstate ssbd mba ibrs ibpb stibp vmmcall fsgsbase bmi1 avx2 smep bmi2 cqm rdt_a rdseed adx smap clflushopt clwb sha_ni xsaveopt xsavec xgetbv1 xsaves cqm_llc cqm_occup_llc cqm_mbm_total cqm_mbm_local clzero irperf xsaveerptr rdpru wbnoinvd arat npt lbrv svm_lock nrip_save tsc_scale vmcb_clean flushbyasid decodeassists pausefilter pfthreshold avic v_vmsave_vmload vgif v_spec_ctrl umip rdpid overflow_recov succor smca sev sev_es",
             "hvm": "1",
         },
