@@ -13,6 +13,9 @@
 //! - [`Simulator::start`] takes [`SimOptions`] and returns a [`RunningSim`]: its [`SimInfo`]
 //!   (URL, fingerprint, credentials), the CA PEM, the request log, the rejection log and
 //!   [`RunningSim::advance_clock`].
+//! - [`RunningSim::control`] gives a [`SimControl`] that changes the cluster while it runs:
+//!   nodes and guests added (stated like a scenario's, [`ScenarioNode`], [`ScenarioGuest`]),
+//!   guests removed, nodes taken offline and back; every endpoint and terminal sees the change.
 //! - [`Scenario`] states an exact cluster, from YAML or built in code, including per-guest task
 //!   behaviour (`start_error`, `task_secs`), pinned `counters` and a silent guest agent.
 //! - Guest power actions answer real-format UPIDs; `GET /nodes/{node}/tasks/{upid}/status` and
@@ -94,6 +97,7 @@ mod auth;
 mod cert;
 mod clock;
 pub mod conformance;
+mod control;
 mod error;
 mod formats;
 mod model;
@@ -109,6 +113,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use acl::AclEntry;
+pub use control::{ControlError, SimControl};
 pub use model::scenario::{
     GuestStatus, GuestType, Scenario, ScenarioCounters, ScenarioGuest, ScenarioInterface,
     ScenarioNode, ScenarioToken, ScenarioUser,
@@ -510,6 +515,13 @@ impl RunningSim {
         self.state
             .login_outage
             .store(status.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+    }
+    /// A handle that changes the cluster while the simulator runs: adds nodes and guests,
+    /// removes guests, takes nodes offline and back (see [`SimControl`]).
+    pub fn control(&self) -> SimControl {
+        SimControl {
+            state: self.state.clone(),
+        }
     }
     /// The simulator clock, Unix seconds (real time plus every [`RunningSim::advance_clock`]).
     pub fn clock_now(&self) -> i64 {

@@ -340,5 +340,5 @@ pub(crate) fn generate(seed: u64, nodes: usize, containers: usize, vms: usize, n
         });
         vmid += r.range(1, 3) as u32;
     }
-    Model::new(Some(cluster), node_list, guests)
+    Model::new(Some(cluster), node_list, guests, seed)
 }

@@ -5,6 +5,7 @@
 //! and the simulator clock by [`counters`], so no background task is needed. Lookups go through
 //! per-node indexes, so thousands of guests stay cheap.
 
+mod change;
 pub(crate) mod counters;
 pub(crate) mod generate;
 pub(crate) mod net;
@@ -171,11 +172,19 @@ pub(crate) struct Model {
     pub config_version: u32,
     /// Worker tasks of all nodes.
     pub tasks: tasks::Tasks,
+    /// The seed the cluster was made from (nodes and guests added at run time take theirs
+    /// from it as a scenario's would).
+    pub seed: u64,
 }
 
 impl Model {
     /// Builds the indexes; nodes and guests must already be consistent.
-    pub fn new(cluster_name: Option<String>, nodes: Vec<Node>, guests: Vec<Guest>) -> Model {
+    pub fn new(
+        cluster_name: Option<String>,
+        nodes: Vec<Node>,
+        guests: Vec<Guest>,
+        seed: u64,
+    ) -> Model {
         let node_index = nodes
             .iter()
             .enumerate()
@@ -197,6 +206,7 @@ impl Model {
             local,
             config_version: 3,
             tasks: tasks::Tasks::default(),
+            seed,
         }
     }
 

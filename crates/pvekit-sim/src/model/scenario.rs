@@ -59,7 +59,7 @@ use serde::Deserialize;
 
 use super::counters::mix;
 use super::generate::{lxc_defaults, make_node, qemu_defaults};
-use super::{Guest, Iface, Kind, Model, Pinned};
+use super::{Guest, Iface, Kind, Model, Node, Pinned};
 use crate::acl::AclEntry;
 
 /// A cluster stated exactly.
@@ -314,49 +314,12 @@ impl Scenario {
         }
         let mut ids = HashSet::new();
         for g in &self.guests {
-            if !pvekit_core::names::is_vmid(u64::from(g.vmid)) {
-                return Err(format!("VMID {} is out of range 100..999999999", g.vmid));
-            }
+            g.check()?;
             if !ids.insert(g.vmid) {
                 return Err(format!("duplicate VMID {}", g.vmid));
             }
             if !names.contains(g.node.as_str()) {
                 return Err(format!("guest {} is on unknown node '{}'", g.vmid, g.node));
-            }
-            if g.template && g.status == GuestStatus::Running {
-                return Err(format!(
-                    "guest {} is a template and cannot be running",
-                    g.vmid
-                ));
-            }
-            if let Some(e) = &g.start_error
-                && (e.trim().is_empty() || e.contains(['\n', '\r']))
-            {
-                return Err(format!(
-                    "guest {}: start_error must be one non-empty line",
-                    g.vmid
-                ));
-            }
-            if let Some(t) = g.task_secs
-                && !(t.is_finite() && (0.0..=86_400.0 * 365.0).contains(&t))
-            {
-                return Err(format!(
-                    "guest {}: task_secs must be a number of seconds >= 0",
-                    g.vmid
-                ));
-            }
-            if let Some(cpu) = g.counters.as_ref().and_then(|c| c.cpu)
-                && !(cpu.is_finite() && cpu >= 0.0)
-            {
-                return Err(format!("guest {}: counters.cpu must be >= 0", g.vmid));
-            }
-            for (k, v) in &g.config {
-                if value_text(v).is_none() {
-                    return Err(format!(
-                        "guest {}: config key '{k}' must be a scalar",
-                        g.vmid
-                    ));
-                }
             }
         }
         self.check_users()
@@ -416,100 +379,266 @@ impl Scenario {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let ip =
-                    n.ip.clone()
-                        .unwrap_or_else(|| format!("10.10.10.{}", i + 1));
                 let nodeid = if standalone { 0 } else { i as u32 + 1 };
-                let mut node = make_node(&n.name, &ip, n.online, nodeid, mix(seed ^ i as u64), now);
-                if let Some(c) = n.cpus {
-                    node.cpus = c.max(1);
-                }
-                node
+                n.to_node(i, nodeid, seed, now)
             })
             .collect::<Vec<_>>();
-        let guests = self
-            .guests
+        let guests = self.guests.iter().map(|g| g.to_guest(seed, now)).collect();
+        Ok(Model::new(self.cluster.clone(), nodes, guests, seed))
+    }
+}
+
+impl ScenarioNode {
+    /// An online node with generated figures (IP `10.10.10.<index+1>` unless set).
+    pub fn new(name: impl Into<String>) -> ScenarioNode {
+        ScenarioNode {
+            name: name.into(),
+            ip: None,
+            online: true,
+            cpus: None,
+        }
+    }
+
+    /// Sets its cluster IP.
+    #[must_use]
+    pub fn with_ip(mut self, ip: impl Into<String>) -> ScenarioNode {
+        self.ip = Some(ip.into());
+        self
+    }
+
+    /// Sets whether it is online.
+    #[must_use]
+    pub fn with_online(mut self, online: bool) -> ScenarioNode {
+        self.online = online;
+        self
+    }
+
+    /// Sets its number of logical CPUs.
+    #[must_use]
+    pub fn with_cpus(mut self, cpus: u32) -> ScenarioNode {
+        self.cpus = Some(cpus);
+        self
+    }
+
+    /// The model node at position `index` of the node list (its default IP and its seed
+    /// come from the position).
+    pub(crate) fn to_node(&self, index: usize, nodeid: u32, seed: u64, now: i64) -> Node {
+        let ip = self
+            .ip
+            .clone()
+            .unwrap_or_else(|| format!("10.10.10.{}", index + 1));
+        let mut node = make_node(
+            &self.name,
+            &ip,
+            self.online,
+            nodeid,
+            mix(seed ^ index as u64),
+            now,
+        );
+        if let Some(c) = self.cpus {
+            node.cpus = c.max(1);
+        }
+        node
+    }
+}
+
+impl ScenarioGuest {
+    /// A stopped container `vmid` on `node`, with the config of a freshly created one.
+    pub fn lxc(vmid: u32, node: impl Into<String>) -> ScenarioGuest {
+        ScenarioGuest::new(GuestType::Lxc, vmid, node.into())
+    }
+
+    /// A stopped VM `vmid` on `node`, with the config of a freshly created one.
+    pub fn qemu(vmid: u32, node: impl Into<String>) -> ScenarioGuest {
+        ScenarioGuest::new(GuestType::Qemu, vmid, node.into())
+    }
+
+    fn new(kind: GuestType, vmid: u32, node: String) -> ScenarioGuest {
+        ScenarioGuest {
+            kind,
+            vmid,
+            node,
+            name: None,
+            status: GuestStatus::Stopped,
+            template: false,
+            lock: None,
+            tags: None,
+            config: BTreeMap::new(),
+            interfaces: None,
+            agent: None,
+            docker: false,
+            uptime: None,
+            start_error: None,
+            task_secs: None,
+            counters: None,
+            agent_running: None,
+        }
+    }
+
+    /// Sets the LXC hostname or QEMU name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> ScenarioGuest {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets running or stopped.
+    #[must_use]
+    pub fn with_status(mut self, status: GuestStatus) -> ScenarioGuest {
+        self.status = status;
+        self
+    }
+
+    /// Makes it running.
+    #[must_use]
+    pub fn running(self) -> ScenarioGuest {
+        self.with_status(GuestStatus::Running)
+    }
+
+    /// Sets a config key (a string, number or boolean; booleans become 1/0).
+    #[must_use]
+    pub fn with_config(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> ScenarioGuest {
+        self.config.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the network device `net<index>` (its property string, e.g.
+    /// `name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,ip=10.0.0.5/24,type=veth`).
+    #[must_use]
+    pub fn with_net(self, index: u32, value: impl Into<String>) -> ScenarioGuest {
+        self.with_config(format!("net{index}"), value.into())
+    }
+
+    /// Checks what can be checked of the guest alone (VMID range, template not running,
+    /// task figures, scalar config values).
+    ///
+    /// # Errors
+    /// A sentence naming the first problem.
+    pub fn check(&self) -> Result<(), String> {
+        let g = self;
+        if !pvekit_core::names::is_vmid(u64::from(g.vmid)) {
+            return Err(format!("VMID {} is out of range 100..999999999", g.vmid));
+        }
+        if g.template && g.status == GuestStatus::Running {
+            return Err(format!(
+                "guest {} is a template and cannot be running",
+                g.vmid
+            ));
+        }
+        if let Some(e) = &g.start_error
+            && (e.trim().is_empty() || e.contains(['\n', '\r']))
+        {
+            return Err(format!(
+                "guest {}: start_error must be one non-empty line",
+                g.vmid
+            ));
+        }
+        if let Some(t) = g.task_secs
+            && !(t.is_finite() && (0.0..=86_400.0 * 365.0).contains(&t))
+        {
+            return Err(format!(
+                "guest {}: task_secs must be a number of seconds >= 0",
+                g.vmid
+            ));
+        }
+        if let Some(cpu) = g.counters.as_ref().and_then(|c| c.cpu)
+            && !(cpu.is_finite() && cpu >= 0.0)
+        {
+            return Err(format!("guest {}: counters.cpu must be >= 0", g.vmid));
+        }
+        for (k, v) in &g.config {
+            if value_text(v).is_none() {
+                return Err(format!(
+                    "guest {}: config key '{k}' must be a scalar",
+                    g.vmid
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The model guest; `now` is the simulator clock.
+    pub(crate) fn to_guest(&self, seed: u64, now: i64) -> Guest {
+        let g = self;
+        let gseed = mix(seed ^ (u64::from(g.vmid) << 20));
+        let kind = match g.kind {
+            GuestType::Lxc => Kind::Lxc,
+            GuestType::Qemu => Kind::Qemu,
+        };
+        let mut config: BTreeMap<String, String> = g
+            .config
             .iter()
-            .map(|g| {
-                let gseed = mix(seed ^ (u64::from(g.vmid) << 20));
-                let kind = match g.kind {
-                    GuestType::Lxc => Kind::Lxc,
-                    GuestType::Qemu => Kind::Qemu,
-                };
-                let mut config: BTreeMap<String, String> = g
-                    .config
-                    .iter()
-                    .filter_map(|(k, v)| value_text(v).map(|t| (k.clone(), t)))
-                    .collect();
-                let name_key = if kind == Kind::Lxc {
-                    "hostname"
-                } else {
-                    "name"
-                };
-                if let Some(name) = &g.name {
-                    config.insert(name_key.into(), name.clone());
-                }
-                if let Some(t) = &g.tags {
-                    config.insert("tags".into(), t.clone());
-                }
-                if let Some(l) = &g.lock {
-                    config.insert("lock".into(), l.clone());
-                }
-                if g.template {
-                    config.insert("template".into(), "1".into());
-                }
-                if g.agent == Some(true) {
-                    config.insert("agent".into(), "1".into());
-                }
-                match kind {
-                    Kind::Lxc => lxc_defaults(g.vmid, &mut config),
-                    Kind::Qemu => qemu_defaults(g.vmid, gseed, &mut config),
-                }
-                let running = g.status == GuestStatus::Running;
-                Guest {
-                    vmid: g.vmid,
-                    kind,
-                    node: g.node.clone(),
-                    running,
-                    template: g.template,
-                    lock: g.lock.clone(),
-                    started_at: running
-                        .then(|| now - g.uptime.unwrap_or(3600 + gseed % 86400) as i64),
-                    config,
-                    interfaces: g.interfaces.as_ref().map(|list| {
-                        list.iter()
-                            .map(|i| Iface {
-                                name: i.name.clone(),
-                                hwaddr: i
-                                    .hwaddr
-                                    .clone()
-                                    .unwrap_or_else(|| "00:00:00:00:00:00".into())
-                                    .to_lowercase(),
-                                addrs: i.addresses.clone(),
-                            })
-                            .collect()
-                    }),
-                    docker: g.docker,
-                    pid: 1000 + (gseed % 3_000_000) as u32,
-                    seed: gseed,
-                    paused: false,
-                    checkpoint: false,
-                    start_error: g.start_error.clone(),
-                    task_secs: g.task_secs,
-                    pinned: g.counters.as_ref().map(|c| Pinned {
-                        cpu: c.cpu,
-                        mem: c.mem,
-                        disk: c.disk,
-                        netin: c.netin,
-                        netout: c.netout,
-                        diskread: c.diskread,
-                        diskwrite: c.diskwrite,
-                    }),
-                    agent_running: g.agent_running.unwrap_or(true),
-                }
-            })
+            .filter_map(|(k, v)| value_text(v).map(|t| (k.clone(), t)))
             .collect();
-        Ok(Model::new(self.cluster.clone(), nodes, guests))
+        let name_key = if kind == Kind::Lxc {
+            "hostname"
+        } else {
+            "name"
+        };
+        if let Some(name) = &g.name {
+            config.insert(name_key.into(), name.clone());
+        }
+        if let Some(t) = &g.tags {
+            config.insert("tags".into(), t.clone());
+        }
+        if let Some(l) = &g.lock {
+            config.insert("lock".into(), l.clone());
+        }
+        if g.template {
+            config.insert("template".into(), "1".into());
+        }
+        if g.agent == Some(true) {
+            config.insert("agent".into(), "1".into());
+        }
+        match kind {
+            Kind::Lxc => lxc_defaults(g.vmid, &mut config),
+            Kind::Qemu => qemu_defaults(g.vmid, gseed, &mut config),
+        }
+        let running = g.status == GuestStatus::Running;
+        Guest {
+            vmid: g.vmid,
+            kind,
+            node: g.node.clone(),
+            running,
+            template: g.template,
+            lock: g.lock.clone(),
+            started_at: running.then(|| now - g.uptime.unwrap_or(3600 + gseed % 86400) as i64),
+            config,
+            interfaces: g.interfaces.as_ref().map(|list| {
+                list.iter()
+                    .map(|i| Iface {
+                        name: i.name.clone(),
+                        hwaddr: i
+                            .hwaddr
+                            .clone()
+                            .unwrap_or_else(|| "00:00:00:00:00:00".into())
+                            .to_lowercase(),
+                        addrs: i.addresses.clone(),
+                    })
+                    .collect()
+            }),
+            docker: g.docker,
+            pid: 1000 + (gseed % 3_000_000) as u32,
+            seed: gseed,
+            paused: false,
+            checkpoint: false,
+            start_error: g.start_error.clone(),
+            task_secs: g.task_secs,
+            pinned: g.counters.as_ref().map(|c| Pinned {
+                cpu: c.cpu,
+                mem: c.mem,
+                disk: c.disk,
+                netin: c.netin,
+                netout: c.netout,
+                diskread: c.diskread,
+                diskwrite: c.diskwrite,
+            }),
+            agent_running: g.agent_running.unwrap_or(true),
+        }
     }
 }
 

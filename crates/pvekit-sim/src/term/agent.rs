@@ -331,8 +331,14 @@ fn list(st: &AppState, node: &str) -> String {
 
 /// The running container `vmid` of `node`, or the answer `pct` would give (the script checks
 /// first; this is the agent not trusting it).
-async fn attachable(st: &AppState, node: &str, vmid: &str, out: &mut Out) -> Option<CtInfo> {
+async fn attachable(st: &Arc<AppState>, node: &str, vmid: &str, out: &mut Out) -> Option<CtInfo> {
     st.settle();
+    // A container added at run time gets its root now, before its first sandbox.
+    if let Err(e) = st.terminals.setup_node(st, node).await {
+        out.reply(2, &format!("lxc-attach: {vmid}: failed to start: {e}\n"), 1)
+            .await;
+        return None;
+    }
     let found = {
         let model = st.model();
         vmid.parse::<u32>()

@@ -5,8 +5,9 @@
 //! websocket (`GET .../vncwebsocket`) must claim it within 10 s; then [`session::run`]
 //! speaks termproxy's protocol and runs a real shell in a pseudo-terminal, inside a
 //! [`sandbox`] whose `/` is the node's (or container's) own root in the state directory. The
-//! session's end (shell exit, websocket closed, client gone, simulator stopped) kills the
-//! whole process tree, ends the task and frees the port. No TCP port is really opened: the
+//! session's end (shell exit, websocket closed, client gone, simulator stopped, or a change
+//! at run time that took its node offline or removed its container) kills the whole process
+//! tree, ends the task and frees the port. No TCP port is really opened: the
 //! websocket is served in-process.
 
 pub(crate) mod agent;
@@ -73,16 +74,28 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+/// The roots prepared in this run: nodes, and containers with the node they were prepared
+/// for (a container's mount point lives in its node's root).
+#[derive(Debug, Default)]
+struct Prepared {
+    nodes: HashSet<String>,
+    cts: HashSet<(String, u32)>,
+}
+
 /// The terminal side of a simulator: state directory, live sessions, shutdown signal.
 #[derive(Debug)]
 pub(crate) struct Terminals {
     pub state: sandbox::StateDir,
     /// The agent's sockets.
     pub agents: agent::Agents,
-    /// Nodes whose roots (and their containers' roots) this run has prepared.
-    prepared: tokio::sync::Mutex<HashSet<String>>,
+    /// Held while roots are being prepared (one preparation at a time).
+    preparing: tokio::sync::Mutex<()>,
+    /// The roots this run has prepared.
+    prepared: Mutex<Prepared>,
     sessions: Mutex<HashMap<u16, Pending>>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// Counts changes of the cluster made at run time (sessions then check their target).
+    changes: tokio::sync::watch::Sender<u64>,
     /// Where the synthetic journals begin (simulator clock, ms).
     pub journal_begin_ms: i64,
     /// Keepalive messages received over every session.
@@ -95,40 +108,80 @@ impl Terminals {
         Terminals {
             state,
             agents: agent::Agents::default(),
-            prepared: tokio::sync::Mutex::new(HashSet::new()),
+            preparing: tokio::sync::Mutex::new(()),
+            prepared: Mutex::new(Prepared::default()),
             sessions: Mutex::new(HashMap::new()),
             shutdown: tokio::sync::watch::channel(false).0,
+            changes: tokio::sync::watch::channel(0).0,
             journal_begin_ms: now_ms - 3_600_000,
             keepalives: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// Prepares the roots of `node` and its containers, once per run, before the node's
-    /// first sandbox (see [`sandbox`]); later calls return at once.
+    /// Prepares the roots of `node` and of its containers, each once per run, before the
+    /// first sandbox that needs them (see [`sandbox`]): the node's root at its first session,
+    /// a container's root then too, or at the first session after it was added at run time.
+    /// Returns at once when everything is prepared.
     pub async fn setup_node(&self, st: &Arc<AppState>, node: &str) -> Result<(), String> {
-        let mut prepared = self.prepared.lock().await;
-        if prepared.contains(node) {
-            return Ok(());
-        }
+        let _one_at_a_time = self.preparing.lock().await;
         let cts: Vec<sandbox::CtInfo> = st
             .model()
             .guests_of(node)
             .filter(|g| g.kind == crate::model::Kind::Lxc)
             .map(agent::ct_info)
             .collect();
+        let (node_done, cts): (bool, Vec<sandbox::CtInfo>) = {
+            let p = self.prepared();
+            let key = |vmid| (node.to_string(), vmid);
+            (
+                p.nodes.contains(node),
+                cts.into_iter()
+                    .filter(|c| !p.cts.contains(&key(c.vmid)))
+                    .collect(),
+            )
+        };
+        if node_done && cts.is_empty() {
+            return Ok(());
+        }
         let now = st.clock.now();
         let st2 = st.clone();
         let node2 = node.to_string();
+        let cts2 = cts.clone();
         tokio::task::spawn_blocking(move || {
-            st2.terminals
-                .state
-                .prepare_node(&node2, &cts, now, st2.terminals.journal_begin_ms)
+            let state = &st2.terminals.state;
+            let begin = st2.terminals.journal_begin_ms;
+            if !node_done {
+                state.prepare_node(&node2)?;
+            }
+            state.prepare_cts(&node2, &cts2, now, begin)
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("preparing the root of node {node}: {e}"))?;
-        prepared.insert(node.to_string());
+        let mut p = self.prepared();
+        p.nodes.insert(node.to_string());
+        p.cts.extend(cts.iter().map(|c| (node.to_string(), c.vmid)));
         Ok(())
+    }
+
+    fn prepared(&self) -> std::sync::MutexGuard<'_, Prepared> {
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets that container `vmid`'s root was prepared (it was removed at run time; one
+    /// added again under that VMID is prepared again).
+    pub fn forget_ct(&self, vmid: u32) {
+        self.prepared().cts.retain(|(_, v)| *v != vmid);
+    }
+
+    /// Tells the sessions that the cluster changed at run time.
+    pub fn cluster_changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every change of the cluster made at run time.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u16, Pending>> {

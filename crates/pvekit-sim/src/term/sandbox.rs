@@ -58,7 +58,11 @@
 //!
 //! The simulator prepares a node's root and those of its containers once per run, before the
 //! first sandbox of that node starts (not at every session), and writes only through
-//! [`super::rootfs`], which never follows a symlink a session may have planted.
+//! [`super::rootfs`], which never follows a symlink a session may have planted. A container
+//! added at run time ([`crate::SimControl`]) gets its root, and its mount point in its node's
+//! root, before the first sandbox that needs it ([`StateDir::prepare_cts`]), the same way,
+//! also while sessions of that node run; a node added at run time is prepared at its first
+//! session like any other.
 
 use std::ffi::OsString;
 use std::fs;
@@ -493,15 +497,9 @@ impl StateDir {
         Ok(())
     }
 
-    /// Creates (or refreshes) a node's root and the roots of its containers. Called once per
-    /// node and run, before the node's first sandbox.
-    pub fn prepare_node(
-        &self,
-        node: &str,
-        cts: &[CtInfo],
-        now: i64,
-        begin_ms: i64,
-    ) -> io::Result<()> {
+    /// Creates (or refreshes) a node's root. Called once per node and run, before the node's
+    /// first sandbox.
+    pub fn prepare_node(&self, node: &str) -> io::Result<()> {
         let root = self.open_root(&self.node_root(node))?;
         self.skeleton(&root, node)?;
         root.dir("run/systemd/system")?;
@@ -519,6 +517,25 @@ impl StateDir {
             scripts::uname_line(node).as_bytes(),
             Existing::Replace,
         )?;
+        Ok(())
+    }
+
+    /// Creates (or refreshes) the roots of containers of `node`, and their mount points
+    /// (`/var/lib/lxc/<vmid>/rootfs`) in the node's root, which [`StateDir::prepare_node`]
+    /// has prepared before. Called once per container and run (again for a container added
+    /// at run time), before the first sandbox that binds it; the node's root may be in use
+    /// by then, so it is written only through [`Root`], never through a planted symlink.
+    pub fn prepare_cts(
+        &self,
+        node: &str,
+        cts: &[CtInfo],
+        now: i64,
+        begin_ms: i64,
+    ) -> io::Result<()> {
+        if cts.is_empty() {
+            return Ok(());
+        }
+        let root = Root::open(&self.node_root(node), self.user.owner())?;
         for ct in cts {
             root.dir(&format!("var/lib/lxc/{}/rootfs", ct.vmid))?;
             self.prepare_ct(ct, now, begin_ms)?;

@@ -60,6 +60,7 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
     };
     let (mut sink, mut stream) = ws.split();
     let mut shutdown = st.terminals.shutdown_signal();
+    let mut changes = st.terminals.changes();
 
     // The auth line, within 10 s.
     let mut pending: Vec<u8> = Vec::new();
@@ -166,6 +167,10 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
         }
         tokio::select! {
             _ = shutdown.changed() => break,
+            // A change at run time took the node offline or removed the container.
+            r = changes.changed() => if r.is_err() || !still_there(&st, &session) {
+                break;
+            },
             r = reader.read(&mut buf) => match r {
                 // EIO once the child side is gone: the end of the session.
                 Ok(0) | Err(_) => break,
@@ -197,6 +202,16 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
     // Dropping the websocket without a close frame closes the connection bare.
     drop(sink);
     drop(stream);
+}
+
+/// Whether the session's node is still online and its container still there.
+fn still_there(st: &AppState, s: &Pending) -> bool {
+    let model = st.model();
+    let online = model.reachable_node(&s.node).is_ok();
+    match s.target {
+        Target::Node { .. } => online,
+        Target::Ct { vmid } => online && model.guest_on(&s.node, vmid, Kind::Lxc).is_ok(),
+    }
 }
 
 /// termproxy's check of `<user>:<ticket>`: the user it was started for, the ticket it was

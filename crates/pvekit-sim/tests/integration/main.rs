@@ -7,6 +7,7 @@ mod auth;
 mod captures;
 mod config;
 mod conformance;
+mod control;
 mod permissions;
 mod rrd;
 mod sandbox;

@@ -1,0 +1,136 @@
+//! The control handle: changes the simulated cluster while the simulator runs.
+//!
+//! [`SimControl`] (from [`crate::RunningSim::control`]) adds nodes and guests, removes
+//! guests and takes nodes offline or back online. A change is seen by the next request of
+//! every endpoint: `/cluster/status`, `/cluster/resources`, `/nodes`, a node's and a guest's
+//! endpoints (status, config, interfaces, agent, power actions, RRD data), `pct list` and
+//! `pct status` inside node shells, and terminals.
+//!
+//! Terminals: the roots of a node or container added at run time are prepared like those of
+//! the start-up cluster, before the first sandbox that needs them (a node's shell, a
+//! container's console, a `pct exec` or `pct enter`), through the same symlink-safe writes
+//! (see `term::sandbox` and `term::rootfs`). A node shell already running keeps the mounts
+//! it started with: a container added to its node afterwards is reached through `pct exec`
+//! and `pct enter` at once, and shows under `/var/lib/lxc` in the node's next shell.
+//! Sessions whose target goes away end: taking a node offline ends its shells and its
+//! containers' consoles, removing a container ends its consoles.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use pvekit_sim::{ScenarioGuest, ScenarioNode, SimOptions, Simulator};
+//! let sim = Simulator::start(SimOptions::default()).await?;
+//! let control = sim.control();
+//! control.add_node(ScenarioNode::new("pve9"))?;
+//! control.add_guest(
+//!     ScenarioGuest::lxc(900, "pve9")
+//!         .with_name("late")
+//!         .running()
+//!         .with_net(0, "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:09:00,ip=10.0.9.1/24,type=veth"),
+//! )?;
+//! control.set_node_online("pve9", false)?;
+//! control.remove_guest(900)?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use crate::api::AppState;
+use crate::model::scenario::{ScenarioGuest, ScenarioNode};
+
+/// Why a change to the running cluster was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// A node of that name exists already.
+    #[error("node '{0}' already exists")]
+    NodeExists(String),
+    /// No node of that name exists.
+    #[error("node '{0}' does not exist")]
+    UnknownNode(String),
+    /// A guest with that VMID exists already.
+    #[error("VMID {0} already exists")]
+    GuestExists(u32),
+    /// No guest with that VMID exists.
+    #[error("guest {0} does not exist")]
+    UnknownGuest(u32),
+    /// The simulated node is standalone (no cluster): it cannot get more nodes.
+    #[error("a standalone node cannot have more nodes")]
+    Standalone,
+    /// The node that answers the API cannot go offline.
+    #[error("node '{0}' answers the API and cannot go offline")]
+    LocalNode(String),
+    /// The node or guest is invalid (its name, VMID or settings), as a scenario would say.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Changes the cluster of a running simulator; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct SimControl {
+    pub(crate) state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for SimControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimControl").finish_non_exhaustive()
+    }
+}
+
+impl SimControl {
+    /// Adds a node (online unless [`ScenarioNode::online`] says otherwise) with the next
+    /// corosync node id; the cluster's config version goes up.
+    ///
+    /// # Errors
+    /// [`ControlError::Standalone`], [`ControlError::NodeExists`], or
+    /// [`ControlError::Invalid`] for a name that is not a valid node name.
+    pub fn add_node(&self, node: ScenarioNode) -> Result<(), ControlError> {
+        let now = self.state.clock.now();
+        self.state.model_mut().add_node(&node, now)?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Takes a node offline (calls proxied to it fail with 595, its guests show as
+    /// `unknown`, its terminal sessions end) or brings it back online.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownNode`], or [`ControlError::LocalNode`] for the node that
+    /// answers the API.
+    pub fn set_node_online(&self, name: &str, online: bool) -> Result<(), ControlError> {
+        self.state.model_mut().set_online(name, online)?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Adds a guest, LXC or QEMU, on an existing node, exactly as a scenario would state it
+    /// (config keys left out get a fresh guest's defaults).
+    ///
+    /// # Errors
+    /// [`ControlError::GuestExists`], [`ControlError::UnknownNode`], or
+    /// [`ControlError::Invalid`] (VMID out of range, a running template, ...).
+    pub fn add_guest(&self, guest: ScenarioGuest) -> Result<(), ControlError> {
+        let now = self.state.clock.now();
+        self.state.settle();
+        self.state.model_mut().add_guest(&guest, now)?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Removes a guest whatever its state, as if it had been destroyed elsewhere: its
+    /// endpoints answer that its config file does not exist, its consoles end, tasks of it
+    /// still running end without effect.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownGuest`].
+    pub fn remove_guest(&self, vmid: u32) -> Result<(), ControlError> {
+        self.state.settle();
+        let g = self.state.model_mut().remove_guest(vmid)?;
+        self.state.terminals.forget_ct(g.vmid);
+        self.changed();
+        Ok(())
+    }
+
+    fn changed(&self) {
+        self.state.terminals.cluster_changed();
+    }
+}
