@@ -91,6 +91,27 @@ pub async fn exec(a: ExecArgs) -> anyhow::Result<()> {
         "ms",
         Some(median(raw_exit)),
     );
+    // Large scripts: typed as short base64 lines after the ready marker.
+    for (label, size) in [("script_64KiB", 64usize << 10), ("script_1MiB", 1 << 20)] {
+        let pad = size - "printf %s '' | wc -c".len();
+        let script = format!("printf %s '{}' | wc -c", "x".repeat(pad));
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let (out, status) = node.command(&script).await?.output().await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            if status != 0 || String::from_utf8_lossy(&out).trim() != pad.to_string() {
+                bail!("the {label} script arrived changed: status {status}, output {out:?}");
+            }
+        }
+        emit(
+            "exec",
+            &format!("{label}_to_exit_status_ms"),
+            median(times),
+            "ms",
+            None,
+        );
+    }
     sim.stop().await;
     Ok(())
 }
@@ -195,7 +216,14 @@ impl RawClient {
         let (user, ticket, port) = (
             data["user"].as_str().context("user")?,
             data["ticket"].as_str().context("ticket")?,
-            data["port"].as_u64().context("port")?,
+            // A real PVE 9 sends the port as a string, as the simulator does.
+            match &data["port"] {
+                serde_json::Value::String(p) => p.parse::<u16>().context("port")?,
+                other => other
+                    .as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .context("port")?,
+            },
         );
         let mut url = self.base.join(&format!("nodes/{node}/vncwebsocket"))?;
         url.set_scheme("wss").ok();
