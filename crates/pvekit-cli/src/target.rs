@@ -261,18 +261,9 @@ pub async fn resolve(clients: &[Client], target: &Target) -> Result<Resolved> {
         .collect();
     let found = find(target, &input).map_err(|e| anyhow!(e))?;
     let client = clients[fetched[found.cluster].0].clone();
-    let node = client
-        .nodes()
-        .into_iter()
-        .find(|n| n.name() == found.node)
-        .ok_or_else(|| {
-            anyhow!(
-                "guest {} is on node '{}', which cluster {} did not list",
-                found.vmid,
-                found.node,
-                client.name()
-            )
-        })?;
+    // The node from /cluster/resources, by a lazy handle: a node that joined after connect
+    // works too.
+    let node = client.node(&found.node);
     let guest = match found.kind {
         GuestKind::Lxc => node.lxc(found.vmid),
         GuestKind::Qemu => node.qemu(found.vmid),

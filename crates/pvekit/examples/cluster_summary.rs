@@ -9,7 +9,7 @@
 
 mod common;
 
-use pvekit::{Client, NodePool, ResourceType};
+use pvekit::{Client, ResourceType};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,14 +22,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client.version().version
     );
 
-    let pool = NodePool::new();
-    pool.add_client(&client);
-    for node in pool.nodes() {
-        let state = if node.online() { "online" } else { "offline" };
+    for member in client.members() {
+        let state = if member.online { "online" } else { "offline" };
         println!(
             "  node {} {} {}",
-            node.name(),
-            node.ip().unwrap_or("-"),
+            member.name,
+            member.ip.as_deref().unwrap_or("-"),
             state
         );
     }

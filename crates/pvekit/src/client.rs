@@ -183,37 +183,41 @@ impl Client {
         &self.inner.version
     }
 
-    fn members(&self) -> Arc<Vec<ClusterNode>> {
+    /// A handle on node `name` of this cluster. No I/O and no check: a node that joined
+    /// after [`Client::connect`] works like any other; a name that is no node fails at the
+    /// first call.
+    pub fn node(&self, name: &str) -> Node {
+        Node::new(self.clone(), name)
+    }
+
+    /// The cluster's members as last discovered (at connect, or by
+    /// [`Client::refresh_members`]): plain data, sorted by name.
+    pub fn members(&self) -> Vec<ClusterNode> {
         self.inner
             .nodes
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
             .clone()
     }
 
-    /// The cluster's nodes as last discovered (at connect, or by
-    /// [`Client::update_cluster_info`]).
+    /// Handles on the members as last discovered.
     pub fn nodes(&self) -> Vec<Node> {
         self.members()
-            .iter()
-            .map(|n| Node::new(self.clone(), n.clone()))
+            .into_iter()
+            .map(|n| Node::new(self.clone(), n.name))
             .collect()
     }
 
-    /// Number of nodes in the cluster.
-    pub fn num_nodes(&self) -> usize {
-        self.members().len()
-    }
-
-    /// Discovers the cluster's nodes again (members joined or left, nodes went offline).
-    /// Re-add the client to a [`NodePool`](crate::NodePool) to publish the change there.
+    /// Discovers the cluster's members again (nodes joined or left, went offline) and
+    /// returns them.
     ///
     /// # Errors
     /// As [`Client::get`].
-    pub async fn update_cluster_info(&self) -> Result<()> {
+    pub async fn refresh_members(&self) -> Result<Vec<ClusterNode>> {
         let (_, nodes) = self.inner.conn.discover().await?;
-        *self.inner.nodes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(nodes);
-        Ok(())
+        *self.inner.nodes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(nodes.clone());
+        Ok(nodes)
     }
 
     /// How many API requests this client has sent (logins excluded), for figures and tests.

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
-use pvekit_core::types::{ClusterResource, GuestKind, ResourceType};
+use pvekit_core::types::{ClusterNode, ClusterResource, GuestKind, ResourceType};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -22,7 +22,6 @@ use tracing::{debug, warn};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::guest::IpPolicy;
-use crate::node::Node;
 
 /// How often the background loop refreshes the inventory (GoDoxy's `ResourcePollInterval`).
 pub const RESOURCE_POLL_INTERVAL: Duration = Duration::from_secs(3);
@@ -203,7 +202,7 @@ pub struct Inventory {
     snapshot: ArcSwap<Snapshot>,
     events: broadcast::Sender<InventoryEvent>,
     refreshing: tokio::sync::Mutex<()>,
-    nodes: NodeIndex,
+    nodes: ArcSwap<NodeIndex>,
 }
 
 impl std::fmt::Debug for Inventory {
@@ -229,7 +228,7 @@ impl Inventory {
     /// An empty inventory; call [`Inventory::refresh`] or [`Inventory::spawn_poller`].
     pub fn new(client: Client, options: InventoryOptions) -> Arc<Self> {
         let (events, _) = broadcast::channel(1024);
-        let nodes = NodeIndex::new(&client.nodes());
+        let nodes = ArcSwap::from_pointee(NodeIndex::new(&client.members()));
         Arc::new(Inventory {
             client,
             options,
@@ -293,7 +292,7 @@ impl Inventory {
         ip: Option<IpAddr>,
         alias: Option<&str>,
     ) -> Option<String> {
-        self.nodes.lookup(hostname, ip, alias)
+        self.nodes.load().lookup(hostname, ip, alias)
     }
 
     /// Pulls the cluster's guests once and swaps in the new snapshot, emitting change events.
@@ -322,28 +321,53 @@ impl Inventory {
         }
     }
 
+    /// When guests sit on a node the member list does not know (it joined after connect),
+    /// discovers the members again, once, so node lookups know it too.
+    async fn follow_new_nodes(&self, resources: &[ClusterResource]) {
+        let index = self.nodes.load();
+        let unknown = resources
+            .iter()
+            .filter_map(|r| r.node.as_deref())
+            .any(|n| !index.by_name.contains_key(&n.to_ascii_lowercase()));
+        if !unknown {
+            return;
+        }
+        let mut index = match self.client.refresh_members().await {
+            Ok(members) => NodeIndex::new(&members),
+            Err(e) => {
+                warn!(error = %e, "could not discover the cluster's new nodes");
+                NodeIndex::clone(&index)
+            }
+        };
+        // Names discovery still does not list (a login that may not read the cluster
+        // status) are known by name from now on, so they cost no further discovery.
+        for n in resources.iter().filter_map(|r| r.node.as_deref()) {
+            index
+                .by_name
+                .entry(n.to_ascii_lowercase())
+                .or_insert_with(|| n.to_string());
+        }
+        self.nodes.store(Arc::new(index));
+    }
+
     async fn refresh_inner(&self) -> Result<()> {
         let taken_at = SystemTime::now();
         let resources = self
             .client
             .cluster_resources(Some(ResourceType::Vm))
             .await?;
+        self.follow_new_nodes(&resources).await;
         let old = self.snapshot.load_full();
         let now = Instant::now();
         let ttl = self.options.ip_ttl;
         let policy = self.options.ip_policy;
-        let nodes: HashMap<String, Node> = self
-            .client
-            .nodes()
-            .into_iter()
-            .map(|n| (n.name().to_string(), n))
-            .collect();
 
         let jobs = resources.into_iter().filter_map(|r| {
             let kind: GuestKind = r.kind.parse().ok()?;
             let vmid = r.vmid?;
             let prev = old.get(kind, vmid).cloned();
-            let node = r.node.as_deref().and_then(|n| nodes.get(n)).cloned();
+            // A lazy handle: a node that joined after connect works too.
+            let node = r.node.as_deref().map(|n| self.client.node(n));
             Some(async move {
                 // A guest whose node is unreachable reports status "unknown": asking would only
                 // fail (595), so keep what was known.
@@ -485,20 +509,20 @@ pub fn describe_lookup(ip: Option<IpAddr>, hostname: Option<&str>, alias: Option
 }
 
 /// The cluster's nodes by lower-case name and by IP, for constant-time reverse lookups.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct NodeIndex {
     by_name: HashMap<String, String>,
     by_ip: HashMap<IpAddr, String>,
 }
 
 impl NodeIndex {
-    fn new(nodes: &[Node]) -> Self {
+    fn new(nodes: &[ClusterNode]) -> Self {
         let mut idx = NodeIndex::default();
         for n in nodes {
             idx.by_name
-                .insert(n.name().to_ascii_lowercase(), n.name().to_string());
-            if let Some(ip) = n.ip().and_then(|s| s.parse().ok()) {
-                idx.by_ip.insert(ip, n.name().to_string());
+                .insert(n.name.to_ascii_lowercase(), n.name.clone());
+            if let Some(ip) = n.ip.as_deref().and_then(|s| s.parse().ok()) {
+                idx.by_ip.insert(ip, n.name.clone());
             }
         }
         idx

@@ -7,46 +7,56 @@ use serde::de::DeserializeOwned;
 use crate::client::Client;
 use crate::error::Result;
 
-/// A node of a cluster: a cheap handle that prefixes API paths with `/nodes/{name}`.
+/// A node of a cluster: a lazy handle that prefixes API paths with `/nodes/{name}`.
+///
+/// Making one does no I/O and checks nothing ([`Client::node`]); it holds no discovery
+/// state, so a handle on a node that joined after the client connected works like any
+/// other. What discovery knew of the node (online, address) is plain data:
+/// [`Client::members`].
+///
+/// ```no_run
+/// # async fn demo(client: pvekit::Client) -> Result<(), pvekit::Error> {
+/// let node = client.node("pve1");
+/// let status = node.status().await?;
+/// println!("{} is up for {} s", node.name(), status.uptime);
+/// let containers = node.lxc_list().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Node {
     client: Client,
-    info: ClusterNode,
+    name: String,
 }
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
-            .field("name", &self.info.name)
+            .field("name", &self.name)
             .field("cluster", &self.client.name())
-            .field("online", &self.info.online)
             .finish()
     }
 }
 
 impl Node {
-    pub(crate) fn new(client: Client, info: ClusterNode) -> Self {
-        Node { client, info }
+    pub(crate) fn new(client: Client, name: impl Into<String>) -> Self {
+        Node {
+            client,
+            name: name.into(),
+        }
     }
 
     /// The node name.
     pub fn name(&self) -> &str {
-        &self.info.name
+        &self.name
     }
 
-    /// The node id, `node/<name>`.
-    pub fn id(&self) -> &str {
-        &self.info.id
-    }
-
-    /// The node's cluster address, when the server reported it.
-    pub fn ip(&self) -> Option<&str> {
-        self.info.ip.as_deref()
-    }
-
-    /// Whether the node was online at discovery.
-    pub fn online(&self) -> bool {
-        self.info.online
+    /// What the client's last discovery knew of this node (online, address, id), if it
+    /// was a member then.
+    pub fn member(&self) -> Option<ClusterNode> {
+        self.client
+            .members()
+            .into_iter()
+            .find(|m| m.name == self.name)
     }
 
     /// The name of the cluster the node belongs to.
@@ -65,7 +75,7 @@ impl Node {
     /// As [`Client::get`].
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.client
-            .get(&format!("{}{path}", api_path(["nodes", &self.info.name])))
+            .get(&format!("{}{path}", api_path(["nodes", &self.name])))
             .await
     }
 

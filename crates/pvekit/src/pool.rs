@@ -1,4 +1,4 @@
-//! The node pool: every node of every connected cluster, by name.
+//! The node pool: the clients of many clusters, and their nodes by name.
 
 use std::collections::BTreeMap;
 use std::sync::{OnceLock, RwLock};
@@ -7,14 +7,27 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::node::Node;
 
-/// Nodes of all connected clusters, looked up by name.
+/// The clients of many clusters, and their nodes looked up by name.
 ///
-/// A node name that exists in two clusters is not guessed: [`NodePool::get`] reports the
-/// ambiguity and lists the clusters; `CLUSTER/NODE` picks one.
+/// It holds clients, not nodes: a lookup reads each client's current member list
+/// ([`Client::members`]), so nodes found by a later [`Client::refresh_members`] are there
+/// without adding the client again. A node name that exists in two clusters is not
+/// guessed: [`NodePool::get`] reports the ambiguity and lists the clusters; `CLUSTER/NODE`
+/// picks one.
+///
+/// ```no_run
+/// # async fn demo(a: pvekit::Client, b: pvekit::Client) -> Result<(), pvekit::Error> {
+/// let pool = pvekit::NodePool::new();
+/// pool.add_client(&a);
+/// pool.add_client(&b);
+/// let node = pool.get("pve1")?; // or "lab/pve1" when two clusters have a pve1
+/// let client = pool.client("lab");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Default)]
 pub struct NodePool {
-    /// cluster URL -> nodes of that cluster (two standalone nodes may share a name, never a URL)
-    clusters: RwLock<BTreeMap<String, Vec<Node>>>,
+    /// cluster URL -> client (two standalone nodes may share a name, never a URL)
+    clusters: RwLock<BTreeMap<String, Client>>,
 }
 
 impl NodePool {
@@ -30,10 +43,25 @@ impl NodePool {
         POOL.get_or_init(NodePool::new)
     }
 
-    /// Adds (or replaces) the nodes of a client's cluster.
+    /// Adds (or replaces) a cluster's client.
     pub fn add_client(&self, client: &Client) {
-        let nodes = client.nodes();
-        self.write().insert(client.url().to_string(), nodes);
+        self.write()
+            .insert(client.url().to_string(), client.clone());
+    }
+
+    /// The client of the cluster with this name (the first by URL when two share it).
+    pub fn client(&self, cluster: &str) -> Option<Client> {
+        self.read().values().find(|c| c.name() == cluster).cloned()
+    }
+
+    /// Every client, ordered by URL.
+    pub fn clients(&self) -> Vec<Client> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Every node of every cluster as last discovered, ordered by cluster URL then name.
+    fn all_nodes(&self) -> Vec<Node> {
+        self.read().values().flat_map(Client::nodes).collect()
     }
 
     /// Removes a client's nodes.
@@ -47,25 +75,20 @@ impl NodePool {
     /// [`Error::NodeNotFound`] listing the available names, or [`Error::AmbiguousNode`] listing
     /// the clusters that have the name.
     pub fn get(&self, name: &str) -> Result<Node> {
-        let clusters = self.read();
+        let nodes = self.all_nodes();
         if let Some((cluster, node)) = name.split_once('/')
-            && let Some(found) = clusters
-                .values()
-                .flatten()
+            && let Some(found) = nodes
+                .iter()
                 .find(|n| n.cluster() == cluster && n.name() == node)
         {
             return Ok(found.clone());
         }
-        let matches: Vec<&Node> = clusters
-            .values()
-            .flatten()
-            .filter(|n| n.name() == name)
-            .collect();
+        let matches: Vec<&Node> = nodes.iter().filter(|n| n.name() == name).collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(Error::NodeNotFound {
                 name: name.to_string(),
-                available: available(&clusters),
+                available: available(&nodes),
             }),
             many => Err(Error::AmbiguousNode {
                 name: name.to_string(),
@@ -88,15 +111,14 @@ impl NodePool {
 
     /// Every node, ordered by cluster URL then name.
     pub fn nodes(&self) -> Vec<Node> {
-        self.read().values().flatten().cloned().collect()
+        self.all_nodes()
     }
 
     /// The distinct node names, sorted.
     pub fn available_node_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
-            .read()
-            .values()
-            .flatten()
+            .all_nodes()
+            .iter()
             .map(|n| n.name().to_string())
             .collect();
         names.sort();
@@ -104,11 +126,11 @@ impl NodePool {
         names
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Vec<Node>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Client>> {
         self.clusters.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Vec<Node>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Client>> {
         self.clusters.write().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -118,8 +140,8 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn available(clusters: &BTreeMap<String, Vec<Node>>) -> String {
-    let mut names: Vec<&str> = clusters.values().flatten().map(|n| n.name()).collect();
+fn available(nodes: &[Node]) -> String {
+    let mut names: Vec<&str> = nodes.iter().map(|n| n.name()).collect();
     names.sort();
     names.dedup();
     if names.is_empty() {

@@ -1,8 +1,7 @@
 /*!
 `pvekit nodes`: the nodes of every connected cluster, as discovered at connect time.
 
-The rows come from each client's nodes rather than a [`pvekit::NodePool`]: the pool keys
-clusters by name, so two standalone nodes that are both called `pve` would replace each other.
+The rows come from each client's member list ([`Client::members`], plain discovery data).
 */
 
 use std::io::Write;
@@ -20,13 +19,14 @@ use crate::output::{self, Format, NodeRow};
 pub fn run(clients: &[Client], format: Format, out: &mut impl Write) -> Result<()> {
     let mut rows: Vec<NodeRow> = distinct_clusters(clients)
         .into_iter()
-        .flat_map(Client::nodes)
-        .map(|n| NodeRow {
-            name: n.name().to_string(),
-            id: n.id().to_string(),
-            ip: n.ip().map(str::to_string),
-            online: n.online(),
-            cluster: n.cluster().to_string(),
+        .flat_map(|c| {
+            c.members().into_iter().map(|m| NodeRow {
+                name: m.name,
+                id: m.id,
+                ip: m.ip,
+                online: m.online,
+                cluster: c.name().to_string(),
+            })
         })
         .collect();
     output::sort_nodes(&mut rows);

@@ -9,7 +9,7 @@ async fn token_auth_connects_and_reads() {
     let sim = util::sim().await;
     let client = Client::connect(&token_config(&sim)).await.unwrap();
     assert!(!client.version().version.is_empty());
-    assert_eq!(client.num_nodes(), 3);
+    assert_eq!(client.members().len(), 3);
     let res = client
         .cluster_resources(Some(pvekit::ResourceType::Vm))
         .await

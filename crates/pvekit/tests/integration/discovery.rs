@@ -6,18 +6,19 @@ use crate::util::{self, assert_clean, token_config};
 async fn nodes_are_discovered_with_addresses() {
     let sim = util::sim().await;
     let client = Client::connect(&token_config(&sim)).await.unwrap();
-    let nodes = client.nodes();
-    assert_eq!(nodes.len(), 3);
-    for n in &nodes {
-        assert_eq!(n.id(), format!("node/{}", n.name()));
-        assert!(n.ip().is_some());
+    let members = client.members();
+    assert_eq!(members.len(), 3);
+    for m in &members {
+        assert_eq!(m.id, format!("node/{}", m.name));
+        assert!(m.ip.is_some());
+        let n = client.node(&m.name);
         assert_eq!(n.cluster(), client.name());
+        assert_eq!(n.member().as_ref(), Some(m));
         let status = n.status().await.unwrap();
         assert!(status.memory.total > 0);
         assert!(status.kversion.starts_with("Linux "));
     }
-    client.update_cluster_info().await.unwrap();
-    assert_eq!(client.num_nodes(), 3);
+    assert_eq!(client.refresh_members().await.unwrap(), members);
     assert_clean(&sim);
 }
 
@@ -52,9 +53,9 @@ async fn standalone_node_names_the_client_after_itself() {
     let sim = util::sim_with(scenario("nodes: [{name: solo}]\n")).await;
     let client = Client::connect(&token_config(&sim)).await.unwrap();
     assert_eq!(client.name(), "solo");
-    let nodes = client.nodes();
-    assert_eq!(nodes.len(), 1);
-    assert!(nodes[0].online());
+    let members = client.members();
+    assert_eq!(members.len(), 1);
+    assert!(members[0].online);
     assert_clean(&sim);
 }
 
@@ -67,9 +68,9 @@ async fn offline_nodes_are_reported() {
     let client = Client::connect(&token_config(&sim)).await.unwrap();
     assert_eq!(client.name(), "lab");
     let states: Vec<(String, bool)> = client
-        .nodes()
-        .iter()
-        .map(|n| (n.name().to_string(), n.online()))
+        .members()
+        .into_iter()
+        .map(|n| (n.name, n.online))
         .collect();
     assert_eq!(
         states,
@@ -126,4 +127,54 @@ async fn two_standalone_nodes_with_one_name_both_stay() {
         clusters.iter().any(|c| c.contains(&b.info().url)),
         "{clusters:?}"
     );
+}
+
+#[tokio::test]
+async fn a_node_that_joins_after_connect_works_like_any_other() {
+    use pvekit_sim::{ScenarioGuest, ScenarioNode};
+    let sim = util::sim().await;
+    let client = Client::connect(&token_config(&sim)).await.unwrap();
+    let pool = NodePool::new();
+    pool.add_client(&client);
+    // A node joins the cluster, with a running container, after the client connected.
+    let control = sim.control();
+    control.add_node(ScenarioNode::new("pve9")).unwrap();
+    control
+        .add_guest(
+            ScenarioGuest::lxc(900, "pve9")
+                .with_name("late")
+                .running()
+                .with_net(
+                    0,
+                    "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:09:00,ip=10.0.9.1/24,type=veth",
+                ),
+        )
+        .unwrap();
+    // The lazy handle needs no discovery.
+    let guest = client.node("pve9").lxc(900);
+    assert!(guest.is_running().await.unwrap());
+    assert_eq!(guest.name().await.unwrap(), "late");
+    // The inventory resolves its IPs, and learns the new node for node lookups.
+    let inv = pvekit::Inventory::new(client.clone(), pvekit::InventoryOptions::default());
+    inv.refresh().await.unwrap();
+    let late = inv
+        .snapshot()
+        .get(pvekit::GuestKind::Lxc, 900)
+        .cloned()
+        .unwrap();
+    assert_eq!(late.ips, ["10.0.9.1".parse::<std::net::IpAddr>().unwrap()]);
+    assert_eq!(
+        inv.reverse_lookup_node(Some("pve9.lan"), None, None)
+            .as_deref(),
+        Some("pve9")
+    );
+    // The pool sees it too, without adding the client again.
+    assert_eq!(pool.get("pve9").unwrap().name(), "pve9");
+    assert!(
+        client
+            .members()
+            .iter()
+            .any(|m| m.name == "pve9" && m.online)
+    );
+    assert_clean(&sim);
 }

@@ -60,7 +60,7 @@ async fn refresh_fills_a_snapshot_with_ips_and_indexes() {
             .as_deref(),
         Some("pve2")
     );
-    let pve1_ip = c.nodes()[0].ip().unwrap().parse().unwrap();
+    let pve1_ip = c.members()[0].ip.as_deref().unwrap().parse().unwrap();
     assert_eq!(
         inv.reverse_lookup_node(None, Some(pve1_ip), None)
             .as_deref(),
