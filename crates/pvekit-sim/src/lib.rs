@@ -100,6 +100,7 @@ pub mod conformance;
 mod control;
 mod error;
 mod formats;
+mod latency;
 mod model;
 mod record;
 pub mod rules;
@@ -138,7 +139,8 @@ pub struct SimOptions {
     pub vms: usize,
     /// Seed of the generated cluster; the same seed gives the same cluster.
     pub seed: u64,
-    /// Delay added before every answer.
+    /// Delay added before every answer, accurate to a few tens of microseconds (not rounded
+    /// up to tokio's 1 ms timer ticks).
     pub latency: Duration,
     /// A YAML scenario file stating the exact cluster (see [`Scenario`]).
     pub scenario: Option<PathBuf>,
@@ -429,7 +431,7 @@ impl Simulator {
             clock,
             rules: api::params::endpoints(),
             recorder: record::Recorder::default(),
-            latency: opts.latency,
+            latency: latency::Latency::new(opts.latency),
             auth_failure_delay: opts.auth_failure_delay,
             terminal_ok_delay: opts.terminal_ok_delay,
             strict: opts.strict,

@@ -1,6 +1,6 @@
 //! The HTTP front: the order in which pveproxy looks at a request.
 //!
-//! 1. Latency, then the `/api2/json` prefix and body limits.
+//! 1. Latency (accurate, see [`crate::latency`]), then the `/api2/json` prefix and body limits.
 //! 2. Authentication: ticket cookie (or `Authorization: PVEAuthCookie=`), API token, CSRF token
 //!    on writes with ticket auth. Failures are 401 with an empty body.
 //! 3. Routing by method and path: unknown ones are 501 `Method 'GET /foo' not implemented`.
@@ -41,7 +41,8 @@ pub(crate) struct AppState {
     pub clock: Arc<Clock>,
     pub rules: Vec<EndpointRule>,
     pub recorder: Recorder,
-    pub latency: Duration,
+    /// The delay added before every answer.
+    pub latency: crate::latency::Latency,
     pub auth_failure_delay: Duration,
     /// Delay before a terminal's `OK`.
     pub terminal_ok_delay: Duration,
@@ -171,9 +172,7 @@ enum Outcome {
 
 /// The one axum handler: every request goes through here.
 pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Response<Body> {
-    if !st.latency.is_zero() {
-        tokio::time::sleep(st.latency).await;
-    }
+    st.latency.wait().await;
     let (mut parts, body) = req.into_parts();
     let method = parts.method.clone();
     let raw_path = parts.uri.path().to_string();

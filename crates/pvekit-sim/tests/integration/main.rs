@@ -8,6 +8,7 @@ mod captures;
 mod config;
 mod conformance;
 mod control;
+mod latency;
 mod permissions;
 mod rrd;
 mod sandbox;
