@@ -72,7 +72,6 @@ pub fn emit(bench: &str, metric: &str, value: f64, unit: &str, bound: Option<f64
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     let result = match args.command {
         Command::Inventory(a) => inventory::run(a).await,

@@ -29,8 +29,6 @@ use crate::settings::{Settings, UsageError};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // reqwest is built without a default crypto provider: pick ring, once, before any TLS.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -13,7 +13,6 @@ use pvekit::{Client, ResourceType};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = common::config_from_env()?;
     let client = Client::connect(&config).await?;
     println!(

@@ -17,7 +17,6 @@ use pvekit::{Client, NodePool};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut args = std::env::args().skip(1);
     let (Some(node), Some(vmid)) = (args.next(), args.next()) else {
         return Err("usage: container_logs NODE VMID [UNIT]...".into());

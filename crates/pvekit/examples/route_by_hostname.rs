@@ -17,7 +17,6 @@ use pvekit::{Client, Inventory, InventoryEvent, InventoryOptions, RESOURCE_POLL_
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut args = std::env::args().skip(1);
     let host = args
         .next()
