@@ -34,8 +34,8 @@
 
 use std::sync::Arc;
 
-use crate::api::AppState;
 use crate::model::scenario::{ScenarioGuest, ScenarioNode};
+use crate::state::AppState;
 
 /// Why a change to the running cluster was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -104,6 +104,7 @@ mod latency;
 mod model;
 mod record;
 pub mod rules;
+mod state;
 mod term;
 
 use std::net::SocketAddr;
@@ -320,7 +321,7 @@ pub struct RunningSim {
     info: SimInfo,
     addr: SocketAddr,
     ca_pem: String,
-    state: Arc<api::AppState>,
+    state: Arc<state::AppState>,
     handle: axum_server::Handle<SocketAddr>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -419,7 +420,7 @@ impl Simulator {
         let state_dir = term::sandbox::StateDir::create(opts.state_dir.clone())?;
         let terminals = term::Terminals::new(state_dir, clock.now_ms());
 
-        let state = Arc::new(api::AppState {
+        let state = Arc::new(state::AppState {
             model: RwLock::new(model),
             auth: auth::Auth::new(
                 username.clone(),

@@ -13,8 +13,7 @@ pub mod params;
 mod handlers;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::ws::WebSocketUpgrade;
@@ -23,68 +22,14 @@ use axum::http::{HeaderMap, Method, Response};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use crate::auth::Auth;
-use crate::clock::Clock;
 use crate::error::{ApiError, AuthFailure, json_response};
-use crate::model::Model;
-use crate::record::{Recorder, redact};
-use crate::rules::{self, EndpointRule, Permission};
+use crate::record::redact;
+use crate::rules::{self, Permission};
+use crate::state::AppState;
 use crate::{RecordedRequest, Rejection};
 
 /// Largest POST/PUT body pveproxy accepts.
 const MAX_BODY: usize = 512 * 1024;
-
-/// Everything a request handler needs.
-pub(crate) struct AppState {
-    pub model: RwLock<Model>,
-    pub auth: Auth,
-    pub clock: Arc<Clock>,
-    pub rules: Vec<EndpointRule>,
-    pub recorder: Recorder,
-    /// The delay added before every answer.
-    pub latency: crate::latency::Latency,
-    pub auth_failure_delay: Duration,
-    /// Delay before a terminal's `OK`.
-    pub terminal_ok_delay: Duration,
-    pub strict: bool,
-    /// How long guest tasks run by default.
-    pub task_duration: Duration,
-    /// The node certificate's fingerprint (shown in GET /nodes).
-    pub fingerprint: String,
-    /// Terminal sessions, their sandboxes and the state directory.
-    pub terminals: crate::term::Terminals,
-    /// While non-zero, `POST /access/ticket` answers this HTTP status (a test's stand-in
-    /// for a cluster that cannot sign tickets for a while).
-    pub login_outage: std::sync::atomic::AtomicU16,
-}
-
-impl AppState {
-    /// Reads the model (a poisoned lock still holds a consistent model: writers never panic
-    /// half-way through an update).
-    pub fn model(&self) -> std::sync::RwLockReadGuard<'_, Model> {
-        self.model.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Writes the model (see [`AppState::model`] about poisoning).
-    pub fn model_mut(&self) -> std::sync::RwLockWriteGuard<'_, Model> {
-        self.model.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Finishes the tasks whose end the clock has passed; every request does this first, so
-    /// what it reads is consistent with the clock.
-    pub fn settle(&self) {
-        let now_ms = self.clock.now_ms();
-        self.terminals.expire(self);
-        if self.model().tasks.has_due(now_ms) {
-            self.model_mut().settle(now_ms);
-        }
-    }
-
-    /// The default task duration in milliseconds.
-    pub fn task_ms(&self) -> i64 {
-        i64::try_from(self.task_duration.as_millis()).unwrap_or(i64::MAX / 4)
-    }
-}
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]

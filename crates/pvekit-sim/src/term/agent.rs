@@ -52,8 +52,8 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::journal::{self, Query, Source};
 use super::sandbox::{CtInfo, PATH, Sandbox, kill_tree};
-use crate::api::AppState;
 use crate::model::Kind;
+use crate::state::AppState;
 
 /// Most arguments of one request.
 pub(crate) const MAX_ARGS: usize = 65_536;

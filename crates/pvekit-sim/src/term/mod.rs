@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The termproxy port range.
 pub(crate) const PORTS: std::ops::RangeInclusive<u16> = 5900..=5999;

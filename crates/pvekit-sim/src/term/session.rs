@@ -18,8 +18,8 @@ use super::agent::{Scope, ct_info};
 use super::protocol::{Event, Parser};
 use super::sandbox::{PATH, Sandbox, kill_tree};
 use super::{CONNECT_TIMEOUT, Pending, Target};
-use crate::api::AppState;
 use crate::model::Kind;
+use crate::state::AppState;
 
 /// Largest frame pveproxy forwards (and accepts).
 pub(crate) const MAX_FRAME: usize = 128 * 1024;
