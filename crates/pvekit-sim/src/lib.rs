@@ -34,9 +34,10 @@
 //!   size and CPU time, and no host files but `/usr` (read-only) and the state directory. The
 //!   simulator writes into the roots once per run and never through a symlink. Details in the
 //!   `term::sandbox` and `term::agent` module docs.
-//! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] is the
-//!   simulator's hand-written table; [`conformance::SchemaSet`] reads the official schema file
-//!   and checks requests and responses against it.
+//! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] gives the
+//!   rules of the simulator's hand-written route table (one entry per method: its rule and its
+//!   handler); [`conformance::SchemaSet`] reads the official schema file and checks requests
+//!   and responses against it.
 //!
 //! # Where it differs from a real node
 //!
@@ -121,10 +122,13 @@ pub use model::scenario::{
     ScenarioNode, ScenarioToken, ScenarioUser,
 };
 
-/// The simulator's hand-written parameter table (every method it knows), for conformance
-/// checks against the official schema.
+/// The rules of the simulator's hand-written route table (every method it knows), for
+/// conformance checks against the official schema.
 pub fn endpoint_rules() -> Vec<rules::EndpointRule> {
-    api::params::endpoints()
+    api::routes::table()
+        .iter()
+        .map(|r| r.rule.clone())
+        .collect()
 }
 
 /// How to start a simulator. Its `Debug` output leaves out the password and the secret.
@@ -430,7 +434,6 @@ impl Simulator {
             )
             .with_users(users),
             clock,
-            rules: api::params::endpoints(),
             recorder: record::Recorder::default(),
             latency: latency::Latency::new(opts.latency),
             auth_failure_delay: opts.auth_failure_delay,

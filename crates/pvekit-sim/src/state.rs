@@ -12,14 +12,12 @@ use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::model::Model;
 use crate::record::Recorder;
-use crate::rules::EndpointRule;
 
 /// Everything a request handler needs.
 pub(crate) struct AppState {
     pub model: RwLock<Model>,
     pub auth: Auth,
     pub clock: Arc<Clock>,
-    pub rules: Vec<EndpointRule>,
     pub recorder: Recorder,
     /// The delay added before every answer.
     pub latency: crate::latency::Latency,

@@ -3,14 +3,19 @@
 //! 1. Latency (accurate, see [`crate::latency`]), then the `/api2/json` prefix and body limits.
 //! 2. Authentication: ticket cookie (or `Authorization: PVEAuthCookie=`), API token, CSRF token
 //!    on writes with ticket auth. Failures are 401 with an empty body.
-//! 3. Routing by method and path: unknown ones are 501 `Method 'GET /foo' not implemented`.
+//! 3. Routing by method and path in the one route table ([`routes`]): unknown ones are 501
+//!    `Method 'GET /foo' not implemented`.
 //! 4. Parameters: query (GET/DELETE) or query over form/JSON body (POST/PUT), `_dc` dropped,
-//!    path placeholders merged, then validated against [`params`].
-//! 5. The handler, whose errors carry a JSON body and a reason phrase.
-
-pub mod params;
+//!    path placeholders merged; the route's token restriction and permission are checked,
+//!    then the parameters are validated against the route's rule.
+//! 5. The route's handler (after the tasks that are due have finished), whose errors carry a
+//!    JSON body and a reason phrase.
+//!
+//! The state every request works on is [`crate::state::AppState`].
 
 mod handlers;
+mod params;
+pub(crate) mod routes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +29,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, AuthFailure, json_response};
 use crate::record::redact;
-use crate::rules::{self, Permission};
+use crate::rules::{self, EndpointRule, Permission};
 use crate::state::AppState;
 use crate::{RecordedRequest, Rejection};
 
@@ -45,6 +50,8 @@ pub(crate) enum Identity {
 /// The decoded request as handlers see it.
 pub(crate) struct Call<'a> {
     pub state: &'a AppState,
+    /// The rule of the route called.
+    pub rule: &'a EndpointRule,
     /// The caller; tasks record it as their user.
     pub identity: Identity,
     /// Query, body and path parameters, validated.
@@ -403,12 +410,13 @@ fn process(
     };
 
     // Routing.
-    let Some((rule, path_params)) = rules::find(&st.rules, method.as_str(), rel) else {
+    let Some((route, path_params)) = routes::find(method.as_str(), rel) else {
         return (
             Outcome::Error(ApiError::not_implemented(method.as_str(), rel)),
             body_record,
         );
     };
+    let rule = &route.rule;
 
     // Parameters: body, then query over it, then path placeholders.
     let mut params: BTreeMap<String, Value> = BTreeMap::new();
@@ -459,10 +467,14 @@ fn process(
 
     let call = Call {
         state: st,
+        rule,
         identity,
         params,
     };
-    let outcome = match handlers::dispatch(&call, rule, rel) {
+    // Tasks whose end has come finish first, so the handler reads a state consistent with
+    // the clock.
+    st.settle();
+    let outcome = match (route.handler)(&call) {
         Ok(v) => Outcome::Data(v),
         Err(e) => Outcome::Error(e),
     };

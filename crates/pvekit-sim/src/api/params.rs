@@ -1,56 +1,55 @@
-//! The simulator's parameter table, written by hand from the Proxmox VE API schema.
-//!
-//! Every method the simulator knows has an entry, including those whose handlers still answer
-//! 501: their parameters are validated exactly like the real server's, so a client that sends
-//! something Proxmox VE would refuse is refused here too. The conformance test compares this
-//! table with the official schema file at run time.
+//! The vocabulary of the route table's parameter rules ([`super::routes`]), written by hand
+//! from the Proxmox VE API schema: a shorthand builder for one parameter ([`P`], [`s`],
+//! [`int`], [`num`], [`b`]), the common `node` and `vmid` parameters, an endpoint's rule
+//! ([`ep`], [`proxied`]) with the permission its path implies ([`permission`]), and the long
+//! LXC config key list.
 
 use crate::rules::{EndpointRule, KeyRule, ParamFormat, ParamRule, ParamType, Permission};
 
 /// Builder shorthand for one parameter.
-struct P(ParamRule);
+pub(super) struct P(pub(super) ParamRule);
 
-fn s(name: &str) -> P {
+pub(super) fn s(name: &str) -> P {
     P(ParamRule::new(name, ParamType::String))
 }
-fn int(name: &str) -> P {
+pub(super) fn int(name: &str) -> P {
     P(ParamRule::new(name, ParamType::Integer))
 }
-fn num(name: &str) -> P {
+pub(super) fn num(name: &str) -> P {
     P(ParamRule::new(name, ParamType::Number))
 }
-fn b(name: &str) -> P {
+pub(super) fn b(name: &str) -> P {
     P(ParamRule::new(name, ParamType::Boolean).optional())
 }
 
 impl P {
-    fn opt(mut self) -> P {
+    pub(super) fn opt(mut self) -> P {
         self.0.optional = true;
         self
     }
-    fn min(mut self, v: f64) -> P {
+    pub(super) fn min(mut self, v: f64) -> P {
         self.0.minimum = Some(v);
         self
     }
-    fn max(mut self, v: f64) -> P {
+    pub(super) fn max(mut self, v: f64) -> P {
         self.0.maximum = Some(v);
         self
     }
-    fn len(mut self, v: u64) -> P {
+    pub(super) fn len(mut self, v: u64) -> P {
         self.0.max_length = Some(v);
         self
     }
-    fn en(mut self, values: &[&str]) -> P {
+    pub(super) fn en(mut self, values: &[&str]) -> P {
         self.0.enum_values = Some(values.iter().map(|v| v.to_string()).collect());
         self
     }
-    fn fmt(mut self, f: &str) -> P {
+    pub(super) fn fmt(mut self, f: &str) -> P {
         self.0.format = Some(ParamFormat::Named(f.to_string()));
         self
     }
     /// A property string; keys are `name`, `name?` (optional) or `name*` (optional default key)
     /// and `name!` (required default key).
-    fn keys(mut self, keys: &[&str]) -> P {
+    pub(super) fn keys(mut self, keys: &[&str]) -> P {
         let keys = keys
             .iter()
             .map(|k| {
@@ -73,15 +72,15 @@ impl P {
         self.0.format = Some(ParamFormat::PropertyString(keys));
         self
     }
-    fn pattern(mut self, p: &str) -> P {
+    pub(super) fn pattern(mut self, p: &str) -> P {
         self.0.pattern = Some(p.to_string());
         self
     }
-    fn requires(mut self, other: &str) -> P {
+    pub(super) fn requires(mut self, other: &str) -> P {
         self.0.requires = Some(other.to_string());
         self
     }
-    fn indexed(mut self, count: u32) -> P {
+    pub(super) fn indexed(mut self, count: u32) -> P {
         self.0.index_count = Some(count);
         self
     }
@@ -94,14 +93,14 @@ impl ParamRule {
     }
 }
 
-fn node() -> P {
+pub(super) fn node() -> P {
     s("node").fmt("pve-node")
 }
-fn vmid() -> P {
+pub(super) fn vmid() -> P {
     int("vmid").min(100.0).max(999_999_999.0).fmt("pve-vmid")
 }
 
-fn ep(method: &str, path: &str, params: Vec<P>) -> EndpointRule {
+pub(super) fn ep(method: &str, path: &str, params: Vec<P>) -> EndpointRule {
     EndpointRule {
         method: method.to_string(),
         path: path.to_string(),
@@ -152,13 +151,13 @@ fn permission(method: &str, path: &str) -> Permission {
     }
 }
 
-fn proxied(mut e: EndpointRule) -> EndpointRule {
+pub(super) fn proxied(mut e: EndpointRule) -> EndpointRule {
     e.proxy_to_node = true;
     e
 }
 
 /// The LXC config keys (PUT /nodes/{node}/lxc/{vmid}/config), without node/vmid.
-fn lxc_config_params() -> Vec<P> {
+pub(super) fn lxc_config_params() -> Vec<P> {
     vec![
         s("arch").opt().en(&["amd64", "i386", "arm64", "armhf", "riscv32", "riscv64"]),
         s("cmode").opt().en(&["shell", "console", "tty"]),
@@ -260,257 +259,8 @@ fn lxc_config_params() -> Vec<P> {
     ]
 }
 
-fn with_node_vmid(mut rest: Vec<P>) -> Vec<P> {
+pub(super) fn with_node_vmid(mut rest: Vec<P>) -> Vec<P> {
     rest.push(node());
     rest.push(vmid());
     rest
-}
-
-/// Every API method the simulator knows, with its parameter rules.
-pub fn endpoints() -> Vec<EndpointRule> {
-    let lxc = "/nodes/{node}/lxc/{vmid}";
-    let qemu = "/nodes/{node}/qemu/{vmid}";
-    let mut v = vec![
-        ep("GET", "/version", vec![]),
-        ep("GET", "/access/ticket", vec![]),
-        EndpointRule {
-            allow_token: false,
-            ..ep(
-                "POST",
-                "/access/ticket",
-                vec![
-                    b("new-format"),
-                    s("otp").opt(),
-                    s("password"),
-                    s("path").opt().len(64).requires("privs"),
-                    s("privs")
-                        .opt()
-                        .len(64)
-                        .fmt("pve-priv-list")
-                        .requires("path"),
-                    s("realm").opt().len(32).fmt("pve-realm"),
-                    s("tfa-challenge").opt(),
-                    s("username").len(64),
-                ],
-            )
-        },
-        ep("GET", "/cluster/status", vec![]),
-        ep(
-            "GET",
-            "/cluster/resources",
-            vec![s("type").opt().en(&["vm", "storage", "node", "sdn"])],
-        ),
-        ep("GET", "/nodes", vec![]),
-        proxied(ep("GET", "/nodes/{node}/status", vec![node()])),
-        ep(
-            "POST",
-            "/nodes/{node}/termproxy",
-            vec![
-                s("cmd").opt().en(&["ceph_install", "login", "upgrade"]),
-                s("cmd-opts").opt().requires("cmd"),
-                node(),
-            ],
-        ),
-        ep(
-            "GET",
-            "/nodes/{node}/vncwebsocket",
-            vec![
-                node(),
-                int("port").min(5900.0).max(5999.0),
-                s("vncticket").len(512),
-            ],
-        ),
-        // Not in the schema subset: an extension, with pve-manager's PVE/API2/Nodes.pm
-        // `journal` as its source (proxyto node, Sys.Syslog).
-        proxied(ep(
-            "GET",
-            "/nodes/{node}/journal",
-            vec![
-                s("endcursor").opt(),
-                int("lastentries").opt().min(0.0),
-                node(),
-                int("since").opt().min(0.0),
-                s("startcursor").opt(),
-                int("until").opt().min(0.0),
-            ],
-        )),
-        proxied(ep("GET", "/nodes/{node}/lxc", vec![node()])),
-        proxied(ep(
-            "GET",
-            &format!("{lxc}/status/current"),
-            with_node_vmid(vec![]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{lxc}/status/start"),
-            with_node_vmid(vec![b("debug"), b("skiplock")]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{lxc}/status/stop"),
-            with_node_vmid(vec![b("overrule-shutdown"), b("skiplock")]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{lxc}/status/shutdown"),
-            with_node_vmid(vec![b("forceStop"), int("timeout").opt().min(0.0)]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{lxc}/status/suspend"),
-            with_node_vmid(vec![]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{lxc}/status/resume"),
-            with_node_vmid(vec![]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{lxc}/status/reboot"),
-            with_node_vmid(vec![int("timeout").opt().min(0.0)]),
-        )),
-        proxied(ep(
-            "GET",
-            &format!("{lxc}/config"),
-            with_node_vmid(vec![
-                b("current"),
-                s("snapshot").opt().len(40).fmt("pve-configid"),
-            ]),
-        )),
-        proxied(ep(
-            "PUT",
-            &format!("{lxc}/config"),
-            with_node_vmid(lxc_config_params()),
-        )),
-        proxied(ep(
-            "GET",
-            &format!("{lxc}/interfaces"),
-            with_node_vmid(vec![]),
-        )),
-        ep("POST", &format!("{lxc}/termproxy"), with_node_vmid(vec![])),
-        ep(
-            "GET",
-            &format!("{lxc}/vncwebsocket"),
-            with_node_vmid(vec![
-                int("port").min(5900.0).max(5999.0),
-                s("vncticket").len(512),
-            ]),
-        ),
-        ep(
-            "GET",
-            &format!("{lxc}/rrddata"),
-            with_node_vmid(vec![
-                s("cf").opt().en(&["AVERAGE", "MAX"]),
-                s("timeframe").en(&["hour", "day", "week", "month", "year"]),
-            ]),
-        ),
-        proxied(ep(
-            "GET",
-            "/nodes/{node}/tasks/{upid}/status",
-            vec![node(), s("upid")],
-        )),
-        proxied(ep(
-            "GET",
-            "/nodes/{node}/tasks/{upid}/log",
-            vec![
-                b("download"),
-                int("limit").opt().min(0.0),
-                node(),
-                int("start").opt().min(0.0),
-                s("upid"),
-            ],
-        )),
-        proxied(ep("GET", "/nodes/{node}/qemu", vec![b("full"), node()])),
-        proxied(ep(
-            "GET",
-            &format!("{qemu}/status/current"),
-            with_node_vmid(vec![]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{qemu}/status/start"),
-            with_node_vmid(vec![
-                s("force-cpu").opt(),
-                s("machine").opt().keys(&[
-                    "aw-bits?",
-                    "enable-s3?",
-                    "enable-s4?",
-                    "type*",
-                    "viommu?",
-                ]),
-                s("migratedfrom").opt().fmt("pve-node"),
-                s("migration_network").opt().fmt("CIDR"),
-                s("migration_type").opt().en(&["secure", "insecure"]),
-                s("nets-host-mtu")
-                    .opt()
-                    .pattern("net\\d+=\\d+(,net\\d+=\\d+)*"),
-                b("skiplock"),
-                s("stateuri").opt().len(128),
-                s("targetstorage").opt().fmt("storage-pair-list"),
-                int("timeout").opt().min(0.0),
-                b("with-conntrack-state"),
-            ]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{qemu}/status/shutdown"),
-            with_node_vmid(vec![
-                b("forceStop"),
-                b("keepActive"),
-                b("skiplock"),
-                int("timeout").opt().min(0.0),
-            ]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{qemu}/status/stop"),
-            with_node_vmid(vec![
-                b("keepActive"),
-                s("migratedfrom").opt().fmt("pve-node"),
-                b("overrule-shutdown"),
-                b("skiplock"),
-                int("timeout").opt().min(0.0),
-            ]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{qemu}/status/suspend"),
-            with_node_vmid(vec![
-                b("skiplock"),
-                s("statestorage")
-                    .opt()
-                    .fmt("pve-storage-id")
-                    .requires("todisk"),
-                b("todisk"),
-            ]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{qemu}/status/resume"),
-            with_node_vmid(vec![b("nocheck"), b("skiplock")]),
-        )),
-        proxied(ep(
-            "POST",
-            &format!("{qemu}/status/reboot"),
-            with_node_vmid(vec![int("timeout").opt().min(0.0)]),
-        )),
-        proxied(ep(
-            "GET",
-            &format!("{qemu}/config"),
-            with_node_vmid(vec![
-                b("current"),
-                s("snapshot").opt().len(40).fmt("pve-configid"),
-            ]),
-        )),
-        proxied(ep(
-            "GET",
-            &format!("{qemu}/agent/network-get-interfaces"),
-            with_node_vmid(vec![]),
-        )),
-    ];
-    for e in &mut v {
-        e.params.sort_by(|a, b| a.name.cmp(&b.name));
-    }
-    v
 }

@@ -23,19 +23,6 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    /// The action named by the last path segment.
-    pub fn parse(s: &str) -> Option<Action> {
-        Some(match s {
-            "start" => Action::Start,
-            "stop" => Action::Stop,
-            "shutdown" => Action::Shutdown,
-            "suspend" => Action::Suspend,
-            "resume" => Action::Resume,
-            "reboot" => Action::Reboot,
-            _ => return None,
-        })
-    }
-
     /// The worker type written into the UPID.
     pub fn worker(self, kind: Kind, todisk: bool) -> &'static str {
         match (kind, self) {

@@ -76,7 +76,7 @@ fn normalize_path(path: &str) -> Option<String> {
 }
 
 /// Creates (or renews) a ticket.
-pub(super) fn create_ticket(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn create_ticket(call: &Call<'_>) -> Result<Value, ApiError> {
     let st = call.state;
     let outage = st.login_outage.load(std::sync::atomic::Ordering::Relaxed);
     if outage != 0 {

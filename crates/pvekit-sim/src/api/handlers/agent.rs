@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::model::{Kind, counters, net};
 
 /// The agent's `network-get-interfaces` reply, or the error of an unavailable agent.
-pub(super) fn network_get_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn network_get_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
     let vmid = call.vmid()?;

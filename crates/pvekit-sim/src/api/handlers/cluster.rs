@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::model::{Guest, Kind, Model, Node, counters};
 
 /// Cluster item (when clustered) plus one item per node.
-pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let mut out = Vec::with_capacity(model.nodes.len() + 1);
     match &model.cluster_name {
@@ -156,7 +156,7 @@ fn storage_items(call: &Call<'_>, model: &Model, out: &mut Vec<Value>) {
 /// All resources, or those of one type (`vm`, `node`, `storage`, `sdn`), as far as the
 /// caller may see them: guests with VM.Audit, storages with Datastore.Audit, network zones
 /// with SDN.Audit; nodes always, their figures with Sys.Audit.
-pub(super) fn resources(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn resources(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let now = call.state.clock.now_f64();
     let filter = call.str("type");

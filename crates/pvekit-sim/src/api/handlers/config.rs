@@ -13,7 +13,6 @@ use crate::api::Call;
 use crate::error::ApiError;
 use crate::model::counters::mix;
 use crate::model::{Guest, Kind, net};
-use crate::rules::EndpointRule;
 
 /// LXC config keys whose schema type is integer.
 const LXC_INT_KEYS: &[&str] = &["cores", "cpuunits", "memory", "swap", "tty"];
@@ -108,11 +107,11 @@ fn config(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
     Ok(Value::Object(m))
 }
 
-pub(super) fn lxc_config(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn lxc_config(call: &Call<'_>) -> Result<Value, ApiError> {
     config(call, Kind::Lxc)
 }
 
-pub(super) fn qemu_config(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn qemu_config(call: &Call<'_>) -> Result<Value, ApiError> {
     config(call, Kind::Qemu)
 }
 
@@ -291,7 +290,8 @@ fn features_change(old: Option<&str>, new: Option<&str>) -> FeaturesChange {
 }
 
 /// PUT /nodes/{node}/lxc/{vmid}/config: sets and deletes options; answers `null`.
-pub(super) fn lxc_update(call: &Call<'_>, rule: &EndpointRule) -> Result<Value, ApiError> {
+pub(crate) fn lxc_update(call: &Call<'_>) -> Result<Value, ApiError> {
+    let rule = call.rule;
     let node = call.node()?;
     let vmid = call.vmid()?;
     let wanted_digest = call.str("digest");

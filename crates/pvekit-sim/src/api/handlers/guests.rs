@@ -110,24 +110,24 @@ fn current(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
     Ok(Value::Object(m))
 }
 
-pub(super) fn lxc_list(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn lxc_list(call: &Call<'_>) -> Result<Value, ApiError> {
     list(call, Kind::Lxc)
 }
 
-pub(super) fn qemu_list(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn qemu_list(call: &Call<'_>) -> Result<Value, ApiError> {
     list(call, Kind::Qemu)
 }
 
-pub(super) fn lxc_current(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn lxc_current(call: &Call<'_>) -> Result<Value, ApiError> {
     current(call, Kind::Lxc)
 }
 
-pub(super) fn qemu_current(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn qemu_current(call: &Call<'_>) -> Result<Value, ApiError> {
     current(call, Kind::Qemu)
 }
 
 /// `ip a` inside a running container; `null` when stopped.
-pub(super) fn lxc_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn lxc_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
     let g = model.guest_on(&node.name, call.vmid()?, Kind::Lxc)?;

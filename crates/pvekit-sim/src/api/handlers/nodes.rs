@@ -16,7 +16,7 @@ fn fake_fingerprint(seed: u64) -> String {
 }
 
 /// Node list; the figures only of nodes the caller has Sys.Audit on.
-pub(super) fn list(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn list(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let now = call.state.clock.now_f64();
     let out = model
@@ -49,7 +49,7 @@ pub(super) fn list(call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// Node status: uptime, load, memory, kernel, CPU info, versions.
-pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
     let s = counters::node(node, call.state.clock.now_f64());

@@ -14,9 +14,7 @@ use crate::model::power::{self, Action, ActionParams};
 const ROOT: &str = "root@pam";
 
 /// Runs a power action and answers its UPID.
-pub(super) fn action(call: &Call<'_>, kind: Kind, rel: &str) -> Result<Value, ApiError> {
-    let name = rel.rsplit('/').next().unwrap_or("");
-    let action = Action::parse(name).ok_or_else(|| ApiError::not_implemented("POST", rel))?;
+pub(crate) fn action(call: &Call<'_>, kind: Kind, action: Action) -> Result<Value, ApiError> {
     // Root-only options are refused before anything else (a token is not root@pam).
     if call.auth_id() != ROOT
         && let Some(p) = action

@@ -100,7 +100,7 @@ fn slot(g: &Guest, host_cpus: u32, end: i64, reso: i64, max: bool) -> Map<String
 }
 
 /// The guest's RRD slots for the time frame.
-pub(super) fn lxc_rrddata(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn lxc_rrddata(call: &Call<'_>) -> Result<Value, ApiError> {
     // Not proxied: every node holds every guest's RRD file, and the node name is not checked.
     let model = call.state.model();
     let vmid = call.vmid()?;

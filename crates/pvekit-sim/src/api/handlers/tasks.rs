@@ -42,7 +42,7 @@ fn find<'a>(tasks: &'a crate::model::tasks::Tasks, text: &str, node: &str) -> Op
 }
 
 /// Task status: the decoded UPID, `status` and, once stopped, `exitstatus`.
-pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
     // Proxied to the node first; the handler there decodes the UPID.
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
@@ -73,7 +73,7 @@ pub(super) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// Task log lines `{n, t}` from `start`, at most `limit` (0 = all), with `total`.
-pub(super) fn log(call: &Call<'_>) -> Result<Reply, ApiError> {
+pub(crate) fn log(call: &Call<'_>) -> Result<Reply, ApiError> {
     // Proxied to the node first; the handler there decodes the UPID and checks the owner.
     call.state.model().reachable_node(&call.node()?)?;
     let (text, parsed) = upid(call)?;

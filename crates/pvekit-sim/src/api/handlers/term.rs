@@ -11,7 +11,7 @@ use crate::term::journal::{self, Source};
 
 /// POST /nodes/{node}/termproxy: root@pam with a ticket gets `login -f root` (or the
 /// `upgrade`/`ceph_install` command), every other identity, tokens included, `/bin/login`.
-pub(super) fn node_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn node_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
     let node = call.node()?;
     call.state.model().reachable_node(&node)?;
     let root_shell = call.identity == Identity::User("root@pam".into());
@@ -26,7 +26,7 @@ pub(super) fn node_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// POST /nodes/{node}/lxc/{vmid}/termproxy: the container's console.
-pub(super) fn lxc_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn lxc_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
     let node = call.node()?;
     let vmid = call.vmid()?;
     {
@@ -45,7 +45,7 @@ pub(super) fn lxc_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
 
 /// GET .../vncwebsocket: checks the VNC ticket for (caller, path, port) and answers
 /// `{port}`; with an `Upgrade: websocket` request the caller then switches protocols.
-pub(super) fn vncwebsocket(call: &Call<'_>, kind: Option<Kind>) -> Result<Value, ApiError> {
+pub(crate) fn vncwebsocket(call: &Call<'_>, kind: Option<Kind>) -> Result<Value, ApiError> {
     let node = call.node()?;
     let path = match kind {
         None => {
@@ -83,7 +83,7 @@ pub(super) fn vncwebsocket(call: &Call<'_>, kind: Option<Kind>) -> Result<Value,
 /// GET /nodes/{node}/journal (pve-manager Nodes.pm; not in the schema subset): the node's
 /// synthetic journal as mini-journalreader prints it, the first and last lines being the
 /// cursors of the first and last entry.
-pub(super) fn journal(call: &Call<'_>) -> Result<Value, ApiError> {
+pub(crate) fn journal(call: &Call<'_>) -> Result<Value, ApiError> {
     let node = call.node()?;
     let seed = call.state.model().reachable_node(&node)?.seed;
     // pve-manager passes each bound to mini-journalreader only when it is true in Perl, so
