@@ -105,6 +105,7 @@ mod latency;
 mod model;
 mod record;
 pub mod rules;
+mod start;
 mod state;
 mod term;
 
@@ -340,99 +341,27 @@ impl std::fmt::Debug for RunningSim {
 }
 
 impl Simulator {
-    /// Generates (or loads) the cluster, creates the certificate, binds and starts serving.
-    /// Returns once the server accepts connections.
+    /// Generates (or loads) the cluster, sets up the credentials, creates the certificate and
+    /// the terminals' state directory, binds and starts serving (the steps of the `start`
+    /// module). Returns once the server accepts connections.
     ///
     /// # Errors
     /// [`SimError::Scenario`] for an unreadable or invalid scenario, [`SimError::Bind`] when the
     /// address cannot be bound, [`SimError::Startup`] for bad credentials options or TLS set-up.
     pub async fn start(opts: SimOptions) -> Result<RunningSim, SimError> {
         let clock = Arc::new(clock::Clock::default());
-        let now = clock.now();
-        let scenario = if let Some(s) = &opts.scenario_inline {
-            Some((s.clone(), PathBuf::from("<inline>")))
-        } else if let Some(path) = &opts.scenario {
-            let text = std::fs::read_to_string(path).map_err(|e| SimError::Scenario {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            let s = Scenario::from_yaml(&text).map_err(|message| SimError::Scenario {
-                path: path.clone(),
-                message,
-            })?;
-            Some((s, path.clone()))
-        } else {
-            None
-        };
-        let (model, users) = match scenario {
-            Some((s, path)) => (
-                s.to_model(opts.seed, now)
-                    .map_err(|message| SimError::Scenario { path, message })?,
-                s.users,
-            ),
-            None => (
-                model::generate::generate(opts.seed, opts.nodes, opts.containers, opts.vms, now),
-                Vec::new(),
-            ),
-        };
-
-        let username = opts
-            .username
-            .clone()
-            .unwrap_or_else(|| "root@pam".to_string());
-        let user: pvekit_core::AuthId = username
-            .parse()
-            .map_err(|e| SimError::Startup(format!("username: {e}")))?;
-        if user.is_token() {
-            return Err(SimError::Startup(format!(
-                "username '{username}' is a token id"
-            )));
-        }
-        let token_id = opts
-            .token_id
-            .clone()
-            .unwrap_or_else(|| format!("{username}!pvekit"));
-        pvekit_core::AuthId::parse_token(&token_id)
-            .map_err(|e| SimError::Startup(format!("token id: {e}")))?;
-        let password = opts.password.clone().unwrap_or_else(|| {
-            auth::random_bytes::<12>()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        });
-        let secret = opts.secret.clone().unwrap_or_else(auth::random_uuid);
-
-        let local_name = model.nodes[model.local].name.clone();
-        let unique = auth::random_uuid();
-        let identity = cert::generate(&local_name, &unique)?;
+        let (model, users) = start::model(&opts, clock.now())?;
+        let creds = start::credentials(&opts)?;
+        let auth = start::auth(&creds, users);
+        let identity = cert::generate(&model.nodes[model.local].name, &auth::random_uuid())?;
         let fingerprint = identity.fingerprint.to_string();
-
-        let listener =
-            std::net::TcpListener::bind(opts.listen).map_err(|source| SimError::Bind {
-                addr: opts.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind {
-            addr: opts.listen,
-            source,
-        })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| SimError::Startup(format!("listener: {e}")))?;
-
-        // The terminal side: the state directory (the agent's sockets come with the roots).
-        let state_dir = term::sandbox::StateDir::create(opts.state_dir.clone())?;
-        let terminals = term::Terminals::new(state_dir, clock.now_ms());
+        let (listener, addr) = start::bind(opts.listen)?;
+        // After the bind: a simulator that cannot listen writes nothing into a state directory.
+        let terminals = start::terminals(&opts, clock.now_ms())?;
 
         let state = Arc::new(state::AppState {
             model: RwLock::new(model),
-            auth: auth::Auth::new(
-                username.clone(),
-                password.clone(),
-                token_id.clone(),
-                secret.clone(),
-            )
-            .with_users(users),
+            auth,
             clock,
             recorder: record::Recorder::default(),
             latency: latency::Latency::new(opts.latency),
@@ -444,37 +373,14 @@ impl Simulator {
             terminals,
             login_outage: Default::default(),
         });
-        let app = axum::Router::new()
-            .fallback(api::serve)
-            .with_state(state.clone());
-        let handle = axum_server::Handle::new();
-        let tls = axum_server::tls_rustls::RustlsConfig::from_config(identity.server_config);
-        let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
-            .map_err(|e| SimError::Startup(format!("server: {e}")))?
-            // Answers go out at once, as pveproxy's do: no Nagle delay against delayed ACKs.
-            .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
-            .handle(handle.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = server.serve(app.into_make_service()).await {
-                tracing::error!(error = %e, "pvekit-sim server stopped");
-            }
-        });
-        if handle.listening().await.is_none() {
-            return Err(SimError::Startup("server did not start listening".into()));
-        }
-        // The address it really listens on: with 0.0.0.0 that is every address, not just
-        // loopback (pvekit sim warns about that).
-        let host = match addr.ip() {
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        };
+        let (handle, task) = start::serve(listener, identity.server_config, state.clone()).await?;
         let info = SimInfo {
-            url: format!("https://{host}:{}", addr.port()),
+            url: start::url(addr),
             fingerprint,
-            username,
-            password,
-            token_id,
-            secret,
+            username: creds.username,
+            password: creds.password,
+            token_id: creds.token_id,
+            secret: creds.secret,
         };
         tracing::info!(url = %info.url, "pvekit-sim listening");
         Ok(RunningSim {
