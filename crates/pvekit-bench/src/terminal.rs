@@ -120,7 +120,10 @@ pub async fn journal(a: JournalArgs) -> anyhow::Result<()> {
     let sim = ChildSim::start(&small_sim()).await?;
     let client = Client::connect(&sim.config()?).await?;
     let node = client.nodes().into_iter().next().context("no node")?;
-    let mut stream = node.journal(&["pvekit-flood".to_string()], 0, true).await?;
+    let options = pvekit::JournalOptions::last(0)
+        .unit("pvekit-flood")
+        .follow();
+    let mut stream = node.journal(&options).await?;
     let window = Duration::from_secs_f64(a.seconds.max(0.5));
     let start = Instant::now();
     let mut lines = 0u64;

@@ -13,6 +13,7 @@ mod common;
 
 use std::io::Write;
 
+use futures_util::StreamExt;
 use pvekit::{Client, NodePool};
 
 #[tokio::main]
@@ -30,7 +31,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The last 20 lines, then new ones as they come. Unit names are validated and quoted,
     // so they cannot inject shell syntax.
-    let mut journal = ct.journal(&units, 20, true).await?;
+    let options = pvekit::JournalOptions {
+        units,
+        ..pvekit::JournalOptions::last(20).follow()
+    };
+    let mut journal = ct.journal(&options).await?;
     let mut out = std::io::stdout().lock();
     loop {
         tokio::select! {

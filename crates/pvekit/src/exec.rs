@@ -5,9 +5,11 @@
 //! stream carries exactly what the command printed (no banner, prompt, echo or terminal
 //! translation) and ends with its exit status, which is read strictly.
 
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use pvekit_core::command::{self, Deframer, Framing, Runner};
 use pvekit_core::types::GuestKind;
 use tokio_tungstenite::tungstenite::Bytes;
@@ -22,7 +24,20 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// Terminal width for commands: wide, so tools that cut lines to the width do not.
 const COMMAND_COLS: u16 = 500;
 
-/// The output of a running command, then its exit status. Dropping it ends the command.
+/// The output of a running command, as a `Stream` of chunks; once it has ended,
+/// [`CommandStream::exit_status`] holds the command's exit status. Dropping it ends the
+/// command.
+///
+/// ```no_run
+/// # async fn demo(node: pvekit::Node) -> Result<(), pvekit::Error> {
+/// use futures_util::StreamExt;
+/// let mut cmd = node.command("apt-get -s upgrade").await?;
+/// while let Some(chunk) = cmd.next().await {
+///     print!("{}", String::from_utf8_lossy(&chunk?));
+/// }
+/// println!("exit status {:?}", cmd.exit_status());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct CommandStream {
     term: Terminal,
@@ -71,7 +86,7 @@ impl CommandStream {
             let mut early = Vec::new();
             let mut sent = false;
             while !s.deframer.started() {
-                match s.term.read().await {
+                match s.term.next().await {
                     Some(Ok(chunk)) => {
                         let d = s.deframer.push(&chunk);
                         early.extend(d.output);
@@ -107,50 +122,6 @@ impl CommandStream {
         Ok(s)
     }
 
-    /// The next output chunk; `None` when the command ended (see [`exit_status`]).
-    ///
-    /// [`exit_status`]: CommandStream::exit_status
-    pub async fn next(&mut self) -> Option<Result<Bytes>> {
-        if let Some(e) = self.early.take() {
-            return Some(Ok(e));
-        }
-        while !self.finished {
-            if self.status.is_some() {
-                self.finished = true;
-                break;
-            }
-            match self.term.read().await {
-                Some(Ok(chunk)) => {
-                    let d = self.deframer.push(&chunk);
-                    match d.status {
-                        Some(Ok(st)) => self.status = Some(st),
-                        Some(Err(message)) => {
-                            self.finished = true;
-                            return Some(Err(Error::Terminal { message }));
-                        }
-                        None => {}
-                    }
-                    if !d.output.is_empty() {
-                        return Some(Ok(Bytes::from(d.output)));
-                    }
-                }
-                Some(Err(e)) => {
-                    self.finished = true;
-                    return Some(Err(e));
-                }
-                None => {
-                    self.finished = true;
-                    if self.status.is_none() {
-                        return Some(Err(Error::Terminal {
-                            message: "the session ended before the command finished".into(),
-                        }));
-                    }
-                }
-            }
-        }
-        None
-    }
-
     /// The command's exit status, once the stream has ended.
     pub fn exit_status(&self) -> Option<i32> {
         self.status
@@ -162,7 +133,7 @@ impl CommandStream {
     /// The session broke before the command finished.
     pub async fn output(mut self) -> Result<(Vec<u8>, i32)> {
         let mut out = Vec::new();
-        while let Some(chunk) = self.next().await {
+        while let Some(chunk) = StreamExt::next(&mut self).await {
             out.extend_from_slice(&chunk?);
         }
         let status = self.status.ok_or_else(|| Error::Terminal {
@@ -170,13 +141,146 @@ impl CommandStream {
         })?;
         Ok((out, status))
     }
+}
 
-    /// The output as a `Stream`; dropping it ends the remote command.
-    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes>> {
-        futures_util::stream::unfold(
-            self,
-            |mut s| async move { s.next().await.map(|item| (item, s)) },
-        )
+/// What [`Node::journal`] and [`Guest::journal`] show: the last `lines` entries of the
+/// given units (every unit when none), then new ones while following.
+///
+/// ```
+/// let options = pvekit::JournalOptions::last(50).unit("nginx").follow();
+/// assert_eq!((options.lines, options.follow), (50, true));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalOptions {
+    /// Only these units (`-u`); every unit when empty.
+    pub units: Vec<String>,
+    /// How many entries of history first (default 100).
+    pub lines: usize,
+    /// Keep following new entries until the stream is dropped (default no).
+    pub follow: bool,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        JournalOptions::last(100)
+    }
+}
+
+impl JournalOptions {
+    /// The last `lines` entries of every unit, not following.
+    pub fn last(lines: usize) -> Self {
+        JournalOptions {
+            units: Vec::new(),
+            lines,
+            follow: false,
+        }
+    }
+
+    /// Adds a unit.
+    #[must_use]
+    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+        self.units.push(unit.into());
+        self
+    }
+
+    /// Follows new entries.
+    #[must_use]
+    pub fn follow(mut self) -> Self {
+        self.follow = true;
+        self
+    }
+}
+
+/// What [`Node::tail`] and [`Guest::tail`] show: the last `lines` lines of the files, then
+/// new ones while following (by name, across rotation: `tail -F`).
+///
+/// ```
+/// let options = pvekit::TailOptions::files(["/var/log/syslog"]).last(20).follow();
+/// assert_eq!(options.files, ["/var/log/syslog"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailOptions {
+    /// The files (at least one).
+    pub files: Vec<String>,
+    /// How many lines of each file first (default 100).
+    pub lines: usize,
+    /// Keep following until the stream is dropped (default no).
+    pub follow: bool,
+}
+
+impl TailOptions {
+    /// The last 100 lines of these files, not following.
+    pub fn files<S: Into<String>>(files: impl IntoIterator<Item = S>) -> Self {
+        TailOptions {
+            files: files.into_iter().map(Into::into).collect(),
+            lines: 100,
+            follow: false,
+        }
+    }
+
+    /// Sets how many lines of history come first.
+    #[must_use]
+    pub fn last(mut self, lines: usize) -> Self {
+        self.lines = lines;
+        self
+    }
+
+    /// Follows new lines.
+    #[must_use]
+    pub fn follow(mut self) -> Self {
+        self.follow = true;
+        self
+    }
+}
+
+impl Stream for CommandStream {
+    type Item = Result<Bytes>;
+
+    /// The next output chunk; `None` when the command ended (its status is then in
+    /// [`CommandStream::exit_status`]); an error when the session broke first or the
+    /// status was unreadable.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(e) = this.early.take() {
+            return Poll::Ready(Some(Ok(e)));
+        }
+        loop {
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            if this.status.is_some() {
+                this.finished = true;
+                return Poll::Ready(None);
+            }
+            match ready!(this.term.poll_next_unpin(cx)) {
+                Some(Ok(chunk)) => {
+                    let d = this.deframer.push(&chunk);
+                    match d.status {
+                        Some(Ok(st)) => this.status = Some(st),
+                        Some(Err(message)) => {
+                            this.finished = true;
+                            return Poll::Ready(Some(Err(Error::Terminal { message })));
+                        }
+                        None => {}
+                    }
+                    if !d.output.is_empty() {
+                        return Poll::Ready(Some(Ok(Bytes::from(d.output))));
+                    }
+                }
+                Some(Err(e)) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    this.finished = true;
+                    if this.status.is_none() {
+                        return Poll::Ready(Some(Err(Error::Terminal {
+                            message: "the session ended before the command finished".into(),
+                        })));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -189,32 +293,30 @@ impl Node {
         CommandStream::start(self, script, Runner::Node).await
     }
 
-    /// Streams the node's journal (all units when `services` is empty): the last `limit`
-    /// lines, then new ones when `follow`.
+    /// Streams the node's journal (`journalctl`): see [`JournalOptions`].
     ///
     /// # Errors
-    /// An invalid service name; as [`Node::command`].
-    pub async fn journal(
-        &self,
-        services: &[String],
-        limit: usize,
-        follow: bool,
-    ) -> Result<CommandStream> {
-        self.command(&command::journalctl(services, limit, follow)?)
-            .await
+    /// An invalid unit name; as [`Node::command`].
+    pub async fn journal(&self, options: &JournalOptions) -> Result<CommandStream> {
+        self.command(&command::journalctl(
+            &options.units,
+            options.lines,
+            options.follow,
+        )?)
+        .await
     }
 
-    /// Streams the last `limit` lines of files on the node, then new ones when `follow`.
+    /// Streams files on the node (`tail`): see [`TailOptions`].
     ///
     /// # Errors
     /// An invalid path; as [`Node::command`].
-    pub async fn tail(
-        &self,
-        files: &[String],
-        limit: usize,
-        follow: bool,
-    ) -> Result<CommandStream> {
-        self.command(&command::tail(files, limit, follow)?).await
+    pub async fn tail(&self, options: &TailOptions) -> Result<CommandStream> {
+        self.command(&command::tail(
+            &options.files,
+            options.lines,
+            options.follow,
+        )?)
+        .await
     }
 }
 
@@ -250,31 +352,30 @@ impl Guest {
         CommandStream::start(self.node(), script, Runner::Container { vmid: self.vmid() }).await
     }
 
-    /// Streams the container's journal, or `/var/log/messages` when it has no systemd
-    /// journal.
+    /// Streams the container's journal, or its `/var/log/messages` when it has no systemd
+    /// journal (GoDoxy's fallback): see [`JournalOptions`].
     ///
     /// # Errors
-    /// As [`Guest::command`]; an invalid service name.
-    pub async fn journal(
-        &self,
-        services: &[String],
-        limit: usize,
-        follow: bool,
-    ) -> Result<CommandStream> {
-        self.command(&command::journal_with_fallback(services, limit, follow)?)
-            .await
+    /// As [`Guest::command`]; an invalid unit name.
+    pub async fn journal(&self, options: &JournalOptions) -> Result<CommandStream> {
+        self.command(&command::journal_with_fallback(
+            &options.units,
+            options.lines,
+            options.follow,
+        )?)
+        .await
     }
 
-    /// Streams the last `limit` lines of files inside the container.
+    /// Streams files inside the container: see [`TailOptions`].
     ///
     /// # Errors
     /// As [`Guest::command`]; an invalid path.
-    pub async fn tail(
-        &self,
-        files: &[String],
-        limit: usize,
-        follow: bool,
-    ) -> Result<CommandStream> {
-        self.command(&command::tail(files, limit, follow)?).await
+    pub async fn tail(&self, options: &TailOptions) -> Result<CommandStream> {
+        self.command(&command::tail(
+            &options.files,
+            options.lines,
+            options.follow,
+        )?)
+        .await
     }
 }

@@ -53,7 +53,7 @@ pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5
 pub use client::{Client, ClientOptions, Params};
 pub use config::{Config, Timeouts};
 pub use error::{Error, Result};
-pub use exec::CommandStream;
+pub use exec::{CommandStream, JournalOptions, TailOptions};
 pub use guest::{
     Action, ActionOptions, Guest, IpPolicy, ips_of_config, ips_of_interfaces, is_ignored_interface,
     is_private,
@@ -74,4 +74,4 @@ pub use pvekit_core::{Fingerprint, Upid};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use stats::{NODE_STATS_POLL_INTERVAL, NodeStats};
 pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskProgress, TaskStatus};
-pub use terminal::{KEEPALIVE_INTERVAL, Terminal};
+pub use terminal::{KEEPALIVE_INTERVAL, TermInput, Terminal};

@@ -21,19 +21,23 @@
 //! input goes in unfragmented frames of at most 64 KiB; incoming messages are capped at
 //! 1 MiB (pveproxy sends at most 128 KiB per frame).
 //!
-//! Dropping a [`Terminal`] closes the websocket, which ends the remote shell and every
-//! command in it, and stops the keepalive task.
+//! A [`Terminal`] is a `Stream` of output chunks and a `Sink` of [`TermInput`] (keystrokes
+//! and resizes); [`Terminal::send`] and [`Terminal::resize`] are the same through `&self`.
+//! One writer task owns the websocket's sending half; input, resizes and keepalives reach it
+//! through a bounded channel. Dropping a [`Terminal`] closes the websocket, which ends the
+//! remote shell and every command in it, and ends the writer and keepalive tasks.
 
-use std::sync::Arc;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_channel::mpsc;
+use futures_util::stream::SplitStream;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use pvekit_core::Upid;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::net::TcpStream;
-use tokio::sync::Mutex;
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -115,16 +119,73 @@ pub(crate) struct TermProxy {
     pub upid: String,
 }
 
+/// Input for a [`Terminal`] used as a `Sink`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TermInput {
+    /// Bytes typed into the terminal (sent in frames of at most 64 KiB).
+    Data(Bytes),
+    /// A new window size.
+    Resize {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+}
+
+impl TermInput {
+    /// The termproxy messages for this input.
+    fn messages(&self) -> Vec<Message> {
+        match self {
+            TermInput::Data(data) => data
+                .chunks(MAX_INPUT_CHUNK)
+                .map(|chunk| {
+                    let mut msg = format!("0:{}:", chunk.len()).into_bytes();
+                    msg.extend_from_slice(chunk);
+                    Message::Binary(Bytes::from(msg))
+                })
+                .collect(),
+            TermInput::Resize { cols, rows } => vec![Message::Binary(Bytes::from(format!(
+                "1:{}:{}:",
+                (*cols).max(1),
+                (*rows).max(1)
+            )))],
+        }
+    }
+}
+
+/// Messages queued for the writer task, at most this many batches.
+const INPUT_QUEUE: usize = 16;
+/// How long the writer task may take to close the websocket once the terminal is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// An open terminal on a node: a root shell for `root@pam`, a login prompt for anyone else.
+///
+/// It is a `Stream` of output chunks (ending when the session ends; an error when the peer
+/// stopped answering) and a `Sink` of [`TermInput`].
+///
+/// ```no_run
+/// # async fn demo(node: pvekit::Node) -> Result<(), pvekit::Error> {
+/// use futures_util::{SinkExt, StreamExt};
+/// let mut term = pvekit::Terminal::open(&node, 80, 24).await?;
+/// term.send(b"uptime\n").await?;
+/// term.feed(pvekit::TermInput::Resize { cols: 120, rows: 40 }).await?;
+/// while let Some(chunk) = term.next().await {
+///     print!("{}", String::from_utf8_lossy(&chunk?));
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Terminal {
-    sink: Arc<Mutex<SplitSink<Ws, Message>>>,
+    /// To the writer task, which owns the websocket's sending half.
+    input: mpsc::Sender<Vec<Message>>,
     stream: SplitStream<Ws>,
     /// Output that arrived in the same frame as `OK`.
     pending: Option<Bytes>,
     keepalive: tokio::task::JoinHandle<()>,
     /// How long reading may see nothing at all (no output, no pong) before the peer counts
-    /// as gone.
+    /// as gone, and the timer for it.
     idle_limit: Duration,
+    idle: Pin<Box<tokio::time::Sleep>>,
     upid: Option<Upid>,
     ended: bool,
 }
@@ -249,38 +310,51 @@ impl Terminal {
                     what: format!("the terminal proxy of node {} to answer", node.name()),
                     after: target.request_timeout,
                 })??;
-        let (sink, stream) = ws.split();
+        let (mut sink, stream) = ws.split();
         let pending = (first.len() > 2).then(|| Bytes::copy_from_slice(&first[2..]));
-        let sink = Arc::new(Mutex::new(sink));
+        let (input, mut queue) = mpsc::channel::<Vec<Message>>(INPUT_QUEUE);
+        // The writer: sends what arrives, in order, and closes the websocket when every
+        // sender (the terminal and the keepalive task) is gone or the socket fails.
+        tokio::spawn(async move {
+            while let Some(batch) = queue.next().await {
+                let mut sent = Ok(());
+                for msg in batch {
+                    sent = sent.and(sink.feed(msg).await);
+                }
+                if sent.and(sink.flush().await).is_err() {
+                    return;
+                }
+            }
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+        });
         let keepalive = {
-            let sink = Arc::downgrade(&sink);
+            let mut input = input.clone();
             let period = target.keepalive;
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(period);
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    let Some(sink) = sink.upgrade() else { return };
-                    let mut sink = sink.lock().await;
                     // termproxy's keepalive, and a ping that pveproxy answers.
-                    let sent = sink
-                        .feed(Message::Binary(Bytes::from_static(b"2")))
-                        .await
-                        .and(sink.feed(Message::Ping(Bytes::new())).await)
-                        .and(sink.flush().await);
-                    if sent.is_err() {
+                    let beat = vec![
+                        Message::Binary(Bytes::from_static(b"2")),
+                        Message::Ping(Bytes::new()),
+                    ];
+                    if input.send(beat).await.is_err() {
                         return;
                     }
                 }
             })
         };
         debug!(node = node.name(), user = %target.user, "terminal open");
+        let idle_limit = target.keepalive * 2 + target.request_timeout;
         let term = Terminal {
-            sink,
+            input,
             stream,
             pending,
             keepalive,
-            idle_limit: target.keepalive * 2 + target.request_timeout,
+            idle_limit,
+            idle: Box::pin(tokio::time::sleep(idle_limit)),
             upid: proxy.upid.parse().ok(),
             ended: false,
         };
@@ -298,15 +372,8 @@ impl Terminal {
     /// # Errors
     /// [`Error::Terminal`] when the session is gone.
     pub async fn send(&self, data: &[u8]) -> Result<()> {
-        let mut sink = self.sink.lock().await;
-        for chunk in data.chunks(MAX_INPUT_CHUNK) {
-            let mut msg = format!("0:{}:", chunk.len()).into_bytes();
-            msg.extend_from_slice(chunk);
-            sink.send(Message::Binary(Bytes::from(msg)))
-                .await
-                .map_err(ws_error)?;
-        }
-        Ok(())
+        self.queue(TermInput::Data(Bytes::copy_from_slice(data)))
+            .await
     }
 
     /// Tells the remote terminal its new size.
@@ -314,61 +381,92 @@ impl Terminal {
     /// # Errors
     /// [`Error::Terminal`] when the session is gone.
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<()> {
-        let msg = format!("1:{}:{}:", cols.max(1), rows.max(1));
-        self.sink
-            .lock()
-            .await
-            .send(Message::Binary(Bytes::from(msg)))
-            .await
-            .map_err(ws_error)
+        self.queue(TermInput::Resize { cols, rows }).await
     }
 
-    /// The next chunk of output; `None` once the session ended (the server closes without a
-    /// close frame, which counts as a normal end).
-    pub async fn read(&mut self) -> Option<Result<Bytes>> {
-        if let Some(p) = self.pending.take() {
-            return Some(Ok(p));
-        }
-        if self.ended {
-            return None;
-        }
-        loop {
-            let Ok(next) = tokio::time::timeout(self.idle_limit, self.stream.next()).await else {
-                self.ended = true;
-                return Some(Err(Error::Timeout {
-                    what: "the node's terminal to answer (no output and no pong)".into(),
-                    after: self.idle_limit,
-                }));
-            };
-            match next {
-                Some(Ok(Message::Binary(b))) if !b.is_empty() => return Some(Ok(b)),
-                Some(Ok(Message::Text(t))) if !t.is_empty() => {
-                    return Some(Ok(Bytes::copy_from_slice(t.as_bytes())));
-                }
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {}
-                Some(Err(e)) if is_bare_close(&e) => break,
-                Some(Err(e)) => {
-                    self.ended = true;
-                    return Some(Err(ws_error(e)));
-                }
-            }
-        }
-        self.ended = true;
-        None
-    }
-
-    /// The output as a `Stream`; dropping it closes the session.
-    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes>> {
-        futures_util::stream::unfold(
-            self,
-            |mut t| async move { t.read().await.map(|item| (item, t)) },
-        )
+    async fn queue(&self, input: TermInput) -> Result<()> {
+        self.input
+            .clone()
+            .send(input.messages())
+            .await
+            .map_err(|_| gone())
     }
 
     /// Closes the session, ending the remote shell.
     pub async fn close(self) {
-        let _ = self.sink.lock().await.close().await;
+        drop(self);
+    }
+}
+
+fn gone() -> Error {
+    Error::Terminal {
+        message: "the terminal session is gone".into(),
+    }
+}
+
+impl Stream for Terminal {
+    type Item = Result<Bytes>;
+
+    /// The next chunk of output; `None` once the session ended (the server closes without
+    /// a close frame, which counts as a normal end); an error when nothing at all, neither
+    /// output nor a pong, came for the idle limit.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(p) = this.pending.take() {
+            return Poll::Ready(Some(Ok(p)));
+        }
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            let next = match this.stream.poll_next_unpin(cx) {
+                Poll::Ready(next) => next,
+                Poll::Pending => {
+                    ready!(this.idle.as_mut().poll(cx));
+                    this.ended = true;
+                    return Poll::Ready(Some(Err(Error::Timeout {
+                        what: "the node's terminal to answer (no output and no pong)".into(),
+                        after: this.idle_limit,
+                    })));
+                }
+            };
+            // Anything from the peer, a pong included, proves it alive.
+            let deadline = tokio::time::Instant::now() + this.idle_limit;
+            this.idle.as_mut().reset(deadline);
+            match next {
+                Some(Ok(Message::Binary(b))) if !b.is_empty() => return Poll::Ready(Some(Ok(b))),
+                Some(Ok(Message::Text(t))) if !t.is_empty() => {
+                    return Poll::Ready(Some(Ok(Bytes::copy_from_slice(t.as_bytes()))));
+                }
+                Some(Ok(Message::Close(_))) | None => this.ended = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) if is_bare_close(&e) => this.ended = true,
+                Some(Err(e)) => {
+                    this.ended = true;
+                    return Poll::Ready(Some(Err(ws_error(e))));
+                }
+            }
+        }
+    }
+}
+
+impl Sink<TermInput> for Terminal {
+    type Error = Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.input.poll_ready(cx).map_err(|_| gone())
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: TermInput) -> Result<()> {
+        self.input.start_send(item.messages()).map_err(|_| gone())
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Pin::new(&mut self.input).poll_flush(cx).map_err(|_| gone())
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Pin::new(&mut self.input).poll_close(cx).map_err(|_| gone())
     }
 }
 

@@ -17,7 +17,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use pvekit::{Client, CommandStream};
+use futures_util::StreamExt;
+use pvekit::{Client, CommandStream, JournalOptions, TailOptions};
 
 use crate::commands::{Exit, interrupted};
 use crate::safe_output::ControlFilter;
@@ -65,8 +66,8 @@ async fn start(clients: &[Client], place: &Place, build: Builder<'_>) -> Result<
             let node = super::node(clients, name)?;
             match build {
                 Builder::Script(s) => node.command(s).await?,
-                Builder::Journal(u, n, f) => node.journal(u, n, f).await?,
-                Builder::Tail(files, n, f) => node.tail(files, n, f).await?,
+                Builder::Journal(o) => node.journal(&o).await?,
+                Builder::Tail(o) => node.tail(&o).await?,
             }
         }
         Place::Guest(t) => {
@@ -74,8 +75,8 @@ async fn start(clients: &[Client], place: &Place, build: Builder<'_>) -> Result<
             let g = &r.guest;
             let started = match build {
                 Builder::Script(s) => g.command(s).await,
-                Builder::Journal(u, n, f) => g.journal(u, n, f).await,
-                Builder::Tail(files, n, f) => g.tail(files, n, f).await,
+                Builder::Journal(o) => g.journal(&o).await,
+                Builder::Tail(o) => g.tail(&o).await,
             };
             started.with_context(|| r.label())?
         }
@@ -84,8 +85,8 @@ async fn start(clients: &[Client], place: &Place, build: Builder<'_>) -> Result<
 
 enum Builder<'a> {
     Script(&'a str),
-    Journal(&'a [String], usize, bool),
-    Tail(&'a [String], usize, bool),
+    Journal(JournalOptions),
+    Tail(TailOptions),
 }
 
 /// Maps a remote exit status to pvekit's: 0..=255 as is, anything else 255 (like ssh).
@@ -156,7 +157,12 @@ pub async fn journal(
             return journal_rest(&node, lines, follow, raw).await;
         }
     }
-    let stream = start(clients, place, Builder::Journal(units, lines, follow)).await?;
+    let options = JournalOptions {
+        units: units.to_vec(),
+        lines,
+        follow,
+    };
+    let stream = start(clients, place, Builder::Journal(options)).await?;
     finish(pump(stream, safe_filter(raw)).await?, "journalctl")
 }
 
@@ -185,7 +191,7 @@ async fn journal_rest(node: &pvekit::Node, lines: usize, follow: bool, raw: bool
     loop {
         tokio::select! {
             s = &mut stop => return s,
-            line = futures_util::StreamExt::next(&mut stream) => match line {
+            line = stream.next() => match line {
                 Some(line) => {
                     out.write_all(&show(&line?))?;
                     out.flush()?;
@@ -208,7 +214,12 @@ pub async fn tail(
     follow: bool,
     raw: bool,
 ) -> Result<()> {
-    let stream = start(clients, place, Builder::Tail(files, lines, follow)).await?;
+    let options = TailOptions {
+        files: files.to_vec(),
+        lines,
+        follow,
+    };
+    let stream = start(clients, place, Builder::Tail(options)).await?;
     finish(pump(stream, safe_filter(raw)).await?, "tail")
 }
 

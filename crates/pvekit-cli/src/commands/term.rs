@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use futures_util::StreamExt;
 use pvekit::{Client, GuestKind, Terminal};
 use ratatui::crossterm::terminal;
 use tokio::sync::mpsc;
@@ -156,7 +157,7 @@ async fn session(mut term: Terminal, mut hider: Hider) -> Result<()> {
     let mut out = io::stdout().lock();
     loop {
         tokio::select! {
-            chunk = term.read() => match chunk {
+            chunk = term.next() => match chunk {
                 Some(chunk) => {
                     let shown = hider.push(&chunk?);
                     out.write_all(&shown)?;

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use pvekit::{Client, Error};
+use futures_util::StreamExt;
+use pvekit::{Client, Error, JournalOptions, TailOptions};
 
 use crate::guests::lab;
 use crate::util::{self, assert_clean, password_config, token_config};
@@ -158,10 +159,13 @@ async fn journals_and_tails_follow() {
     let sim = lab().await;
     let c = root(&sim).await;
     let n = node(&c, "pve1");
-    let (out, status) = output(n.journal(&[], 5, false)).await;
+    let (out, status) = output(n.journal(&JournalOptions::last(5))).await;
     assert_eq!(status, 0);
     assert_eq!(String::from_utf8_lossy(&out).lines().count(), 5);
-    let mut follow = n.journal(&["pveproxy".to_string()], 1, true).await.unwrap();
+    let mut follow = n
+        .journal(&JournalOptions::last(1).unit("pveproxy").follow())
+        .await
+        .unwrap();
     let mut lines = 0;
     tokio::time::timeout(Duration::from_secs(10), async {
         while lines < 3 {
@@ -172,7 +176,7 @@ async fn journals_and_tails_follow() {
     .await
     .expect("new journal lines keep arriving while following");
     drop(follow);
-    let (out, _) = output(n.tail(&["/etc/hostname".to_string()], 1, false)).await;
+    let (out, _) = output(n.tail(&TailOptions::files(["/etc/hostname"]).last(1))).await;
     assert_eq!(out, b"pve1\n");
 }
 
@@ -183,9 +187,15 @@ async fn unsafe_values_are_refused_before_anything_is_sent() {
     let n = node(&c, "pve1");
     let before = sim.requests().len();
     for bad in ["x;reboot", "$(id)", "a|b", "`id`", "--since=1"] {
-        let err = n.journal(&[bad.to_string()], 10, false).await.unwrap_err();
+        let err = n
+            .journal(&JournalOptions::last(10).unit(bad))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Command(_)), "{bad}: {err:?}");
-        let err = n.tail(&[bad.to_string()], 10, false).await.unwrap_err();
+        let err = n
+            .tail(&TailOptions::files([bad]).last(10))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Command(_)), "{bad}: {err:?}");
     }
     assert_eq!(sim.requests().len(), before);
@@ -210,11 +220,11 @@ async fn containers_without_systemd_fall_back_to_var_log_messages() {
     let c = root(&sim).await;
     let pve1 = node(&c, "pve1");
     // A systemd container answers from its journal...
-    let (journal, status) = output(pve1.lxc(100).journal(&[], 3, false)).await;
+    let (journal, status) = output(pve1.lxc(100).journal(&JournalOptions::last(3))).await;
     assert_eq!(status, 0);
     assert_eq!(String::from_utf8_lossy(&journal).lines().count(), 3);
     // ...one without systemd from /var/log/messages, which the same call follows.
-    let (fallback, status) = output(pve1.lxc(107).journal(&[], 2, false)).await;
+    let (fallback, status) = output(pve1.lxc(107).journal(&JournalOptions::last(2))).await;
     assert_eq!(status, 0);
     assert_eq!(String::from_utf8_lossy(&fallback).lines().count(), 2);
     // The file only grows, so what the fallback showed is in it afterwards.
@@ -227,7 +237,11 @@ async fn containers_without_systemd_fall_back_to_var_log_messages() {
         messages.contains(fallback.as_ref()),
         "the fallback shows /var/log/messages"
     );
-    let mut follow = pve1.lxc(107).journal(&[], 1, true).await.unwrap();
+    let mut follow = pve1
+        .lxc(107)
+        .journal(&JournalOptions::last(1).follow())
+        .await
+        .unwrap();
     let mut lines = 0;
     tokio::time::timeout(Duration::from_secs(10), async {
         while lines < 3 {
@@ -255,7 +269,7 @@ async fn a_container_console_opens() {
     let mut seen = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), async {
         while !String::from_utf8_lossy(&seen).contains("login:") {
-            seen.extend_from_slice(&term.read().await.unwrap().unwrap());
+            seen.extend_from_slice(&term.next().await.unwrap().unwrap());
         }
     })
     .await
@@ -265,7 +279,6 @@ async fn a_container_console_opens() {
 
 #[tokio::test]
 async fn token_only_configs_read_node_journals_over_rest() {
-    use futures_util::StreamExt;
     let sim = lab().await;
     let c = Client::connect(&token_config(&sim)).await.unwrap();
     let n = node(&c, "pve1");
