@@ -12,7 +12,8 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::node::Node;
-use crate::task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task};
+use crate::task::{Task, TaskProgress, WaitOptions};
+use futures_util::{Stream, StreamExt};
 
 /// The answer of `GET .../qemu/{vmid}/agent/network-get-interfaces`: the agent's own reply,
 /// the interfaces (in the shape LXC's `interfaces` call shares), or an error object such as
@@ -110,21 +111,112 @@ impl std::str::FromStr for Action {
     }
 }
 
-/// How an action is followed.
-#[derive(Debug, Clone, Copy)]
-pub struct ActionOptions {
-    /// Interval between task polls (default 300 ms).
-    pub poll: Duration,
-    /// Give up after this long (default 2 minutes).
-    pub timeout: Duration,
+/// How an action is followed: [`WaitOptions`] (poll interval, timeout, log lines).
+pub type ActionOptions = WaitOptions;
+
+type TaskPolls = std::pin::Pin<Box<dyn Stream<Item = Result<TaskProgress>> + Send>>;
+
+/// A power action that has started: its task, followed to the guest's new state.
+///
+/// ```no_run
+/// # async fn demo(node: pvekit::Node) -> Result<(), pvekit::Error> {
+/// use futures_util::StreamExt;
+/// let action = node.lxc(101).begin(pvekit::Action::Start).await?;
+/// println!("task {}", action.upid());
+/// let progress = action.progress();
+/// futures_util::pin_mut!(progress);
+/// while let Some(p) = progress.next().await {
+///     let p = p?;
+///     println!("{} after {:?}", p.status.status, p.elapsed);
+/// }
+/// // Or simply: node.lxc(101).begin(pvekit::Action::Start).await?.wait().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ActionTask {
+    guest: Guest,
+    action: Action,
+    task: Task,
+    options: WaitOptions,
 }
 
-impl Default for ActionOptions {
-    fn default() -> Self {
-        ActionOptions {
-            poll: TASK_POLL_INTERVAL,
-            timeout: TASK_TIMEOUT,
+impl ActionTask {
+    /// The task id.
+    pub fn upid(&self) -> &Upid {
+        self.task.upid()
+    }
+
+    /// The task.
+    pub fn task(&self) -> &Task {
+        &self.task
+    }
+
+    /// Follows with these options instead of the defaults.
+    #[must_use]
+    pub fn options(mut self, options: WaitOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The task's progress (see [`Task::progress`]), then, once it stopped well, the wait
+    /// for the guest to reach the state the action leads to (an LXC suspend stops the
+    /// container; a QEMU pause keeps it running). The stream ends when the guest is there.
+    ///
+    /// Items are errors when the task failed ([`Error::TaskFailed`], with its own text),
+    /// when `options.timeout` passed first ([`Error::Timeout`]), or a poll failed.
+    pub fn progress(self) -> impl Stream<Item = Result<TaskProgress>> + Send + use<> {
+        let started = Instant::now();
+        let deadline = started + self.options.timeout;
+        let polls: TaskPolls = Box::pin(self.task.progress(self.options));
+        futures_util::stream::unfold(Some((polls, self)), move |state| async move {
+            let (mut polls, this) = state?;
+            match polls.next().await {
+                Some(Ok(p)) => Some((Ok(p), Some((polls, this)))),
+                Some(Err(e)) => Some((Err(e), None)),
+                // The task ended well: wait for the guest's new state.
+                None => match this.confirm(started, deadline).await {
+                    Ok(()) => None,
+                    Err(e) => Some((Err(e), None)),
+                },
+            }
+        })
+    }
+
+    /// Polls the guest until it is in the state the action leads to.
+    async fn confirm(&self, started: Instant, deadline: Instant) -> Result<()> {
+        let want = self.action.expected_state(self.guest.kind());
+        loop {
+            let status = self.guest.status().await?;
+            if status.status == want {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: format!(
+                        "{} {} to become {want} after {} (it is {})",
+                        self.guest.kind(),
+                        self.guest.vmid(),
+                        self.action.as_str(),
+                        status.status
+                    ),
+                    after: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(self.options.poll.max(crate::MIN_INTERVAL)).await;
         }
+    }
+
+    /// Follows the action to its end.
+    ///
+    /// # Errors
+    /// As [`ActionTask::progress`]'s error items.
+    pub async fn wait(self) -> Result<()> {
+        let progress = self.progress();
+        futures_util::pin_mut!(progress);
+        while let Some(p) = progress.next().await {
+            p?;
+        }
+        Ok(())
     }
 }
 
@@ -260,12 +352,13 @@ impl Guest {
         self.node.client().get(&self.path("/config")).await
     }
 
-    /// Starts an action and returns its task without waiting.
+    /// Starts an action and returns it without waiting: follow it with
+    /// [`ActionTask::wait`] or [`ActionTask::progress`].
     ///
     /// # Errors
     /// The server's immediate refusal (such as "CT 100 already running"); [`Error::Decode`]
     /// when the answer is not a UPID of the expected kind.
-    pub async fn action_async(&self, action: Action) -> Result<Task> {
+    pub async fn begin(&self, action: Action) -> Result<ActionTask> {
         self.check_vmid()?;
         let path = self.path(&format!("/status/{}", action.as_str()));
         let raw: String = self.node.client().post(&path, &[]).await?;
@@ -288,7 +381,12 @@ impl Guest {
                 ),
             });
         }
-        Ok(Task::new(self.node.client().clone(), upid))
+        Ok(ActionTask {
+            guest: self.clone(),
+            action,
+            task: Task::new(self.node.client().clone(), upid),
+            options: WaitOptions::default(),
+        })
     }
 
     /// Runs an action to its end: follows the task, fails with the task's own error text,
@@ -304,47 +402,8 @@ impl Guest {
     ///
     /// # Errors
     /// As [`Guest::action`].
-    pub async fn action_with(&self, action: Action, opts: ActionOptions) -> Result<()> {
-        let deadline = Instant::now() + opts.timeout;
-        let task = self.action_async(action).await?;
-        self.follow(&task, action, opts.poll, deadline, None).await
-    }
-
-    /// Follows an action's task to its end and confirms the guest reached the state the
-    /// action leads to, reporting each poll to `progress`.
-    ///
-    /// # Errors
-    /// As [`Guest::action`].
-    pub async fn follow(
-        &self,
-        task: &Task,
-        action: Action,
-        poll: Duration,
-        deadline: Instant,
-        progress: Option<&mut (dyn FnMut(&crate::TaskProgress) + Send)>,
-    ) -> Result<()> {
-        task.wait_with(poll, deadline, progress).await?;
-        let want = action.expected_state(self.kind);
-        let started = Instant::now();
-        loop {
-            let status = self.status().await?;
-            if status.status == want {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Timeout {
-                    what: format!(
-                        "{} {} to become {want} after {} (it is {})",
-                        self.kind,
-                        self.vmid,
-                        action.as_str(),
-                        status.status
-                    ),
-                    after: started.elapsed(),
-                });
-            }
-            tokio::time::sleep(poll).await;
-        }
+    pub async fn action_with(&self, action: Action, options: WaitOptions) -> Result<()> {
+        self.begin(action).await?.options(options).wait().await
     }
 
     /// Starts the guest and waits until it runs.

@@ -55,8 +55,8 @@ pub use config::{Config, Timeouts};
 pub use error::{Error, Result};
 pub use exec::{CommandStream, JournalOptions, TailOptions};
 pub use guest::{
-    Action, ActionOptions, Guest, IpPolicy, ips_of_config, ips_of_interfaces, is_ignored_interface,
-    is_private,
+    Action, ActionOptions, ActionTask, Guest, IpPolicy, ips_of_config, ips_of_interfaces,
+    is_ignored_interface, is_private,
 };
 pub use inventory::{
     GuestResource, Inventory, InventoryEvent, InventoryOptions, PollerHandle,
@@ -73,5 +73,5 @@ pub use pvekit_core::types::{
 pub use pvekit_core::{Fingerprint, Upid};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use stats::{NODE_STATS_POLL_INTERVAL, NodeStats};
-pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskProgress, TaskStatus};
+pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskProgress, TaskStatus, WaitOptions};
 pub use terminal::{KEEPALIVE_INTERVAL, TermInput, Terminal};

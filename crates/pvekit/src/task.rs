@@ -50,15 +50,37 @@ impl TaskStatus {
     }
 }
 
-/// One poll of a running task, as reported to a progress callback.
-#[derive(Debug)]
-pub struct TaskProgress<'a> {
+/// One poll of a task, as a progress stream yields it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskProgress {
     /// The task's state.
-    pub status: &'a TaskStatus,
+    pub status: TaskStatus,
     /// Time since following began.
     pub elapsed: Duration,
-    /// The latest non-empty line of the task log.
+    /// The latest non-empty line of the task log, when [`WaitOptions::log`] asks for it.
     pub last_line: Option<String>,
+}
+
+/// How a task (or a power action) is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitOptions {
+    /// Interval between polls (default 300 ms; at least [`crate::MIN_INTERVAL`]).
+    pub poll: Duration,
+    /// Give up after this long (default 2 minutes); the task itself goes on.
+    pub timeout: Duration,
+    /// Read the task log's latest line with each poll, for progress displays (one more
+    /// request per poll; default no).
+    pub log: bool,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            poll: TASK_POLL_INTERVAL,
+            timeout: TASK_TIMEOUT,
+            log: false,
+        }
+    }
 }
 
 /// A worker task on a node.
@@ -109,64 +131,92 @@ impl Task {
         Ok(lines.into_iter().map(|l| l.t).collect())
     }
 
-    /// Polls until the task stops, at most until `deadline`.
-    ///
-    /// # Errors
-    /// [`Error::TaskFailed`] with the task's own error text; [`Error::Timeout`] when the
-    /// deadline passes first; transport errors of the polls.
-    pub async fn wait(&self, poll: Duration, deadline: Instant) -> Result<TaskStatus> {
-        self.wait_with(poll, deadline, None).await
+    /// Follows the task: one [`TaskProgress`] per poll while it runs, and one when it
+    /// has stopped successfully; then the stream ends. A failed task yields
+    /// [`Error::TaskFailed`] with its own error text, a task still running after
+    /// `options.timeout` yields [`Error::Timeout`]; either ends the stream.
+    pub fn progress(
+        &self,
+        options: WaitOptions,
+    ) -> impl futures_util::Stream<Item = Result<TaskProgress>> + Send + use<> {
+        let task = self.clone();
+        let started = Instant::now();
+        let deadline = started + options.timeout;
+        futures_util::stream::unfold(Some(true), move |first| {
+            let task = task.clone();
+            async move {
+                let first = first?;
+                if !first {
+                    let now = Instant::now();
+                    // A zero poll would spin; a deadline close by is still honoured.
+                    let wait = options
+                        .poll
+                        .max(crate::MIN_INTERVAL)
+                        .min(deadline.saturating_duration_since(now));
+                    tokio::time::sleep(wait).await;
+                }
+                let item = task.poll_once(options, started, deadline).await;
+                let more = matches!(&item, Ok(p) if !p.status.is_stopped());
+                Some((item, more.then_some(false)))
+            }
+        })
     }
 
-    /// Like [`Task::wait`], reporting each poll (with the task's latest log line) to
-    /// `progress`, for spinners and progress displays.
+    async fn poll_once(
+        &self,
+        options: WaitOptions,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<TaskProgress> {
+        let status = self.status().await?;
+        if status.is_stopped() && !status.is_ok() {
+            return Err(Error::TaskFailed {
+                upid: self.upid.to_string(),
+                message: status
+                    .exitstatus
+                    .clone()
+                    .unwrap_or_else(|| "unexpected status".into()),
+            });
+        }
+        if !status.is_stopped() && Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                what: format!("task {}", self.upid),
+                after: started.elapsed(),
+            });
+        }
+        let last_line = if options.log {
+            // "no content" is what an empty log reads.
+            self.log().await.ok().and_then(|lines| {
+                lines
+                    .into_iter()
+                    .rev()
+                    .find(|l| !l.trim().is_empty() && l != "no content")
+            })
+        } else {
+            None
+        };
+        Ok(TaskProgress {
+            status,
+            elapsed: started.elapsed(),
+            last_line,
+        })
+    }
+
+    /// Waits until the task stops: its final status when it ended well.
     ///
     /// # Errors
-    /// As [`Task::wait`].
-    pub async fn wait_with(
-        &self,
-        poll: Duration,
-        deadline: Instant,
-        mut progress: Option<&mut (dyn FnMut(&TaskProgress) + Send)>,
-    ) -> Result<TaskStatus> {
-        let started = Instant::now();
-        loop {
-            let status = self.status().await?;
-            if status.is_stopped() {
-                return if status.is_ok() {
-                    Ok(status)
-                } else {
-                    Err(Error::TaskFailed {
-                        upid: self.upid.to_string(),
-                        message: status
-                            .exitstatus
-                            .unwrap_or_else(|| "unexpected status".into()),
-                    })
-                };
-            }
-            if let Some(report) = progress.as_deref_mut() {
-                // The log is read only for someone who shows it; "no content" is an empty log.
-                let last_line = self.log().await.ok().and_then(|lines| {
-                    lines
-                        .into_iter()
-                        .rev()
-                        .find(|l| !l.trim().is_empty() && l != "no content")
-                });
-                report(&TaskProgress {
-                    status: &status,
-                    elapsed: started.elapsed(),
-                    last_line,
-                });
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout {
-                    what: format!("task {}", self.upid),
-                    after: now - started,
-                });
-            }
-            // A zero poll would spin; a deadline close by is still honoured.
-            tokio::time::sleep(poll.max(crate::MIN_INTERVAL).min(deadline - now)).await;
+    /// As [`Task::progress`]; transport errors of the polls.
+    pub async fn wait(&self, options: WaitOptions) -> Result<TaskStatus> {
+        use futures_util::StreamExt;
+        let progress = self.progress(options);
+        futures_util::pin_mut!(progress);
+        let mut last = None;
+        while let Some(p) = progress.next().await {
+            last = Some(p?.status);
         }
+        last.ok_or_else(|| Error::TaskFailed {
+            upid: self.upid.to_string(),
+            message: "no status was read".into(),
+        })
     }
 }

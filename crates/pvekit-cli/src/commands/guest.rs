@@ -2,7 +2,7 @@
 Single-guest commands: `status`, the power actions, `ips` and `set-shutdown-timeout`.
 
 Every one resolves its target first ([`crate::target::resolve`]). Power actions follow their
-task like [`pvekit::Guest::action_with`] does, but poll it here so a spinner on stderr can show
+task ([`pvekit::ActionTask::progress`]), so a spinner on stderr can show
 the task's progress (hidden when stderr is not a terminal).
 */
 
@@ -10,6 +10,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pvekit::{Action, Client, Error, GuestKind, IpPolicy, RunState};
 use serde::Serialize;
@@ -101,8 +102,7 @@ pub async fn power(
     format: Format,
 ) -> Result<()> {
     let r = resolve(clients, target).await?;
-    let deadline = Instant::now() + timeout;
-    let task = r.guest.action_async(action).await?;
+    let task = r.guest.begin(action).await?;
     let upid = task.upid().to_string();
     if no_wait {
         let mut out = super::stdout();
@@ -121,36 +121,36 @@ pub async fn power(
     let spinner = spinner(format!("{} {label}", verb(action)));
     let started = Instant::now();
     let worker = task.upid().worker_type.clone();
-    let mut show = |p: &pvekit::TaskProgress| {
-        spinner.set_message(format!(
-            "{} {label}: task {worker} {:.1}s{}",
-            verb(action),
-            p.elapsed.as_secs_f64(),
-            p.last_line
-                .as_ref()
-                .map(|l| format!(" — {l}"))
-                .unwrap_or_default()
-        ));
-    };
-    let followed = r
-        .guest
-        .follow(
-            &task,
-            action,
-            pvekit::TASK_POLL_INTERVAL,
-            deadline,
-            Some(&mut show),
-        )
-        .await;
-    if let Err(e) = followed {
-        spinner.finish_and_clear();
-        return match e {
-            Error::Timeout { .. } => Err(anyhow!(
-                "{label}: gave up after {}s; the task goes on, follow it as {upid}",
-                timeout.as_secs()
+    let progress = task
+        .options(pvekit::WaitOptions {
+            timeout,
+            log: !spinner.is_hidden(),
+            ..Default::default()
+        })
+        .progress();
+    futures_util::pin_mut!(progress);
+    while let Some(p) = progress.next().await {
+        match p {
+            Ok(p) => spinner.set_message(format!(
+                "{} {label}: task {worker} {:.1}s{}",
+                verb(action),
+                p.elapsed.as_secs_f64(),
+                p.last_line
+                    .as_ref()
+                    .map(|l| format!(" — {l}"))
+                    .unwrap_or_default()
             )),
-            other => Err(other.into()),
-        };
+            Err(e) => {
+                spinner.finish_and_clear();
+                return match e {
+                    Error::Timeout { .. } => Err(anyhow!(
+                        "{label}: gave up after {}s; the task goes on, follow it as {upid}",
+                        timeout.as_secs()
+                    )),
+                    other => Err(other.into()),
+                };
+            }
+        }
     }
     spinner.finish_and_clear();
     if !spinner.is_hidden() {

@@ -56,6 +56,7 @@ fn node(client: &Client, name: &str) -> pvekit::Node {
 const FAST: ActionOptions = ActionOptions {
     poll: Duration::from_millis(50),
     timeout: Duration::from_secs(10),
+    log: false,
 };
 
 #[tokio::test]
@@ -87,29 +88,57 @@ async fn actions_work_with_ticket_auth_too() {
 async fn the_task_is_a_real_upid_and_ends_ok() {
     let sim = lab().await;
     let c = client(&sim).await;
-    let task = node(&c, "pve1")
+    let action = node(&c, "pve1")
         .lxc(101)
-        .action_async(Action::Start)
+        .begin(Action::Start)
         .await
         .unwrap();
-    assert_eq!(task.upid().worker_type, "vzstart");
-    assert_eq!(task.upid().id, "101");
-    assert_eq!(task.upid().node, "pve1");
-    let status = task
-        .wait(
-            Duration::from_millis(50),
-            tokio::time::Instant::now() + Duration::from_secs(5),
-        )
+    assert_eq!(action.upid().worker_type, "vzstart");
+    assert_eq!(action.upid().id, "101");
+    assert_eq!(action.upid().node, "pve1");
+    let status = action
+        .task()
+        .wait(ActionOptions {
+            timeout: Duration::from_secs(5),
+            ..FAST
+        })
         .await
         .unwrap();
     assert_eq!(status.exitstatus.as_deref(), Some("OK"));
     assert!(
-        task.log()
+        action
+            .task()
+            .log()
             .await
             .unwrap()
             .last()
             .is_some_and(|l| l == "TASK OK")
     );
+}
+
+#[tokio::test]
+async fn an_action_is_a_progress_stream_that_ends_in_the_new_state() {
+    use futures_util::StreamExt;
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let ct = node(&c, "pve1").lxc(101);
+    let progress = ct
+        .begin(Action::Start)
+        .await
+        .unwrap()
+        .options(ActionOptions { log: true, ..FAST })
+        .progress();
+    let items: Vec<_> = progress.collect().await;
+    let items: Vec<pvekit::TaskProgress> = items.into_iter().map(Result::unwrap).collect();
+    let last = items.last().expect("at least the final poll");
+    assert!(last.status.is_ok(), "{last:?}");
+    assert!(items.iter().any(|p| p.last_line.is_some()), "{items:?}");
+    assert!(items.windows(2).all(|w| w[0].elapsed <= w[1].elapsed));
+    // The stream ended only once the container ran.
+    assert!(ct.is_running().await.unwrap());
+    // A refused start is an error item, then the end.
+    let err = ct.begin(Action::Start).await.unwrap_err();
+    assert!(err.to_string().contains("already running"), "{err}");
 }
 
 #[tokio::test]
@@ -164,8 +193,8 @@ async fn a_slow_task_times_out_at_the_callers_deadline() {
     let sim = lab().await;
     let c = client(&sim).await;
     let opts = ActionOptions {
-        poll: Duration::from_millis(50),
         timeout: Duration::from_millis(400),
+        ..FAST
     };
     let started = std::time::Instant::now();
     let err = node(&c, "pve2")

@@ -107,6 +107,7 @@ async fn events_follow_a_guest_that_starts() {
     let opts = ActionOptions {
         poll: Duration::from_millis(50),
         timeout: Duration::from_secs(10),
+        log: false,
     };
     let pve1 = c.nodes().into_iter().find(|n| n.name() == "pve1").unwrap();
     pve1.lxc(101)
@@ -194,10 +195,15 @@ async fn zero_intervals_are_raised_not_fatal() {
     drop(poller);
     // A task wait with a zero poll interval does not spin: at most one poll per 50 ms.
     let pve1 = c.nodes().into_iter().find(|n| n.name() == "pve1").unwrap();
-    let task = pve1.lxc(101).action_async(Action::Start).await.unwrap();
+    let action = pve1.lxc(101).begin(Action::Start).await.unwrap();
     let before = c.requests_sent();
     let started = tokio::time::Instant::now();
-    task.wait(Duration::ZERO, started + Duration::from_secs(5))
+    action
+        .options(ActionOptions {
+            poll: Duration::ZERO,
+            ..Default::default()
+        })
+        .wait()
         .await
         .unwrap();
     let polls = c.requests_sent() - before;
