@@ -119,7 +119,16 @@ fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(commands::Exit(code)) = err.downcast_ref::<commands::Exit>() {
         return ExitCode::from(*code);
     }
-    let _ = writeln!(io::stderr(), "pvekit: {}", one_line_chain(err));
+    let mut line = one_line_chain(err);
+    if let Some(hint) = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<pvekit::Error>())
+        .and_then(hint)
+    {
+        line.push_str("; ");
+        line.push_str(&hint);
+    }
+    let _ = writeln!(io::stderr(), "pvekit: {line}");
     if err.downcast_ref::<UsageError>().is_some() {
         ExitCode::from(2)
     } else {
@@ -129,6 +138,20 @@ fn report(err: &anyhow::Error) -> ExitCode {
 
 /// Like anyhow's `{:#}`, but skips a cause whose text its parent already includes (some error
 /// types print their source and also return it from `source()`), and keeps it to one line.
+/// What to do about a library error, in the CLI's words: its flags and variables where the
+/// library names config settings.
+fn hint(err: &pvekit::Error) -> Option<String> {
+    match err {
+        pvekit::Error::Tls { .. } => Some(
+            "if this is your Proxmox VE node, pin its certificate with --fingerprint / PVEKIT_FINGERPRINT (shown under Node → System → Certificates), or skip verification with --no-tls-verify (insecure)".into(),
+        ),
+        pvekit::Error::NoSession => Some(
+            "give the root@pam login with --username and --password (or PVEKIT_USERNAME / PVEKIT_PASSWORD, or username and password in the config file); node journals also work with a token".into(),
+        ),
+        other => other.hint(),
+    }
+}
+
 fn one_line_chain(err: &anyhow::Error) -> String {
     let mut msg = String::new();
     for cause in err.chain() {

@@ -422,10 +422,8 @@ impl Conn {
             Ok(d) => d,
             Err(Error::Auth { .. }) if renew.is_none() => {
                 return Err(Error::Auth {
-                    message: format!(
-                        "{what} as {} was refused (authentication failure): check username, password and realm",
-                        t.userid
-                    ),
+                    message: format!("{what} as {} was refused", t.userid),
+                    token: false,
                 });
             }
             Err(e) => return Err(e),
@@ -433,9 +431,10 @@ impl Conn {
         if data.need_tfa {
             return Err(Error::Auth {
                 message: format!(
-                    "{} has two-factor authentication enabled, which pvekit cannot complete: use an API token instead",
+                    "{} has two-factor authentication enabled, which pvekit cannot complete (use an API token)",
                     t.userid
                 ),
+                token: false,
             });
         }
         let s = Session {
@@ -504,7 +503,7 @@ impl Conn {
         params: Params<'_>,
     ) -> Result<T> {
         if !path.starts_with('/') {
-            return Err(Error::config(format!(
+            return Err(Error::invalid(format!(
                 "API path '{path}' must start with '/'"
             )));
         }
@@ -512,7 +511,7 @@ impl Conn {
             .limiter
             .acquire()
             .await
-            .map_err(|_| Error::config("client closed"))?;
+            .map_err(|_| Error::unsupported("the client is closed"))?;
         let mut relogged = false;
         let mut attempt = 0u32;
         loop {
@@ -722,16 +721,21 @@ impl Conn {
         Err(match status.as_u16() {
             401 => Error::Auth {
                 message: if used_token {
-                    format!(
-                        "{message}: the server rejected the API token; check token_id and secret, and that the token exists and has not expired"
-                    )
+                    format!("{message}: the server rejected the API token")
                 } else {
                     message
                 },
+                token: used_token,
             },
-            403 => Error::Permission {
-                message: permission_hint(&message, used_token),
-            },
+            403 => {
+                // The token refusal has a newline inside its parentheses (pveproxy's own
+                // message ends in one before raise_perm_exc wraps it).
+                let message = message.replace(['\r', '\n'], "").trim_end().to_string();
+                Error::Permission {
+                    grant: permission_hint(&message, used_token),
+                    message,
+                }
+            }
             500 if message.contains("does not exist") => Error::NotFound { message },
             code => Error::Api {
                 method: method.into(),
@@ -789,21 +793,14 @@ pub(crate) struct WebsocketTarget {
 
 /// The server's 403 message plus what to do about it. Proxmox VE names the ACL path and the
 /// privileges: `Permission check failed (/vms/101, VM.PowerMgmt)`.
-fn permission_hint(message: &str, used_token: bool) -> String {
-    // The token refusal has a newline inside its parentheses (pveproxy's own message ends in
-    // one before raise_perm_exc wraps it).
-    let message = message.replace(['\r', '\n'], "");
-    let message = message.trim_end();
+fn permission_hint(message: &str, used_token: bool) -> Option<String> {
     if message.contains("not available with API token") {
-        return format!("{message}: this needs a username/password login");
+        return Some("this needs a username/password login".into());
     }
-    let Some((path, privs)) = message
+    let (path, privs) = message
         .strip_prefix("Permission check failed (")
         .and_then(|r| r.strip_suffix(')'))
-        .and_then(|r| r.split_once(", "))
-    else {
-        return message.to_string();
-    };
+        .and_then(|r| r.split_once(", "))?;
     let who = if used_token {
         "the API token (and, with privilege separation, its user too)"
     } else {
@@ -814,9 +811,9 @@ fn permission_hint(message: &str, used_token: bool) -> String {
     } else {
         privs.to_string()
     };
-    format!(
-        "{message}: {who} needs {need} on {path}; grant a role that has it under Datacenter > Permissions"
-    )
+    Some(format!(
+        "{who} needs {need} on {path}; grant a role that has it under Datacenter > Permissions"
+    ))
 }
 
 /// Which credentials a request uses.
@@ -882,30 +879,32 @@ mod tests {
     #[test]
     fn permission_errors_say_what_to_grant() {
         assert_eq!(
-            permission_hint("Permission check failed (/vms/101, VM.PowerMgmt)\n", false),
-            "Permission check failed (/vms/101, VM.PowerMgmt): the user needs VM.PowerMgmt on /vms/101; grant a role that has it under Datacenter > Permissions"
+            permission_hint("Permission check failed (/vms/101, VM.PowerMgmt)", false).unwrap(),
+            "the user needs VM.PowerMgmt on /vms/101; grant a role that has it under Datacenter > Permissions"
         );
         let any = permission_hint(
             "Permission check failed (/vms/200, VM.GuestAgent.Audit|VM.GuestAgent.Unrestricted)",
             true,
-        );
+        )
+        .unwrap();
         assert!(
             any.contains("the API token (and, with privilege separation, its user too) needs one of VM.GuestAgent.Audit, VM.GuestAgent.Unrestricted on /vms/200"),
             "{any}"
         );
         assert_eq!(
             permission_hint(
-                "Permission check failed (URI '/access/ticket' not available with API token, need proper ticket.\n)\n",
+                "Permission check failed (URI '/access/ticket' not available with API token, need proper ticket.)",
                 true
-            ),
-            "Permission check failed (URI '/access/ticket' not available with API token, need proper ticket.): this needs a username/password login"
+            )
+            .unwrap(),
+            "this needs a username/password login"
         );
         assert_eq!(
             permission_hint(
                 "Permission check failed (changing the hookscript is only allowed for root@pam)",
                 false
             ),
-            "Permission check failed (changing the hookscript is only allowed for root@pam)"
+            None
         );
     }
 }

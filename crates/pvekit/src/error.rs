@@ -1,8 +1,10 @@
-//! Typed errors that say what went wrong and, where it helps, what to do.
+//! Typed errors that say what went wrong; [`Error::hint`] says what to do about it.
 //!
 //! The variants separate failures that never reached the server ([`Error::Connect`], safe to
 //! retry) from ones that may have ([`Error::Transport`], [`Error::Timeout`]), and from answers
-//! the server gave ([`Error::Api`] and its specific forms). Messages never contain secrets.
+//! the server gave ([`Error::Api`] and its specific forms). `Display` states facts only;
+//! advice, naming the config settings to change, comes from [`Error::hint`], so a program
+//! can word it its own way (the CLI names its flags). Messages never contain secrets.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,7 +25,7 @@ pub enum Error {
 
     /// The server's TLS certificate was not accepted.
     #[error(
-        "TLS certificate of {url} was not accepted: {reason}{presented}. If this is your Proxmox VE node, pin its certificate with `fingerprint` (--fingerprint / PVEKIT_FINGERPRINT; shown under Node → System → Certificates), or skip verification with `no_tls_verify` (insecure)",
+        "TLS certificate of {url} was not accepted: {reason}{presented}",
         presented = presented.as_ref().map(|f| format!(" (the server presented SHA-256 fingerprint {f})")).unwrap_or_default()
     )]
     Tls {
@@ -67,15 +69,19 @@ pub enum Error {
     /// The server refused the credentials or the session (HTTP 401).
     #[error("authentication failed: {message}")]
     Auth {
-        /// The server's message, with a hint where one helps.
+        /// What was refused, in the server's words where it gave any.
         message: String,
+        /// Whether the refused credential was an API token (else a password or ticket).
+        token: bool,
     },
 
     /// The identity lacks a privilege (HTTP 403).
     #[error("permission denied: {message}")]
     Permission {
-        /// The server's message.
+        /// The server's message, such as `Permission check failed (/vms/101, VM.PowerMgmt)`.
         message: String,
+        /// What to grant, and where, when the message names it.
+        grant: Option<String>,
     },
 
     /// The server says the object does not exist (Proxmox VE answers a 500 for a missing guest).
@@ -157,11 +163,33 @@ pub enum Error {
     #[error("no resources")]
     NoResources,
 
-    /// A terminal session was needed but the config has no username and password.
-    #[error(
-        "no session found, make sure username and password are set (terminal commands need the root@pam login: API tokens and other users only get a login prompt; node journals also work with a token through the REST journal)"
-    )]
+    /// A terminal session was needed but the config has no username and password (an API
+    /// token gets only a login prompt on the node's terminal).
+    // GoDoxy's own wording (the seed's ErrNoSession).
+    #[error("no session found, make sure username and password are set")]
     NoSession,
+
+    /// A terminal session was needed, and the login is not `root@pam`: Proxmox VE gives
+    /// every other user a login prompt there, not a shell.
+    #[error("the terminal gives {user} a login prompt, not a shell: only root@pam gets a shell")]
+    NotRootPam {
+        /// Who is logged in.
+        user: String,
+    },
+
+    /// A value given by the caller cannot be used.
+    #[error("{message}")]
+    InvalidInput {
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// The operation does not exist for this kind of object.
+    #[error("{message}")]
+    Unsupported {
+        /// What is not supported.
+        message: String,
+    },
 }
 
 fn format_errors(errors: &BTreeMap<String, String>) -> String {
@@ -180,6 +208,33 @@ impl Error {
         Error::Config {
             message: message.into(),
         }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn unsupported(message: impl Into<String>) -> Self {
+        Error::Unsupported {
+            message: message.into(),
+        }
+    }
+
+    /// What to do about the error, naming the config settings (`fingerprint`,
+    /// `token_id`, ...), when there is advice to give.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Tls { .. } => "if this is your Proxmox VE node, pin its certificate with `fingerprint` (shown under Node → System → Certificates), or skip verification with `no_tls_verify` (insecure)".into(),
+            Error::Auth { token: true, .. } => "check token_id and secret, and that the token exists and has not expired".into(),
+            Error::Auth { token: false, .. } => "check username, password and realm".into(),
+            Error::Permission { grant, .. } => grant.clone()?,
+            Error::NoSession => "set username and password for root@pam (node journals also work with a token, through the REST journal)".into(),
+            Error::NotRootPam { .. } => "log in as root@pam for commands, journals, tails and shells (node journals also work for other users with Sys.Syslog, through the REST journal)".into(),
+            Error::Connect { .. } => "check the url and that the node is up and reachable".into(),
+            _ => return None,
+        })
     }
 
     /// Whether the request certainly never reached the server, so retrying cannot repeat it.

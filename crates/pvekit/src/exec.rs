@@ -66,7 +66,11 @@ impl CommandStream {
         match node.client().login_user() {
             None => return Err(Error::NoSession),
             // Anyone else meets a login prompt on the node terminal, not a root shell.
-            Some(u) if u.to_string() != "root@pam" => return Err(Error::NoSession),
+            Some(u) if u.to_string() != "root@pam" => {
+                return Err(Error::NotRootPam {
+                    user: u.to_string(),
+                });
+            }
             Some(_) => {}
         }
         let framing = Framing::new(nonce()?);
@@ -288,7 +292,8 @@ impl Node {
     /// Runs a shell command as root on the node (`sh -c`), streaming its output.
     ///
     /// # Errors
-    /// [`Error::NoSession`] without a `root@pam` login; terminal errors.
+    /// [`Error::NoSession`] without a password login, [`Error::NotRootPam`] for a login
+    /// other than `root@pam`; terminal errors.
     pub async fn command(&self, script: &str) -> Result<CommandStream> {
         CommandStream::start(self, script, Runner::Node).await
     }
@@ -325,7 +330,7 @@ impl Guest {
         if self.kind() == GuestKind::Lxc {
             Ok(())
         } else {
-            Err(Error::config(
+            Err(Error::unsupported(
                 "commands run only in containers (pct exec); VMs need their own agent",
             ))
         }

@@ -299,7 +299,7 @@ impl Guest {
         if names::is_vmid(self.vmid) {
             Ok(())
         } else {
-            Err(Error::config(format!(
+            Err(Error::invalid(format!(
                 "{} is not a valid VMID (100 to 999999999)",
                 self.vmid
             )))
@@ -461,17 +461,18 @@ impl Guest {
     /// large parameter set) that pvekit does not send.
     ///
     /// # Errors
-    /// [`Error::Config`] for a VM or a timeout that is not whole seconds; server errors.
+    /// [`Error::Unsupported`] for a VM, [`Error::InvalidInput`] for a timeout that is not
+    /// whole seconds; server errors.
     pub async fn set_shutdown_timeout(&self, timeout: Duration) -> Result<()> {
         if self.kind != GuestKind::Lxc {
-            return Err(Error::config(format!(
+            return Err(Error::unsupported(format!(
                 "the shutdown timeout can be set for containers only; for VM {} use the web UI \
                  (Options > Start/Shutdown order) or `qm set {} --startup down=N` on the node",
                 self.vmid, self.vmid
             )));
         }
         if timeout.subsec_nanos() != 0 {
-            return Err(Error::config("the shutdown timeout must be whole seconds"));
+            return Err(Error::invalid("the shutdown timeout must be whole seconds"));
         }
         let config = self.config().await?;
         let current = config.get("startup").and_then(|v| v.as_str()).unwrap_or("");

@@ -54,7 +54,11 @@ async fn wrong_password_is_an_auth_error() {
     let err = Client::connect(&cfg).await.unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("check username, password and realm"), "{msg}");
+    assert!(msg.contains("was refused"), "{msg}");
+    assert_eq!(
+        err.hint().as_deref(),
+        Some("check username, password and realm")
+    );
     assert!(!msg.contains("wrong-password"));
     // One attempt only: never loop on 401.
     assert_eq!(count(&sim, "POST", "/access/ticket"), 1);
@@ -67,7 +71,8 @@ async fn wrong_token_secret_is_an_auth_error() {
     cfg.secret = Some("00000000-0000-0000-0000-000000000000".to_string().into());
     let err = Client::connect(&cfg).await.unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
-    assert!(err.to_string().contains("token_id and secret"), "{err}");
+    assert!(err.to_string().contains("rejected the API token"), "{err}");
+    assert!(err.hint().unwrap().contains("token_id and secret"));
     assert_eq!(sim.requests().len(), 1, "a rejected token is not retried");
 }
 

@@ -71,16 +71,22 @@ async fn a_token_without_sys_audit_on_root_still_discovers_the_nodes() {
     let pve1 = c.nodes().into_iter().find(|n| n.name() == "pve1").unwrap();
     pve1.lxc(101).reboot().await.unwrap();
     match pve1.lxc(102).start().await {
-        Err(Error::Permission { message }) => {
+        Err(e @ Error::Permission { .. }) => {
+            let Error::Permission { message, grant } = &e else {
+                unreachable!()
+            };
+            assert_eq!(message, "Permission check failed (/vms/102, VM.PowerMgmt)");
             assert!(
-                message.starts_with("Permission check failed (/vms/102, VM.PowerMgmt)"),
-                "{message}"
+                grant
+                    .as_deref()
+                    .is_some_and(|g| g.contains("needs VM.PowerMgmt on /vms/102")),
+                "{grant:?}"
             );
+            assert_eq!(e.hint(), grant.clone());
             assert!(
-                message.contains("needs VM.PowerMgmt on /vms/102"),
-                "{message}"
+                grant.as_deref().is_some_and(|g| g.contains("its user")),
+                "{grant:?}"
             );
-            assert!(message.contains("its user"), "{message}");
         }
         other => panic!("expected a permission error, got {other:?}"),
     }
@@ -125,7 +131,7 @@ async fn an_auditor_reads_everything_it_may_and_cannot_act() {
         .set_shutdown_timeout(std::time::Duration::from_secs(30))
         .await
         .unwrap_err();
-    let text = err.to_string();
+    let text = err.hint().unwrap_or_default();
     assert!(
         text.contains("needs one of VM.Config.Disk, VM.Config.CPU"),
         "{text}"
@@ -145,8 +151,13 @@ async fn a_restricted_user_by_password_gets_no_shell_and_a_clear_error() {
     .await
     .unwrap();
     let pve1 = c.nodes().into_iter().find(|n| n.name() == "pve1").unwrap();
-    // Terminals need root@pam: pvekit refuses before asking the server.
-    assert!(matches!(pve1.command("true").await, Err(Error::NoSession)));
+    // Terminals need root@pam: pvekit refuses before asking the server, and says why.
+    let err = pve1.command("true").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::NotRootPam { user } if user == "ops@pve"),
+        "{err:?}"
+    );
+    assert!(err.hint().unwrap().contains("root@pam"));
     // A node's status needs Sys.Audit, which the auditor role gives on every node.
     pve1.status().await.unwrap();
     assert_requests_fit_schema(&sim);
