@@ -300,9 +300,14 @@ impl Inventory {
     /// # Errors
     /// The failure of `/cluster/resources`; the previous snapshot stays and is marked stale.
     pub async fn refresh(&self) -> Result<()> {
+        self.refresh_changes().await.map(drop)
+    }
+
+    /// Like [`Inventory::refresh`], returning the changes it found.
+    pub(crate) async fn refresh_changes(&self) -> Result<Vec<InventoryEvent>> {
         let _one = self.refreshing.lock().await;
         match self.refresh_inner().await {
-            Ok(()) => Ok(()),
+            Ok(events) => Ok(events),
             Err(e) => {
                 let msg = e.to_string();
                 let old = self.snapshot.load_full();
@@ -350,7 +355,7 @@ impl Inventory {
         self.nodes.store(Arc::new(index));
     }
 
-    async fn refresh_inner(&self) -> Result<()> {
+    async fn refresh_inner(&self) -> Result<Vec<InventoryEvent>> {
         let taken_at = SystemTime::now();
         let resources = self
             .client
@@ -411,10 +416,10 @@ impl Inventory {
             "inventory refreshed"
         );
         self.snapshot.store(Arc::new(new));
-        for e in events {
-            let _ = self.events.send(e);
+        for e in &events {
+            let _ = self.events.send(e.clone());
         }
-        Ok(())
+        Ok(events)
     }
 
     /// Refreshes every `interval` until the returned handle is dropped.

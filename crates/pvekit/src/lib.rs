@@ -44,6 +44,7 @@ mod stats;
 mod task;
 mod terminal;
 mod tls;
+mod watch;
 
 /// The shortest interval any poll, stream or task wait uses: a zero interval given by a
 /// caller would make `tokio::time::interval` panic or a loop spin, so intervals are raised to
@@ -75,3 +76,4 @@ pub use secrecy::{ExposeSecret, SecretString};
 pub use stats::{NODE_STATS_POLL_INTERVAL, NodeStats};
 pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskProgress, TaskStatus, WaitOptions};
 pub use terminal::{KEEPALIVE_INTERVAL, TermInput, Terminal};
+pub use watch::{Store, WatchConfig, WatchEvent, WatchStreamExt, watcher};

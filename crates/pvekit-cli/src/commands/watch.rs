@@ -2,7 +2,7 @@
 `pvekit lookup` and `pvekit watch`, both on the live [`Inventory`] of each cluster.
 
 `watch` first lists every guest as `added` (so a reader knows it is ready and what it saw),
-then prints one line per change as the background refresh finds it, until Ctrl-C.
+then prints one line per change as its [`pvekit::watcher`] finds it, until Ctrl-C.
 */
 
 use std::io::Write;
@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
+use futures_util::StreamExt;
 use pvekit::{Client, GuestResource, Inventory, InventoryEvent, InventoryOptions};
+use pvekit::{WatchConfig, WatchEvent, watcher};
 use serde_json::json;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::commands::{distinct_clusters, interrupted, ls};
@@ -233,67 +234,56 @@ fn print(
     Ok(())
 }
 
-/// `pvekit watch`.
+/// `pvekit watch`: one [`watcher`] per distinct cluster, merged.
 ///
 /// # Errors
-/// The first refresh fails; write errors.
+/// A cluster's first poll fails; write errors.
 pub async fn watch(clients: &[Client], interval: Duration, format: Format) -> Result<()> {
-    let invs = inventories(clients).await?;
-    let several = invs.len() > 1;
+    let clients = distinct_clusters(clients);
+    let several = clients.len() > 1;
+    let config = WatchConfig {
+        interval,
+        ..Default::default()
+    };
+    let mut events = futures_util::stream::select_all(clients.iter().map(|c| {
+        let cluster = c.name().to_string();
+        Box::pin(watcher((*c).clone(), config).map(move |e| (cluster.clone(), e)))
+    }));
+    let mut listed = 0;
     let mut out = super::stdout();
-    // Forward every inventory's events into one channel, tagged with the cluster's name.
-    // Bounded: a slow terminal holds the forwarders back, and the inventory's own broadcast
-    // channel reports what they then miss.
-    let (tx, mut rx) = mpsc::channel::<(String, InventoryEvent)>(1024);
-    let mut pollers = Vec::new();
-    let mut forwarders = JoinSet::new();
-    for inv in &invs {
-        let mut events = inv.subscribe();
-        let cluster = inv.client().name().to_string();
-        for g in inv.snapshot().guests() {
-            print(
-                &mut out,
-                several,
-                &cluster,
-                &InventoryEvent::Added(g.clone()),
-                format,
-            )?;
-        }
-        let tx = tx.clone();
-        forwarders.spawn(async move {
-            loop {
-                match events.recv().await {
-                    Ok(e) => {
-                        if tx.send((cluster.clone(), e)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        let msg = format!("{n} events were missed (output too slow)");
-                        if tx
-                            .send((cluster.clone(), InventoryEvent::RefreshFailed(msg)))
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
-        pollers.push(inv.spawn_poller(interval));
-    }
-    drop(tx);
     let stop = interrupted();
     tokio::pin!(stop);
     loop {
-        tokio::select! {
+        let (cluster, event) = tokio::select! {
             s = &mut stop => return s,
-            e = rx.recv() => match e {
-                Some((cluster, e)) => print(&mut out, several, &cluster, &e, format)?,
+            e = events.next() => match e {
+                Some(e) => e,
                 None => return Ok(()),
             },
+        };
+        // Every guest first, as `added`, so a reader knows what was there; then the changes.
+        let changes = match event {
+            Ok(WatchEvent::Listed(all)) => {
+                listed += 1;
+                all.guests()
+                    .iter()
+                    .cloned()
+                    .map(InventoryEvent::Added)
+                    .collect()
+            }
+            Ok(WatchEvent::Changed { changes, .. }) => changes,
+            Err(e) if listed < clients.len() => {
+                let e = anyhow::Error::new(e);
+                return Err(if several {
+                    e.context(format!("cluster {cluster}"))
+                } else {
+                    e
+                });
+            }
+            Err(e) => vec![InventoryEvent::RefreshFailed(e.to_string())],
+        };
+        for change in &changes {
+            print(&mut out, several, &cluster, change, format)?;
         }
     }
 }

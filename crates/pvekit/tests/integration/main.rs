@@ -16,3 +16,4 @@ mod redaction;
 mod terminal;
 mod tls;
 mod transport;
+mod watch;
