@@ -5,7 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use pvekit::{ClusterResource, GuestKind, GuestResource, Snapshot};
+use pvekit::types::{ClusterResource, GuestKind};
+use pvekit::{GuestResource, Snapshot};
 
 use crate::emit;
 

@@ -154,9 +154,9 @@ pub enum Op {
         /// The guest.
         target: Target,
         /// How far back.
-        timeframe: pvekit::RrdTimeframe,
+        timeframe: pvekit::types::RrdTimeframe,
         /// Averages or peaks.
-        cf: pvekit::RrdCf,
+        cf: pvekit::types::RrdCf,
     },
     /// `pvekit node-stats NODE`.
     NodeStats {
@@ -605,9 +605,9 @@ fn op(command: &Command) -> Result<Op> {
             target: target(&a.target)?,
             timeframe: a.timeframe.parse().map_err(|e: String| usage(&e))?,
             cf: if a.max {
-                pvekit::RrdCf::Max
+                pvekit::types::RrdCf::Max
             } else {
-                pvekit::RrdCf::Average
+                pvekit::types::RrdCf::Average
             },
         },
         Command::NodeStats(a) => Op::NodeStats {

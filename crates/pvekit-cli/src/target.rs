@@ -16,7 +16,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use anyhow::{Context, Result, anyhow};
-use pvekit::{Client, ClusterResource, Guest, GuestKind, ResourceType};
+use pvekit::types::{ClusterResource, GuestKind, ResourceType};
+use pvekit::{Client, Guest};
 use tokio::task::JoinSet;
 
 /// A guest as named on the command line.

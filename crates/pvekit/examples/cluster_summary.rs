@@ -9,7 +9,8 @@
 
 mod common;
 
-use pvekit::{Client, ResourceType};
+use pvekit::Client;
+use pvekit::types::ResourceType;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

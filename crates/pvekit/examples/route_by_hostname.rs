@@ -13,7 +13,8 @@ mod common;
 
 use std::time::Duration;
 
-use pvekit::{Client, Inventory, InventoryEvent, InventoryOptions, RESOURCE_POLL_INTERVAL};
+use futures_util::StreamExt;
+use pvekit::{Client, InventoryEvent, Store, WatchConfig, WatchEvent, WatchStreamExt, watcher};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,47 +25,61 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let watch_for = Duration::from_secs(args.next().map_or(Ok(10), |s| s.parse())?);
 
     let client = Client::connect(&common::config_from_env()?).await?;
-    let inventory = Inventory::new(client, InventoryOptions::default());
-    inventory.refresh().await?;
-    // Subscribed after the first refresh: only changes from here on, not every guest as
-    // `Added`.
-    let mut events = inventory.subscribe();
-
-    match inventory.reverse_lookup_resource(None, Some(&host), Some(&host)) {
-        Ok(guest) => println!(
-            "{host} -> {} {} on {} ({}), IPs {:?}",
-            guest.kind,
-            guest.vmid,
-            guest.node(),
-            guest.status(),
-            guest.ips
-        ),
-        Err(e) => println!("{host}: {e}"),
-    }
-
-    // Dropping the handle stops the background refresh.
-    let _poller = inventory.spawn_poller(RESOURCE_POLL_INTERVAL);
+    // The watcher polls when its reader pulls; the store follows it for lookups.
+    let store = Store::new();
+    let mut events = Box::pin(watcher(client, WatchConfig::default()).reflect(store.clone()));
     let deadline = tokio::time::sleep(watch_for);
     tokio::pin!(deadline);
     loop {
-        tokio::select! {
+        let event = tokio::select! {
             () = &mut deadline => break,
-            event = events.recv() => match event {
-                Ok(InventoryEvent::Added(g)) => println!("added {} {}", g.kind, g.vmid),
-                Ok(InventoryEvent::Removed { kind, vmid }) => println!("removed {kind} {vmid}"),
-                Ok(InventoryEvent::StatusChanged { guest, from }) => {
-                    println!("{} {}: {from} -> {}", guest.kind, guest.vmid, guest.status());
-                }
-                Ok(InventoryEvent::IpsChanged { guest, from }) => {
-                    println!("{} {}: IPs {from:?} -> {:?}", guest.kind, guest.vmid, guest.ips);
-                }
-                Ok(InventoryEvent::RefreshFailed(why)) => println!("refresh failed: {why}"),
-                // A slow reader skipped events; the snapshot is still whole.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    println!("missed {n} events");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            event = events.next() => match event {
+                Some(event) => event,
+                None => break,
             },
+        };
+        match event {
+            // The first event lists every guest: the store can answer now.
+            Ok(WatchEvent::Listed(_)) => match store.reverse_lookup(None, Some(&host), Some(&host))
+            {
+                Some(guest) => println!(
+                    "{host} -> {} {} on {} ({}), IPs {:?}",
+                    guest.kind,
+                    guest.vmid,
+                    guest.node(),
+                    guest.status(),
+                    guest.ips
+                ),
+                None => println!(
+                    "{host}: {}",
+                    pvekit::lookup::describe_lookup(None, Some(&host), Some(&host))
+                ),
+            },
+            Ok(WatchEvent::Changed { changes, .. }) => {
+                for change in changes {
+                    match change {
+                        InventoryEvent::Added(g) => println!("added {} {}", g.kind, g.vmid),
+                        InventoryEvent::Removed { kind, vmid } => println!("removed {kind} {vmid}"),
+                        InventoryEvent::StatusChanged { guest, from } => {
+                            println!(
+                                "{} {}: {from} -> {}",
+                                guest.kind,
+                                guest.vmid,
+                                guest.status()
+                            );
+                        }
+                        InventoryEvent::IpsChanged { guest, from } => {
+                            println!(
+                                "{} {}: IPs {from:?} -> {:?}",
+                                guest.kind, guest.vmid, guest.ips
+                            );
+                        }
+                        InventoryEvent::RefreshFailed(why) => println!("refresh failed: {why}"),
+                    }
+                }
+            }
+            // A failed poll; the next one goes on from the last good state.
+            Err(e) => println!("poll failed: {e}"),
         }
     }
     Ok(())

@@ -45,6 +45,23 @@ impl Default for ClientOptions {
 }
 
 /// A connection to one Proxmox VE cluster (or standalone node). Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), pvekit::Error> {
+/// let config = pvekit::Config {
+///     url: "https://pve.example.com:8006".into(),
+///     token_id: Some("root@pam!monitoring".into()),
+///     secret: Some("00000000-0000-0000-0000-000000000000".to_string().into()),
+///     ..Default::default()
+/// };
+/// let client = pvekit::Client::connect(&config).await?;
+/// println!("{} runs Proxmox VE {}", client.name(), client.version().version);
+/// for member in client.members() {
+///     println!("{} online={}", member.name, member.online);
+/// }
+/// let guests = client.cluster_resources(Some(pvekit::types::ResourceType::Vm)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -229,7 +246,7 @@ impl Client {
     }
 
     /// The SHA-256 fingerprint of the certificate the server presented last.
-    pub fn server_fingerprint(&self) -> Option<crate::Fingerprint> {
+    pub fn server_fingerprint(&self) -> Option<pvekit_core::Fingerprint> {
         self.inner.conn.presented.get()
     }
 

@@ -257,7 +257,20 @@ pub fn is_ignored_interface(name: &str) -> bool {
         || name.starts_with("docker")
 }
 
-/// A guest on a node: a cheap handle for status, actions and IPs.
+/// A guest on a node: a lazy handle (from [`Node::lxc`] or [`Node::qemu`]; no I/O to make
+/// one) for status, power actions, IPs, stats, history, and in containers commands,
+/// journals and tails.
+///
+/// ```no_run
+/// # async fn demo(client: pvekit::Client) -> Result<(), pvekit::Error> {
+/// let ct = client.node("pve1").lxc(101);
+/// if ct.is_stopped().await? {
+///     ct.start().await?; // follows the task until the container runs
+/// }
+/// println!("{} {:?}", ct.name().await?, ct.ips(pvekit::IpPolicy::default()).await?);
+/// println!("{}", ct.stats_line().await?);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Guest {
     node: Node,

@@ -1,32 +1,69 @@
 //! pvekit: a Proxmox VE client library.
 //!
-//! Brief overview of the principal types:
-//! - [`Config`]: where a cluster is and how to log in (API token or user/password), how to trust
-//!   its certificate (system roots, a pinned SHA-256 fingerprint, or no verification).
-//! - [`Client`]: one connection to one cluster: authenticated transport (tickets renewed before
-//!   they expire, re-login when the server forgets them), cluster info and node discovery.
-//! - [`NodePool`]: the nodes of every connected cluster, looked up by name.
-//! - [`Node`]: a cheap handle on one node for node-scoped API calls.
-//! - [`Error`]: typed errors that say what went wrong and what to do.
+//! # Principal types
+//! - [`Config`]: where a cluster is, how to log in (API token and/or user and password), how
+//!   to trust its certificate (system roots, a pinned SHA-256 fingerprint, or none).
+//! - [`Client`]: one connection to one cluster: authenticated transport (tickets renewed,
+//!   re-login when the server forgets them), discovery data ([`Client::members`]), and lazy
+//!   handles ([`Client::node`]).
+//! - [`Node`] and [`Guest`]: lazy handles (no I/O to make one) for node and guest calls:
+//!   status, lists, power actions, IPs, stats, history, commands, journals, tails.
+//! - [`ActionTask`] and [`Task`]: a power action or task that runs on the node, with
+//!   `wait()` and a progress `Stream`.
+//! - [`CommandStream`]: a command's output as a `Stream`, then its exit status;
+//!   [`Terminal`]: a terminal session as a `Stream` of output and a `Sink` of [`TermInput`].
+//! - [`watcher`], [`WatchEvent`] and [`Store`]: a cluster's guests as a stream of events, and
+//!   an indexed view of them for lookups by IP, hostname or alias; [`Inventory`] is the same
+//!   machinery with a background poller and a broadcast channel.
+//! - [`NodePool`]: the clients of many clusters, and their nodes by name.
+//! - [`Error`]: typed errors whose `Display` states what happened and whose
+//!   [`Error::hint`] says what to do.
 //!
+//! Response types are in [`types`], address rules in [`ip`]. The library brings its own TLS
+//! setup: a program installs no crypto provider.
+//!
+//! # Three common tasks
 //! ```no_run
 //! # async fn demo() -> Result<(), pvekit::Error> {
-//! let config = pvekit::Config {
+//! use futures_util::StreamExt;
+//! use pvekit::{Client, Config, InventoryOptions, WatchConfig, WatchEvent, watcher};
+//!
+//! let config = Config {
 //!     url: "https://pve.example.com:8006".into(),
 //!     token_id: Some("root@pam!monitoring".into()),
-//!     secret: Some("00000000-0000-0000-0000-000000000000".into()),
+//!     secret: Some("00000000-0000-0000-0000-000000000000".to_string().into()),
+//!     fingerprint: Some("AA:BB:...".into()),
 //!     ..Default::default()
 //! };
-//! let client = pvekit::Client::connect(&config).await?;
-//! let pool = pvekit::NodePool::new();
-//! pool.add_client(&client);
-//! for name in pool.available_node_names() {
-//!     println!("{name}");
+//! let client = Client::connect(&config).await?;
+//!
+//! // 1. Every guest with its IPs.
+//! let inventory = pvekit::Inventory::new(client.clone(), InventoryOptions::default());
+//! inventory.refresh().await?;
+//! for guest in inventory.snapshot().guests() {
+//!     println!("{} {:?} {:?}", guest.vmid, guest.name(), guest.ips);
+//! }
+//!
+//! // 2. A command in a container, with its exit status (needs a root@pam password login).
+//! let (output, status) = client.node("pve1").lxc(101).command("df -h /").await?.output().await?;
+//! println!("{} (exit {status})", String::from_utf8_lossy(&output));
+//!
+//! // 3. Follow the inventory's changes.
+//! let mut events = Box::pin(watcher(client, WatchConfig::default()));
+//! while let Some(event) = events.next().await {
+//!     if let WatchEvent::Changed { changes, .. } = event? {
+//!         println!("{changes:?}");
+//!     }
 //! }
 //! # Ok(()) }
 //! ```
 
 #![warn(missing_docs)]
+
+/// The README's Rust examples, compiled as doctests so they follow the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
 
 mod auth;
 mod client;
@@ -55,25 +92,34 @@ pub use client::{Client, ClientOptions, Params};
 pub use config::{Config, Timeouts};
 pub use error::{Error, Result};
 pub use exec::{CommandStream, JournalOptions, TailOptions};
-pub use guest::{
-    Action, ActionOptions, ActionTask, Guest, IpPolicy, ips_of_config, ips_of_interfaces,
-    is_ignored_interface, is_private,
-};
+pub use guest::{Action, ActionOptions, ActionTask, Guest, IpPolicy};
 pub use inventory::{
     GuestResource, Inventory, InventoryEvent, InventoryOptions, PollerHandle,
-    RESOURCE_POLL_INTERVAL, Snapshot, describe_lookup, first_label,
+    RESOURCE_POLL_INTERVAL, Snapshot,
 };
 pub use journal::JournalPage;
 pub use node::Node;
 pub use pool::NodePool;
 pub use pvekit_core as core;
-pub use pvekit_core::types::{
-    ClusterNode, ClusterResource, ClusterStatusItem, GuestKind, GuestStatus, NodeListItem,
-    NodeStatus, ResourceType, RrdCf, RrdPoint, RrdTimeframe, RunState, Version,
-};
-pub use pvekit_core::{Fingerprint, Upid};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use stats::{NODE_STATS_POLL_INTERVAL, NodeStats};
 pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskProgress, TaskStatus, WaitOptions};
 pub use terminal::{KEEPALIVE_INTERVAL, TermInput, Terminal};
 pub use watch::{Store, WatchConfig, WatchEvent, WatchStreamExt, watcher};
+
+/// The typed answers of the API that the library returns (from [`pvekit_core::types`]),
+/// and the identifiers in them.
+pub mod types {
+    pub use pvekit_core::types::*;
+    pub use pvekit_core::{Fingerprint, Upid};
+}
+
+/// Which of a guest's addresses count, and how they are read from interfaces and config.
+pub mod ip {
+    pub use crate::guest::{ips_of_config, ips_of_interfaces, is_ignored_interface, is_private};
+}
+
+/// Helpers for reverse lookups by IP, hostname or alias.
+pub mod lookup {
+    pub use crate::inventory::{describe_lookup, first_label};
+}

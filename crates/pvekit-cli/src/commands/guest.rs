@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pvekit::{Action, Client, Error, GuestKind, IpPolicy, RunState};
+use pvekit::types::{GuestKind, RunState};
+use pvekit::{Action, Client, Error, IpPolicy};
 use serde::Serialize;
 use tokio::time::Instant;
 

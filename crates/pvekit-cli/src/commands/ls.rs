@@ -5,7 +5,8 @@ cluster's [`pvekit::Inventory`]: `GET /cluster/resources?type=vm` plus each gues
 */
 
 use anyhow::{Result, anyhow};
-use pvekit::{Client, ClusterResource, GuestResource, Inventory, InventoryOptions};
+use pvekit::types::ClusterResource;
+use pvekit::{Client, GuestResource, Inventory, InventoryOptions};
 use tokio::task::JoinSet;
 
 use crate::commands::distinct_clusters;

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
+use pvekit::Client;
 use pvekit::core::format::StatsFigures;
-use pvekit::{Client, ClusterResource, ResourceType, RrdCf, RrdPoint, RrdTimeframe};
+use pvekit::types::{ClusterResource, ResourceType, RrdCf, RrdPoint, RrdTimeframe};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::layout::{Constraint, Layout};

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
-use pvekit::{Client, GuestKind, Terminal};
+use pvekit::types::GuestKind;
+use pvekit::{Client, Terminal};
 use ratatui::crossterm::terminal;
 use tokio::sync::mpsc;
 

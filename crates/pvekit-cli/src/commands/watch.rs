@@ -65,7 +65,7 @@ pub async fn lookup(
     node: bool,
     format: Format,
 ) -> Result<()> {
-    let query = pvekit::describe_lookup(ip, hostname.as_deref(), alias.as_deref());
+    let query = pvekit::lookup::describe_lookup(ip, hostname.as_deref(), alias.as_deref());
     let mut out = super::stdout();
     if node {
         let mut found = Vec::new();

@@ -11,7 +11,7 @@ async fn token_auth_connects_and_reads() {
     assert!(!client.version().version.is_empty());
     assert_eq!(client.members().len(), 3);
     let res = client
-        .cluster_resources(Some(pvekit::ResourceType::Vm))
+        .cluster_resources(Some(pvekit::types::ResourceType::Vm))
         .await
         .unwrap();
     assert_eq!(res.len(), 14);

@@ -159,7 +159,7 @@ async fn a_node_that_joins_after_connect_works_like_any_other() {
     inv.refresh().await.unwrap();
     let late = inv
         .snapshot()
-        .get(pvekit::GuestKind::Lxc, 900)
+        .get(pvekit::types::GuestKind::Lxc, 900)
         .cloned()
         .unwrap();
     assert_eq!(late.ips, ["10.0.9.1".parse::<std::net::IpAddr>().unwrap()]);

@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pvekit::{Action, ActionOptions, Client, Error, IpPolicy, RunState};
+use pvekit::types::RunState;
+use pvekit::{Action, ActionOptions, Client, Error, IpPolicy};
 use pvekit_sim::{RunningSim, Scenario, SimOptions};
 
 use crate::util::{self, assert_clean, password_config, token_config};
@@ -290,7 +291,7 @@ async fn ips_come_from_config_when_stopped_and_interfaces_when_running() {
         live.iter().any(|ip| ip.is_ipv4()),
         "a DHCP address appears after start: {live:?}"
     );
-    assert!(live.iter().all(pvekit::is_private));
+    assert!(live.iter().all(pvekit::ip::is_private));
     // Docker's bridges and veths are skipped.
     let busy = node(&c, "pve2").lxc(106);
     assert_eq!(
@@ -393,7 +394,7 @@ async fn node_stats_are_formatted() {
 
 #[tokio::test]
 async fn rrd_history_of_containers_and_vms() {
-    use pvekit::{RrdCf, RrdTimeframe};
+    use pvekit::types::{RrdCf, RrdTimeframe};
     let sim = lab().await;
     let c = client(&sim).await;
     let web = node(&c, "pve1").lxc(100);

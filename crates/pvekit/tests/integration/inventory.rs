@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use pvekit::{
-    Action, ActionOptions, Error, GuestKind, Inventory, InventoryEvent, InventoryOptions,
-};
+use pvekit::types::GuestKind;
+use pvekit::{Action, ActionOptions, Error, Inventory, InventoryEvent, InventoryOptions};
 
 use crate::guests::{client, lab};
 use crate::util::assert_clean;

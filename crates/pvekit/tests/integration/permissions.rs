@@ -1,7 +1,8 @@
 //! Restricted users and tokens: discovery without Sys.Audit on `/`, filtered views, and
 //! permission errors that say which privilege is missing where.
 
-use pvekit::{Client, Config, Error, Inventory, InventoryOptions, ResourceType};
+use pvekit::types::ResourceType;
+use pvekit::{Client, Config, Error, Inventory, InventoryOptions};
 use pvekit_sim::{RunningSim, Scenario, SimOptions};
 
 use crate::util::{self, assert_requests_fit_schema};
@@ -50,7 +51,7 @@ fn token(sim: &RunningSim, name: &str, secret: &str) -> Config {
     }
 }
 
-fn vmids(resources: &[pvekit::ClusterResource]) -> Vec<u64> {
+fn vmids(resources: &[pvekit::types::ClusterResource]) -> Vec<u64> {
     resources.iter().filter_map(|r| r.vmid).collect()
 }
 

@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pvekit::{
-    Action, GuestKind, InventoryEvent, Store, WatchConfig, WatchEvent, WatchStreamExt, watcher,
-};
+use pvekit::types::GuestKind;
+use pvekit::{Action, InventoryEvent, Store, WatchConfig, WatchEvent, WatchStreamExt, watcher};
 
 use crate::guests::{client, lab};
 use crate::util::assert_clean;
