@@ -148,6 +148,9 @@ fn hint(err: &pvekit::Error) -> Option<String> {
         pvekit::Error::NoSession => Some(
             "give the root@pam login with --username and --password (or PVEKIT_USERNAME / PVEKIT_PASSWORD, or username and password in the config file); node journals also work with a token".into(),
         ),
+        pvekit::Error::TargetNotFound { .. } => Some(
+            "`pvekit ls` lists the guests this login may see (those it has VM.Audit on); names are compared ignoring case".into(),
+        ),
         other => other.hint(),
     }
 }

@@ -177,6 +177,28 @@ pub enum Error {
         user: String,
     },
 
+    /// No guest matches a target (see [`crate::target`]).
+    #[error("no guest '{target}'{}", match clusters.as_slice() {
+        [] => ": no cluster is connected".to_string(),
+        [one] => format!(" in cluster {one}"),
+        many => format!(" in clusters {}", many.join(", ")),
+    })]
+    TargetNotFound {
+        /// The target as given.
+        target: String,
+        /// The clusters searched.
+        clusters: Vec<String>,
+    },
+
+    /// Several guests match a target.
+    #[error("'{target}' is ambiguous: it matches {} guests: {}; name one as shown", choices.len(), choices.join(", "))]
+    AmbiguousTarget {
+        /// The target as given.
+        target: String,
+        /// Each match, written as a target that picks it.
+        choices: Vec<String>,
+    },
+
     /// A value given by the caller cannot be used.
     #[error("{message}")]
     InvalidInput {
@@ -233,6 +255,7 @@ impl Error {
             Error::NoSession => "set username and password for root@pam (node journals also work with a token, through the REST journal)".into(),
             Error::NotRootPam { .. } => "log in as root@pam for commands, journals, tails and shells (node journals also work for other users with Sys.Syslog, through the REST journal)".into(),
             Error::Connect { .. } => "check the url and that the node is up and reachable".into(),
+            Error::TargetNotFound { .. } => "names are compared ignoring case; listings show only the guests this login may audit (VM.Audit)".into(),
             _ => return None,
         })
     }

@@ -78,6 +78,7 @@ mod lenient_decoding;
 mod node;
 mod pool;
 mod stats;
+pub mod target;
 mod task;
 mod terminal;
 mod tls;

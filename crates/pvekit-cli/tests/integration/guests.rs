@@ -83,7 +83,7 @@ fn ambiguous_and_unknown_targets_are_clear_errors() {
     let out = run(&mut pvekit(&args(&base, &["start", "nope"])));
     assert_eq!(
         out.fails(1),
-        "pvekit: no guest 'nope' in cluster lab (names are compared ignoring case; `pvekit ls` lists the guests this login may see: those it has VM.Audit on)"
+        "pvekit: no guest 'nope' in cluster lab; `pvekit ls` lists the guests this login may see (those it has VM.Audit on); names are compared ignoring case"
     );
     let out = run(&mut pvekit(&args(&base, &["status", "999"])));
     assert!(out.fails(1).contains("no guest '999'"));
