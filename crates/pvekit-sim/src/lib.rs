@@ -119,8 +119,8 @@ use serde::Serialize;
 pub use acl::AclEntry;
 pub use control::{ControlError, SimControl};
 pub use model::scenario::{
-    GuestStatus, GuestType, Scenario, ScenarioCounters, ScenarioGuest, ScenarioInterface,
-    ScenarioNode, ScenarioToken, ScenarioUser,
+    GuestStatus, Scenario, ScenarioCounters, ScenarioGuest, ScenarioInterface, ScenarioNode,
+    ScenarioToken, ScenarioUser,
 };
 
 /// The rules of the simulator's hand-written route table (every method it knows), for

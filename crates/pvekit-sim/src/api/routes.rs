@@ -23,9 +23,9 @@ use super::handlers::{
 };
 use super::params::{b, ep, int, lxc_config_params, node, proxied, s, with_node_vmid};
 use crate::error::ApiError;
-use crate::model::Kind;
 use crate::model::power::Action;
 use crate::rules::EndpointRule;
+use pvekit_core::types::GuestKind;
 
 /// A handler: the answer to a validated call.
 pub(crate) type Handler = fn(&Call<'_>) -> Result<Reply, ApiError>;
@@ -61,7 +61,7 @@ fn route(rule: EndpointRule, handler: Handler) -> Route {
 }
 
 /// The six power actions of a guest kind.
-fn power_routes(kind: Kind) -> Vec<Route> {
+fn power_routes(kind: GuestKind) -> Vec<Route> {
     let base = format!("/nodes/{{node}}/{}/{{vmid}}/status", kind.as_str());
     let post = |action: &str, params| {
         proxied(ep(
@@ -71,32 +71,32 @@ fn power_routes(kind: Kind) -> Vec<Route> {
         ))
     };
     match kind {
-        Kind::Lxc => vec![
+        GuestKind::Lxc => vec![
             route(post("start", vec![b("debug"), b("skiplock")]), |c| {
-                data(power::action(c, Kind::Lxc, Action::Start))
+                data(power::action(c, GuestKind::Lxc, Action::Start))
             }),
             route(
                 post("stop", vec![b("overrule-shutdown"), b("skiplock")]),
-                |c| data(power::action(c, Kind::Lxc, Action::Stop)),
+                |c| data(power::action(c, GuestKind::Lxc, Action::Stop)),
             ),
             route(
                 post(
                     "shutdown",
                     vec![b("forceStop"), int("timeout").opt().min(0.0)],
                 ),
-                |c| data(power::action(c, Kind::Lxc, Action::Shutdown)),
+                |c| data(power::action(c, GuestKind::Lxc, Action::Shutdown)),
             ),
             route(post("suspend", vec![]), |c| {
-                data(power::action(c, Kind::Lxc, Action::Suspend))
+                data(power::action(c, GuestKind::Lxc, Action::Suspend))
             }),
             route(post("resume", vec![]), |c| {
-                data(power::action(c, Kind::Lxc, Action::Resume))
+                data(power::action(c, GuestKind::Lxc, Action::Resume))
             }),
             route(post("reboot", vec![int("timeout").opt().min(0.0)]), |c| {
-                data(power::action(c, Kind::Lxc, Action::Reboot))
+                data(power::action(c, GuestKind::Lxc, Action::Reboot))
             }),
         ],
-        Kind::Qemu => vec![
+        GuestKind::Qemu => vec![
             route(
                 post(
                     "start",
@@ -122,7 +122,7 @@ fn power_routes(kind: Kind) -> Vec<Route> {
                         b("with-conntrack-state"),
                     ],
                 ),
-                |c| data(power::action(c, Kind::Qemu, Action::Start)),
+                |c| data(power::action(c, GuestKind::Qemu, Action::Start)),
             ),
             route(
                 post(
@@ -134,7 +134,7 @@ fn power_routes(kind: Kind) -> Vec<Route> {
                         int("timeout").opt().min(0.0),
                     ],
                 ),
-                |c| data(power::action(c, Kind::Qemu, Action::Shutdown)),
+                |c| data(power::action(c, GuestKind::Qemu, Action::Shutdown)),
             ),
             route(
                 post(
@@ -147,7 +147,7 @@ fn power_routes(kind: Kind) -> Vec<Route> {
                         int("timeout").opt().min(0.0),
                     ],
                 ),
-                |c| data(power::action(c, Kind::Qemu, Action::Stop)),
+                |c| data(power::action(c, GuestKind::Qemu, Action::Stop)),
             ),
             route(
                 post(
@@ -161,13 +161,13 @@ fn power_routes(kind: Kind) -> Vec<Route> {
                         b("todisk"),
                     ],
                 ),
-                |c| data(power::action(c, Kind::Qemu, Action::Suspend)),
+                |c| data(power::action(c, GuestKind::Qemu, Action::Suspend)),
             ),
             route(post("resume", vec![b("nocheck"), b("skiplock")]), |c| {
-                data(power::action(c, Kind::Qemu, Action::Resume))
+                data(power::action(c, GuestKind::Qemu, Action::Resume))
             }),
             route(post("reboot", vec![int("timeout").opt().min(0.0)]), |c| {
-                data(power::action(c, Kind::Qemu, Action::Reboot))
+                data(power::action(c, GuestKind::Qemu, Action::Reboot))
             }),
         ],
     }
@@ -281,7 +281,7 @@ fn build() -> Vec<Route> {
             |c| data(guests::lxc_current(c)),
         ),
     ];
-    v.extend(power_routes(Kind::Lxc));
+    v.extend(power_routes(GuestKind::Lxc));
     v.extend([
         route(
             proxied(ep(
@@ -323,7 +323,7 @@ fn build() -> Vec<Route> {
                     s("vncticket").len(512),
                 ]),
             ),
-            |c| data(term::vncwebsocket(c, Some(Kind::Lxc))),
+            |c| data(term::vncwebsocket(c, Some(GuestKind::Lxc))),
         ),
         route(
             ep(
@@ -371,7 +371,7 @@ fn build() -> Vec<Route> {
             |c| data(guests::qemu_current(c)),
         ),
     ]);
-    v.extend(power_routes(Kind::Qemu));
+    v.extend(power_routes(GuestKind::Qemu));
     v.extend([
         route(
             proxied(ep(

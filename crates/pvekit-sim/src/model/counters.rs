@@ -5,7 +5,8 @@
 //! guest's seed, its start time and "now", so the same clock gives the same figures. A scenario
 //! may pin some figures of a running guest; stopped guests report zeros as real ones do.
 
-use super::{Guest, Kind, Node};
+use super::{Guest, Node};
+use pvekit_core::types::GuestKind;
 
 /// SplitMix64: a tiny deterministic generator for seeds and derived values.
 #[derive(Debug, Clone)]
@@ -119,16 +120,16 @@ pub(crate) fn guest(g: &Guest, host_cpus: u32, now: f64) -> GuestStats {
         .unwrap_or(host_cpus as f64);
     let maxmem = g.cfg_u64("memory").unwrap_or(512) << 20;
     let maxswap = match g.kind {
-        Kind::Lxc => g.cfg_u64("swap").unwrap_or(512) << 20,
-        Kind::Qemu => 0,
+        GuestKind::Lxc => g.cfg_u64("swap").unwrap_or(512) << 20,
+        GuestKind::Qemu => 0,
     };
     let maxdisk = match g.kind {
-        Kind::Lxc => g
+        GuestKind::Lxc => g
             .config
             .get("rootfs")
             .and_then(|r| disk_size(r))
             .unwrap_or(4 << 30),
-        Kind::Qemu => ["scsi0", "virtio0", "sata0", "ide0"]
+        GuestKind::Qemu => ["scsi0", "virtio0", "sata0", "ide0"]
             .iter()
             .find_map(|k| g.config.get(*k).and_then(|d| disk_size(d)))
             .unwrap_or(0),
@@ -152,7 +153,7 @@ pub(crate) fn guest(g: &Guest, host_cpus: u32, now: f64) -> GuestStats {
     if maxswap > 0 && unit(seed, 5) < 0.3 {
         st.swap = (maxswap as f64 * 0.05 * wave(seed, 6, now, 3600.0)) as u64;
     }
-    if g.kind == Kind::Lxc {
+    if g.kind == GuestKind::Lxc {
         let fill = 0.1 + 0.5 * unit(seed, 7);
         st.disk = ((maxdisk as f64) * fill) as u64 + (up as u64 * 64).min(maxdisk / 10);
     }
@@ -176,7 +177,7 @@ pub(crate) fn guest(g: &Guest, host_cpus: u32, now: f64) -> GuestStats {
     if let Some(p) = &g.pinned {
         st.cpu = p.cpu.unwrap_or(st.cpu);
         st.mem = p.mem.unwrap_or(st.mem);
-        if g.kind == Kind::Lxc {
+        if g.kind == GuestKind::Lxc {
             st.disk = p.disk.unwrap_or(st.disk);
         }
         st.netin = p.netin.unwrap_or(st.netin);

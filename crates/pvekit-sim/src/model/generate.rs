@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use super::counters::{Rng, mix};
 use super::net::{mac, print_net};
-use super::{Guest, Kind, Model, Node};
+use super::{Guest, Model, Node};
+use pvekit_core::types::GuestKind;
 
 const CLUSTER_NAMES: &[&str] = &["homelab", "prod-east", "lab", "pvecluster", "dc1"];
 const HOSTNAMES: &[&str] = &[
@@ -195,8 +196,8 @@ pub(crate) fn generate(seed: u64, nodes: usize, containers: usize, vms: usize, n
         })
         .collect();
 
-    let mut kinds: Vec<Kind> = std::iter::repeat_n(Kind::Lxc, containers)
-        .chain(std::iter::repeat_n(Kind::Qemu, vms))
+    let mut kinds: Vec<GuestKind> = std::iter::repeat_n(GuestKind::Lxc, containers)
+        .chain(std::iter::repeat_n(GuestKind::Qemu, vms))
         .collect();
     // Fisher-Yates with the seeded generator, so the interleaving is deterministic.
     for i in (1..kinds.len()).rev() {
@@ -213,7 +214,7 @@ pub(crate) fn generate(seed: u64, nodes: usize, containers: usize, vms: usize, n
         let mut config = BTreeMap::new();
         let mut docker = false;
         match kind {
-            Kind::Lxc => {
+            GuestKind::Lxc => {
                 let host = format!("{}{}", r.pick(HOSTNAMES), vmid % 100);
                 config.insert(
                     "hostname".into(),
@@ -280,7 +281,7 @@ pub(crate) fn generate(seed: u64, nodes: usize, containers: usize, vms: usize, n
                 }
                 lxc_defaults(vmid, &mut config);
             }
-            Kind::Qemu => {
+            GuestKind::Qemu => {
                 config.insert(
                     "name".into(),
                     format!("{}-{}", r.pick(VM_NAMES), vmid % 100),

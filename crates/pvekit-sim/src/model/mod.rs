@@ -15,6 +15,9 @@ pub(crate) mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
 
+use pvekit_core::Upid;
+use pvekit_core::types::GuestKind;
+
 use crate::error::ApiError;
 
 /// A node of the simulated cluster.
@@ -35,22 +38,6 @@ pub(crate) struct Node {
     pub seed: u64,
 }
 
-/// Guest kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Lxc,
-    Qemu,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Lxc => "lxc",
-            Kind::Qemu => "qemu",
-        }
-    }
-}
-
 /// One interface as `ip a` inside a container would show it.
 #[derive(Debug, Clone)]
 pub(crate) struct Iface {
@@ -65,7 +52,7 @@ pub(crate) struct Iface {
 #[derive(Debug, Clone)]
 pub(crate) struct Guest {
     pub vmid: u32,
-    pub kind: Kind,
+    pub kind: GuestKind,
     pub node: String,
     pub running: bool,
     pub template: bool,
@@ -111,12 +98,12 @@ impl Guest {
     /// The display name: LXC hostname or `CT<vmid>`, QEMU name or `VM <vmid>`.
     pub fn name(&self) -> String {
         match self.kind {
-            Kind::Lxc => self
+            GuestKind::Lxc => self
                 .config
                 .get("hostname")
                 .map(|h| h.split_whitespace().collect::<String>())
                 .unwrap_or_else(|| format!("CT{}", self.vmid)),
-            Kind::Qemu => self
+            GuestKind::Qemu => self
                 .config
                 .get("name")
                 .cloned()
@@ -148,10 +135,10 @@ impl Guest {
     }
 
     /// The path of the config file, as error messages name it.
-    pub fn conf_path(kind: Kind, node: &str, vmid: u32) -> String {
+    pub fn conf_path(kind: GuestKind, node: &str, vmid: u32) -> String {
         match kind {
-            Kind::Lxc => format!("nodes/{node}/lxc/{vmid}.conf"),
-            Kind::Qemu => format!("nodes/{node}/qemu-server/{vmid}.conf"),
+            GuestKind::Lxc => format!("nodes/{node}/lxc/{vmid}.conf"),
+            GuestKind::Qemu => format!("nodes/{node}/qemu-server/{vmid}.conf"),
         }
     }
 }
@@ -221,7 +208,7 @@ impl Model {
         now_ms: i64,
     ) -> String {
         let upid = self.new_upid(node, plan.worker, &vmid.to_string(), user, now_ms);
-        let text = upid.encode();
+        let text = upid.to_string();
         self.tasks.insert(tasks::Task {
             upid,
             text: text.clone(),
@@ -241,13 +228,13 @@ impl Model {
     pub fn start_session_task(
         &mut self,
         node: &str,
-        kind: &str,
+        worker_type: &str,
         id: &str,
         user: &str,
         now_ms: i64,
     ) -> String {
-        let upid = self.new_upid(node, kind, id, user, now_ms);
-        let text = upid.encode();
+        let upid = self.new_upid(node, worker_type, id, user, now_ms);
+        let text = upid.to_string();
         self.tasks.insert(tasks::Task {
             upid,
             text: text.clone(),
@@ -266,11 +253,11 @@ impl Model {
     fn new_upid(
         &mut self,
         node: &str,
-        kind: &str,
+        worker_type: &str,
         id: &str,
         user: &str,
         now_ms: i64,
-    ) -> tasks::Upid {
+    ) -> Upid {
         let (boot_time, seed) = self
             .node_index
             .get(node)
@@ -280,12 +267,12 @@ impl Model {
         // Clock ticks (USER_HZ 100) since boot when the worker was forked.
         let pstart =
             (u64::try_from(now_ms - boot_time * 1000).unwrap_or(0) / 10).min(0xF_FFFF_FFFF);
-        tasks::Upid {
+        Upid {
             node: node.to_string(),
             pid,
             pstart,
-            starttime: now_ms.div_euclid(1000),
-            kind: kind.to_string(),
+            starttime: u64::try_from(now_ms.div_euclid(1000)).unwrap_or(0),
+            worker_type: worker_type.to_string(),
             id: id.to_string(),
             user: user.to_string(),
         }
@@ -383,7 +370,7 @@ impl Model {
     }
 
     /// A guest of the given kind on the given node, or the "does not exist" error.
-    pub fn guest_on(&self, node: &str, vmid: u32, kind: Kind) -> Result<&Guest, ApiError> {
+    pub fn guest_on(&self, node: &str, vmid: u32, kind: GuestKind) -> Result<&Guest, ApiError> {
         match self.guests.get(&vmid) {
             Some(g) if g.node == node && g.kind == kind => Ok(g),
             _ => Err(ApiError::new(

@@ -8,7 +8,9 @@
 //! pve-guest-common src/PVE/AbstractConfig.pm (`check_lock`).
 
 use super::tasks::Effect;
-use super::{Guest, Kind};
+use pvekit_core::types::GuestKind;
+
+use super::Guest;
 use crate::error::ApiError;
 
 /// A power action of `POST .../status/{action}`.
@@ -24,31 +26,31 @@ pub(crate) enum Action {
 
 impl Action {
     /// The worker type written into the UPID.
-    pub fn worker(self, kind: Kind, todisk: bool) -> &'static str {
+    pub fn worker(self, kind: GuestKind, todisk: bool) -> &'static str {
         match (kind, self) {
-            (Kind::Lxc, Action::Start) => "vzstart",
-            (Kind::Lxc, Action::Stop) => "vzstop",
-            (Kind::Lxc, Action::Shutdown) => "vzshutdown",
-            (Kind::Lxc, Action::Suspend) => "vzsuspend",
-            (Kind::Lxc, Action::Resume) => "vzresume",
-            (Kind::Lxc, Action::Reboot) => "vzreboot",
-            (Kind::Qemu, Action::Start) => "qmstart",
-            (Kind::Qemu, Action::Stop) => "qmstop",
-            (Kind::Qemu, Action::Shutdown) => "qmshutdown",
-            (Kind::Qemu, Action::Suspend) if todisk => "qmsuspend",
-            (Kind::Qemu, Action::Suspend) => "qmpause",
-            (Kind::Qemu, Action::Resume) => "qmresume",
-            (Kind::Qemu, Action::Reboot) => "qmreboot",
+            (GuestKind::Lxc, Action::Start) => "vzstart",
+            (GuestKind::Lxc, Action::Stop) => "vzstop",
+            (GuestKind::Lxc, Action::Shutdown) => "vzshutdown",
+            (GuestKind::Lxc, Action::Suspend) => "vzsuspend",
+            (GuestKind::Lxc, Action::Resume) => "vzresume",
+            (GuestKind::Lxc, Action::Reboot) => "vzreboot",
+            (GuestKind::Qemu, Action::Start) => "qmstart",
+            (GuestKind::Qemu, Action::Stop) => "qmstop",
+            (GuestKind::Qemu, Action::Shutdown) => "qmshutdown",
+            (GuestKind::Qemu, Action::Suspend) if todisk => "qmsuspend",
+            (GuestKind::Qemu, Action::Suspend) => "qmpause",
+            (GuestKind::Qemu, Action::Resume) => "qmresume",
+            (GuestKind::Qemu, Action::Reboot) => "qmreboot",
         }
     }
 
     /// Parameters only `root@pam` may set (in the order the handler checks them); anyone else
     /// gets 400 "Only root may use this option.".
-    pub fn root_only_params(self, kind: Kind) -> &'static [&'static str] {
+    pub fn root_only_params(self, kind: GuestKind) -> &'static [&'static str] {
         match (kind, self) {
-            (Kind::Lxc, Action::Start | Action::Stop) => &["skiplock"],
-            (Kind::Lxc, _) => &[],
-            (Kind::Qemu, Action::Start) => &[
+            (GuestKind::Lxc, Action::Start | Action::Stop) => &["skiplock"],
+            (GuestKind::Lxc, _) => &[],
+            (GuestKind::Qemu, Action::Start) => &[
                 "stateuri",
                 "skiplock",
                 "migratedfrom",
@@ -59,11 +61,11 @@ impl Action {
                 "with-conntrack-state",
                 "nets-host-mtu",
             ],
-            (Kind::Qemu, Action::Stop) => &["skiplock", "keepActive", "migratedfrom"],
-            (Kind::Qemu, Action::Shutdown) => &["skiplock", "keepActive"],
-            (Kind::Qemu, Action::Suspend) => &["skiplock"],
-            (Kind::Qemu, Action::Resume) => &["skiplock", "nocheck"],
-            (Kind::Qemu, Action::Reboot) => &[],
+            (GuestKind::Qemu, Action::Stop) => &["skiplock", "keepActive", "migratedfrom"],
+            (GuestKind::Qemu, Action::Shutdown) => &["skiplock", "keepActive"],
+            (GuestKind::Qemu, Action::Suspend) => &["skiplock"],
+            (GuestKind::Qemu, Action::Resume) => &["skiplock", "nocheck"],
+            (GuestKind::Qemu, Action::Reboot) => &[],
         }
     }
 }
@@ -140,8 +142,8 @@ pub(crate) fn plan(
         ..ok(Effect::None)
     };
     let guest_type = match g.kind {
-        Kind::Lxc => "CT",
-        Kind::Qemu => "VM",
+        GuestKind::Lxc => "CT",
+        GuestKind::Qemu => "VM",
     };
     let lock = g.lock.as_deref();
     let locked = |except: &[&str]| {
@@ -150,7 +152,7 @@ pub(crate) fn plan(
     };
     let start_failure = |e: &String| {
         let lines = match g.kind {
-            Kind::Lxc => vec![
+            GuestKind::Lxc => vec![
                 (d, "run_buffer: 571 Script exited with status 1".to_string()),
                 (
                     d,
@@ -163,7 +165,7 @@ pub(crate) fn plan(
                     format!("__lxc_start: 2034 Failed to initialize container \"{vmid}\""),
                 ),
             ],
-            Kind::Qemu => Vec::new(),
+            GuestKind::Qemu => Vec::new(),
         };
         Plan {
             lines,
@@ -172,7 +174,7 @@ pub(crate) fn plan(
         }
     };
     let plan = match (g.kind, action) {
-        (Kind::Lxc, Action::Start) => {
+        (GuestKind::Lxc, Action::Start) => {
             if g.running {
                 return Err(immediate(format!("CT {vmid} already running")));
             }
@@ -186,7 +188,7 @@ pub(crate) fn plan(
                 ok(Effect::Start)
             }
         }
-        (Kind::Lxc, Action::Stop) => {
+        (GuestKind::Lxc, Action::Stop) => {
             if !g.running {
                 return Err(immediate(format!("CT {vmid} not running")));
             }
@@ -195,7 +197,7 @@ pub(crate) fn plan(
                 None => ok(Effect::Stop),
             }
         }
-        (Kind::Lxc, Action::Shutdown) => {
+        (GuestKind::Lxc, Action::Shutdown) => {
             if !g.running {
                 return Err(immediate(format!("CT {vmid} not running")));
             }
@@ -228,7 +230,7 @@ pub(crate) fn plan(
                 }
             }
         }
-        (Kind::Lxc, Action::Suspend) => {
+        (GuestKind::Lxc, Action::Suspend) => {
             if !g.running {
                 return Err(immediate(format!("CT {vmid} not running")));
             }
@@ -237,7 +239,7 @@ pub(crate) fn plan(
                 None => ok(Effect::Checkpoint),
             }
         }
-        (Kind::Lxc, Action::Resume) => {
+        (GuestKind::Lxc, Action::Resume) => {
             if g.running {
                 return Err(immediate(format!("CT {vmid} already running")));
             }
@@ -249,14 +251,14 @@ pub(crate) fn plan(
                 ))
             }
         }
-        (Kind::Lxc, Action::Reboot) => {
+        (GuestKind::Lxc, Action::Reboot) => {
             // Sic: the LXC reboot handler says "VM".
             if !g.running {
                 return Err(immediate(format!("VM {vmid} not running")));
             }
             ok(Effect::Restart)
         }
-        (Kind::Qemu, Action::Start) => {
+        (GuestKind::Qemu, Action::Start) => {
             let suspended = lock == Some("suspended");
             if g.template {
                 fail_fast("you can't start a vm if it's a template".into())
@@ -273,7 +275,7 @@ pub(crate) fn plan(
                 ok(Effect::Start)
             }
         }
-        (Kind::Qemu, Action::Stop) => {
+        (GuestKind::Qemu, Action::Stop) => {
             if !g.running {
                 noop()
             } else if let Some(e) = locked(&[]).filter(|_| !p.skiplock) {
@@ -282,7 +284,7 @@ pub(crate) fn plan(
                 ok(Effect::Stop)
             }
         }
-        (Kind::Qemu, Action::Shutdown) => {
+        (GuestKind::Qemu, Action::Shutdown) => {
             if g.running && g.paused && !p.force_stop {
                 return Err(immediate("VM is paused - cannot shutdown".into()));
             }
@@ -297,7 +299,7 @@ pub(crate) fn plan(
                 qemu_shutdown(g, p, d, worker, Effect::Stop)
             }
         }
-        (Kind::Qemu, Action::Reboot) => {
+        (GuestKind::Qemu, Action::Reboot) => {
             if g.running && g.paused {
                 return Err(immediate("VM is paused - cannot shutdown".into()));
             }
@@ -318,7 +320,7 @@ pub(crate) fn plan(
                 ),
             }
         }
-        (Kind::Qemu, Action::Suspend) => {
+        (GuestKind::Qemu, Action::Suspend) => {
             if !g.running {
                 return Err(immediate(format!("VM {vmid} not running")));
             }
@@ -333,7 +335,7 @@ pub(crate) fn plan(
                 ok(Effect::Pause)
             }
         }
-        (Kind::Qemu, Action::Resume) => {
+        (GuestKind::Qemu, Action::Resume) => {
             let suspended = lock == Some("suspended");
             if !suspended && !g.running {
                 return Err(immediate(format!("VM {vmid} not running")));

@@ -59,8 +59,9 @@ use serde::Deserialize;
 
 use super::counters::mix;
 use super::generate::{lxc_defaults, make_node, qemu_defaults};
-use super::{Guest, Iface, Kind, Model, Node, Pinned};
+use super::{Guest, Iface, Model, Node, Pinned};
 use crate::acl::AclEntry;
+use pvekit_core::types::GuestKind;
 
 /// A cluster stated exactly.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -154,16 +155,6 @@ fn yes() -> bool {
     true
 }
 
-/// LXC or QEMU.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum GuestType {
-    /// A container.
-    Lxc,
-    /// A virtual machine.
-    Qemu,
-}
-
 /// Running or stopped.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -179,9 +170,9 @@ pub enum GuestStatus {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioGuest {
-    /// `lxc` or `qemu`.
+    /// `lxc` or `qemu` ([`GuestKind`] reads them lower-case).
     #[serde(rename = "type")]
-    pub kind: GuestType,
+    pub kind: GuestKind,
     /// The VMID (100..=999999999).
     pub vmid: u32,
     /// The node it lives on.
@@ -445,15 +436,15 @@ impl ScenarioNode {
 impl ScenarioGuest {
     /// A stopped container `vmid` on `node`, with the config of a freshly created one.
     pub fn lxc(vmid: u32, node: impl Into<String>) -> ScenarioGuest {
-        ScenarioGuest::new(GuestType::Lxc, vmid, node.into())
+        ScenarioGuest::new(GuestKind::Lxc, vmid, node.into())
     }
 
     /// A stopped VM `vmid` on `node`, with the config of a freshly created one.
     pub fn qemu(vmid: u32, node: impl Into<String>) -> ScenarioGuest {
-        ScenarioGuest::new(GuestType::Qemu, vmid, node.into())
+        ScenarioGuest::new(GuestKind::Qemu, vmid, node.into())
     }
 
-    fn new(kind: GuestType, vmid: u32, node: String) -> ScenarioGuest {
+    fn new(kind: GuestKind, vmid: u32, node: String) -> ScenarioGuest {
         ScenarioGuest {
             kind,
             vmid,
@@ -565,16 +556,13 @@ impl ScenarioGuest {
     pub(crate) fn to_guest(&self, seed: u64, now: i64) -> Guest {
         let g = self;
         let gseed = mix(seed ^ (u64::from(g.vmid) << 20));
-        let kind = match g.kind {
-            GuestType::Lxc => Kind::Lxc,
-            GuestType::Qemu => Kind::Qemu,
-        };
+        let kind = g.kind;
         let mut config: BTreeMap<String, String> = g
             .config
             .iter()
             .filter_map(|(k, v)| value_text(v).map(|t| (k.clone(), t)))
             .collect();
-        let name_key = if kind == Kind::Lxc {
+        let name_key = if kind == GuestKind::Lxc {
             "hostname"
         } else {
             "name"
@@ -595,8 +583,8 @@ impl ScenarioGuest {
             config.insert("agent".into(), "1".into());
         }
         match kind {
-            Kind::Lxc => lxc_defaults(g.vmid, &mut config),
-            Kind::Qemu => qemu_defaults(g.vmid, gseed, &mut config),
+            GuestKind::Lxc => lxc_defaults(g.vmid, &mut config),
+            GuestKind::Qemu => qemu_defaults(g.vmid, gseed, &mut config),
         }
         let running = g.status == GuestStatus::Running;
         Guest {

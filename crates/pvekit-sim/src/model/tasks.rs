@@ -10,76 +10,13 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use pvekit_core::Upid;
+
 use super::counters::mix;
 
 /// At most this many tasks are kept; the oldest finished ones are forgotten first (a real node
 /// rotates its task index too).
 const MAX_TASKS: usize = 50_000;
-
-/// The decoded fields of a UPID (pve-common `PVE::UPID`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Upid {
-    pub node: String,
-    pub pid: u32,
-    pub pstart: u64,
-    pub starttime: i64,
-    /// Worker type, such as `vzstart`.
-    pub kind: String,
-    /// Usually the VMID; may be empty.
-    pub id: String,
-    /// User id or full token id.
-    pub user: String,
-}
-
-fn hex_field(s: &str, min: usize, max: usize) -> Option<u64> {
-    (s.len() >= min && s.len() <= max && s.bytes().all(|c| c.is_ascii_hexdigit()))
-        .then(|| u64::from_str_radix(s, 16).ok())
-        .flatten()
-}
-
-/// The free-text fields: no `:`, `/` or whitespace.
-fn plain_field(s: &str) -> bool {
-    !s.contains(|c: char| c == ':' || c == '/' || c.is_whitespace())
-}
-
-impl Upid {
-    /// `UPID:node:PID:PSTART:STARTTIME:type:id:user:` with upper-case, zero-padded hex.
-    pub fn encode(&self) -> String {
-        format!(
-            "UPID:{}:{:08X}:{:08X}:{:08X}:{}:{}:{}:",
-            self.node, self.pid, self.pstart, self.starttime, self.kind, self.id, self.user
-        )
-    }
-
-    /// Decodes a UPID the way pve-common does (upper or lower hex, a 9-digit pstart allowed).
-    pub fn parse(s: &str) -> Option<Upid> {
-        let rest = s.strip_prefix("UPID:")?.strip_suffix(':')?;
-        let parts: Vec<&str> = rest.split(':').collect();
-        let [node, pid, pstart, start, kind, id, user] = parts.as_slice() else {
-            return None;
-        };
-        let node_ok = !node.is_empty()
-            && node.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
-            && !node.starts_with('-')
-            && !node.ends_with('-');
-        if !node_ok
-            || kind.is_empty()
-            || user.is_empty()
-            || ![*kind, *id, *user].iter().all(|f| plain_field(f))
-        {
-            return None;
-        }
-        Some(Upid {
-            node: (*node).to_string(),
-            pid: u32::try_from(hex_field(pid, 8, 8)?).ok()?,
-            pstart: hex_field(pstart, 8, 9)?,
-            starttime: i64::try_from(hex_field(start, 8, 8)?).ok()?,
-            kind: (*kind).to_string(),
-            id: (*id).to_string(),
-            user: (*user).to_string(),
-        })
-    }
-}
 
 /// What a successful task does to its guest when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,40 +172,5 @@ impl Tasks {
         });
         due.sort();
         due.into_iter().map(|(_, u)| u).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upid_round_trip() {
-        let u = Upid {
-            node: "pve1".into(),
-            pid: 0x2A1F3,
-            pstart: 0x1B2C3D4,
-            starttime: 0x66F1A2B3,
-            kind: "vzstart".into(),
-            id: "101".into(),
-            user: "root@pam!tok".into(),
-        };
-        let s = u.encode();
-        assert_eq!(
-            s,
-            "UPID:pve1:0002A1F3:01B2C3D4:66F1A2B3:vzstart:101:root@pam!tok:"
-        );
-        assert_eq!(Upid::parse(&s), Some(u));
-        assert!(Upid::parse("UPID:pve1:0002a1f3:101b2c3d4:66f1a2b3:vncshell::root@pam:").is_some());
-        for bad in [
-            "UPID:pve1:0002A1F3:01B2C3D4:66F1A2B3:vzstart:101:root@pam",
-            "UPID:pve1:2A1F3:01B2C3D4:66F1A2B3:vzstart:101:root@pam:",
-            "UPID:pve1:0002A1F3:01B2C3D4:66F1A2B3::101:root@pam:",
-            "UPID:pve1:0002A1F3:01B2C3D4:66F1A2B3:vzstart:101::",
-            "UPID:-x:0002A1F3:01B2C3D4:66F1A2B3:vzstart:101:root@pam:",
-            "garbage",
-        ] {
-            assert!(Upid::parse(bad).is_none(), "{bad}");
-        }
     }
 }

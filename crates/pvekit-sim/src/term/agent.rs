@@ -52,8 +52,8 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::journal::{self, Query, Source};
 use super::sandbox::{CtInfo, PATH, Sandbox, kill_tree};
-use crate::model::Kind;
 use crate::state::AppState;
+use pvekit_core::types::GuestKind;
 
 /// Most arguments of one request.
 pub(crate) const MAX_ARGS: usize = 65_536;
@@ -295,7 +295,7 @@ fn status(st: &AppState, node: &str, vmid: &str) -> String {
         .parse::<u32>()
         .ok()
         .and_then(|id| model.guests.get(&id))
-        .filter(|g| g.kind == Kind::Lxc && g.node == node);
+        .filter(|g| g.kind == GuestKind::Lxc && g.node == node);
     match g {
         None => "missing\n".to_string(),
         Some(g) => {
@@ -317,7 +317,7 @@ fn list(st: &AppState, node: &str) -> String {
         "{:<10} {:<10} {:<12} {:<20}\n",
         "VMID", "Status", "Lock", "Name"
     );
-    for g in model.guests_of(node).filter(|g| g.kind == Kind::Lxc) {
+    for g in model.guests_of(node).filter(|g| g.kind == GuestKind::Lxc) {
         out.push_str(&format!(
             "{:<10} {:<10} {:<12} {:<20}\n",
             g.vmid,
@@ -344,7 +344,7 @@ async fn attachable(st: &Arc<AppState>, node: &str, vmid: &str, out: &mut Out) -
         vmid.parse::<u32>()
             .ok()
             .and_then(|id| model.guests.get(&id))
-            .filter(|g| g.kind == Kind::Lxc && g.node == node)
+            .filter(|g| g.kind == GuestKind::Lxc && g.node == node)
             .map(|g| (ct_info(g), g.running))
     };
     match found {

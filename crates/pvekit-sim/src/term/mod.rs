@@ -127,7 +127,7 @@ impl Terminals {
         let cts: Vec<sandbox::CtInfo> = st
             .model()
             .guests_of(node)
-            .filter(|g| g.kind == crate::model::Kind::Lxc)
+            .filter(|g| g.kind == pvekit_core::types::GuestKind::Lxc)
             .map(agent::ct_info)
             .collect();
         let (node_done, cts): (bool, Vec<sandbox::CtInfo>) = {

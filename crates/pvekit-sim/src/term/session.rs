@@ -18,8 +18,8 @@ use super::agent::{Scope, ct_info};
 use super::protocol::{Event, Parser};
 use super::sandbox::{PATH, Sandbox, kill_tree};
 use super::{CONNECT_TIMEOUT, Pending, Target};
-use crate::model::Kind;
 use crate::state::AppState;
+use pvekit_core::types::GuestKind;
 
 /// Largest frame pveproxy forwards (and accepts).
 pub(crate) const MAX_FRAME: usize = 128 * 1024;
@@ -210,7 +210,7 @@ fn still_there(st: &AppState, s: &Pending) -> bool {
     let online = model.reachable_node(&s.node).is_ok();
     match s.target {
         Target::Node { .. } => online,
-        Target::Ct { vmid } => online && model.guest_on(&s.node, vmid, Kind::Lxc).is_ok(),
+        Target::Ct { vmid } => online && model.guest_on(&s.node, vmid, GuestKind::Lxc).is_ok(),
     }
 }
 
@@ -272,7 +272,7 @@ async fn build(st: &Arc<AppState>, s: &Pending) -> Result<Option<Spec>, String> 
         let model = st.model();
         let vmids: Vec<u32> = model
             .guests_of(&s.node)
-            .filter(|g| g.kind == Kind::Lxc)
+            .filter(|g| g.kind == GuestKind::Lxc)
             .map(|g| g.vmid)
             .collect();
         let seed = model

@@ -1,5 +1,6 @@
 //! Scenario files and inline scenarios.
 
+use pvekit_core::types::GuestKind;
 use pvekit_sim::{Scenario, SimError, SimOptions, Simulator};
 
 use crate::util::{opts, start};
@@ -129,6 +130,21 @@ async fn scenario_errors() {
     )
     .unwrap_err();
     assert!(err.contains("unknown node"), "{err}");
+    // `type` is core's GuestKind, written lower-case.
+    let kinds: Vec<GuestKind> = Scenario::from_yaml(YAML)
+        .unwrap()
+        .guests
+        .iter()
+        .map(|g| g.kind)
+        .collect();
+    assert_eq!(kinds, [GuestKind::Lxc, GuestKind::Lxc, GuestKind::Qemu]);
+    for bad in ["LXC", "vm"] {
+        let err = Scenario::from_yaml(&format!(
+            "cluster: c\nnodes:\n  - name: a\nguests:\n  - type: {bad}\n    vmid: 100\n    node: a\n"
+        ))
+        .unwrap_err();
+        assert!(err.contains(bad), "{err}");
+    }
 
     let missing = std::env::temp_dir().join("pvekit-sim-does-not-exist.yaml");
     let r = Simulator::start(SimOptions {

@@ -561,8 +561,13 @@ async fn task_log_paging_and_errors() {
     let t = s.data(&format!("/nodes/pve1/tasks/{encoded}/status")).await;
     assert_eq!(t["upid"], upid);
 
-    // Malformed UPIDs.
-    for bad in ["nonsense", "UPID:pve1:1:2:3:vzstart:100:root@pam:"] {
+    // Malformed UPIDs; as pve-common's PVE::UPID::decode, also white space in the id or user.
+    for bad in [
+        "nonsense",
+        "UPID:pve1:1:2:3:vzstart:100:root@pam:",
+        "UPID:pve1:0000AAAA:0000BBBB:66F1A2B3:vzstart:1%2000:root@pam:",
+        "UPID:pve1:0000AAAA:0000BBBB:66F1A2B3:vzstart:100:root%09@pam:",
+    ] {
         for what in ["status", "log"] {
             let r = s.get(&format!("/nodes/pve1/tasks/{bad}/{what}")).await;
             assert_eq!(r.status, 400, "{bad} {what}");

@@ -6,14 +6,15 @@ use serde_json::{Value, json};
 
 use crate::api::Call;
 use crate::error::ApiError;
-use crate::model::{Kind, counters, net};
+use crate::model::{counters, net};
+use pvekit_core::types::GuestKind;
 
 /// The agent's `network-get-interfaces` reply, or the error of an unavailable agent.
 pub(crate) fn network_get_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
     let vmid = call.vmid()?;
-    let g = model.guest_on(&node.name, vmid, Kind::Qemu)?;
+    let g = model.guest_on(&node.name, vmid, GuestKind::Qemu)?;
     if !g.config.contains_key("agent") {
         return Err(ApiError::new(500, "No QEMU guest agent configured\n"));
     }

@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 use super::{b01, num};
 use crate::api::Call;
 use crate::error::ApiError;
-use crate::model::{Guest, Kind, Model, Node, counters};
+use crate::model::{Guest, Model, Node, counters};
+use pvekit_core::types::GuestKind;
 
 /// Cluster item (when clustered) plus one item per node.
 pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
@@ -75,9 +76,9 @@ pub(crate) fn guest_item(model: &Model, g: &Guest, now: f64) -> Value {
         "cpu": num(s.cpu),
         "maxmem": s.maxmem,
         "mem": s.mem,
-        "memhost": if g.kind == Kind::Qemu { s.mem } else { 0 },
+        "memhost": if g.kind == GuestKind::Qemu { s.mem } else { 0 },
         "maxdisk": s.maxdisk,
-        "disk": if g.kind == Kind::Lxc { s.disk } else { 0 },
+        "disk": if g.kind == GuestKind::Lxc { s.disk } else { 0 },
         "netin": s.netin,
         "netout": s.netout,
         "diskread": s.diskread,

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use crate::api::Call;
 use crate::error::ApiError;
 use crate::model::counters::mix;
-use crate::model::{Guest, Kind, net};
+use crate::model::{Guest, net};
+use pvekit_core::types::GuestKind;
 
 /// LXC config keys whose schema type is integer.
 const LXC_INT_KEYS: &[&str] = &["cores", "cpuunits", "memory", "swap", "tty"];
@@ -77,7 +78,7 @@ pub(crate) fn config_file(g: &Guest) -> String {
     out
 }
 
-fn config(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
+fn config(call: &Call<'_>, kind: GuestKind) -> Result<Value, ApiError> {
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
     let g = model.guest_on(&node.name, call.vmid()?, kind)?;
@@ -88,8 +89,8 @@ fn config(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
         ));
     }
     let (ints, bools) = match kind {
-        Kind::Lxc => (LXC_INT_KEYS, LXC_BOOL_KEYS),
-        Kind::Qemu => (QEMU_INT_KEYS, QEMU_BOOL_KEYS),
+        GuestKind::Lxc => (LXC_INT_KEYS, LXC_BOOL_KEYS),
+        GuestKind::Qemu => (QEMU_INT_KEYS, QEMU_BOOL_KEYS),
     };
     let mut m = Map::new();
     for (k, v) in &g.config {
@@ -108,11 +109,11 @@ fn config(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
 }
 
 pub(crate) fn lxc_config(call: &Call<'_>) -> Result<Value, ApiError> {
-    config(call, Kind::Lxc)
+    config(call, GuestKind::Lxc)
 }
 
 pub(crate) fn qemu_config(call: &Call<'_>) -> Result<Value, ApiError> {
-    config(call, Kind::Qemu)
+    config(call, GuestKind::Qemu)
 }
 
 /// The SHA-1 (hex) of the config file, as `digest`.
@@ -313,7 +314,7 @@ pub(crate) fn lxc_update(call: &Call<'_>) -> Result<Value, ApiError> {
 
     let mut model = call.state.model_mut();
     let node = model.reachable_node(&node)?.name.clone();
-    let g = model.guest_on(&node, vmid, Kind::Lxc)?;
+    let g = model.guest_on(&node, vmid, GuestKind::Lxc)?;
     if let Some(l) = &g.lock {
         return Err(ApiError::new(500, format!("CT is locked ({l})\n")));
     }

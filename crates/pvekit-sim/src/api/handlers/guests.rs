@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 use super::num;
 use crate::api::Call;
 use crate::error::ApiError;
-use crate::model::{Guest, Kind, Model, counters, net};
+use crate::model::{Guest, Model, counters, net};
+use pvekit_core::types::GuestKind;
 
 /// Figures shared by lists and status/current.
 fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
@@ -24,7 +25,7 @@ fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
     m.insert("name".into(), Value::from(g.name()));
     // cpus from cores is an int; from cpulimit alone it is the config text.
     let cpus = match (g.kind, g.config.get("cores"), g.config.get("cpulimit")) {
-        (Kind::Lxc, None, Some(limit)) => Value::from(limit.clone()),
+        (GuestKind::Lxc, None, Some(limit)) => Value::from(limit.clone()),
         _ => num(s.cpus),
     };
     m.insert("cpus".into(), cpus);
@@ -38,13 +39,13 @@ fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
     m.insert("diskread".into(), Value::from(s.diskread));
     m.insert("diskwrite".into(), Value::from(s.diskwrite));
     match g.kind {
-        Kind::Lxc => {
+        GuestKind::Lxc => {
             m.insert("type".into(), Value::from("lxc"));
             m.insert("maxswap".into(), Value::from(s.maxswap));
             m.insert("swap".into(), Value::from(s.swap));
             m.insert("disk".into(), Value::from(s.disk));
         }
-        Kind::Qemu => {
+        GuestKind::Qemu => {
             m.insert("disk".into(), Value::from(0));
             m.insert("memhost".into(), Value::from(s.mem));
             if g.config.keys().any(|k| k.starts_with("serial")) {
@@ -57,12 +58,12 @@ fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
         for (name, v) in counters::PRESSURE_NAMES.iter().zip(s.pressure) {
             let value = match g.kind {
                 // Copied raw from the cgroup pressure files: strings.
-                Kind::Lxc => Value::from(format!("{v:.2}")),
-                Kind::Qemu => num((v * 100.0).round() / 100.0),
+                GuestKind::Lxc => Value::from(format!("{v:.2}")),
+                GuestKind::Qemu => num((v * 100.0).round() / 100.0),
             };
             m.insert((*name).into(), value);
         }
-        if g.kind == Kind::Qemu {
+        if g.kind == GuestKind::Qemu {
             let qmp = if g.paused { "paused" } else { "running" };
             m.insert("qmpstatus".into(), Value::from(qmp));
             m.insert("running-machine".into(), Value::from("pc-i440fx-9.2+pve1"));
@@ -81,7 +82,7 @@ fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
     m
 }
 
-fn list(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
+fn list(call: &Call<'_>, kind: GuestKind) -> Result<Value, ApiError> {
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
     let now = call.state.clock.now_f64();
@@ -93,13 +94,13 @@ fn list(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
     Ok(Value::Array(out))
 }
 
-fn current(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
+fn current(call: &Call<'_>, kind: GuestKind) -> Result<Value, ApiError> {
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
     let g = model.guest_on(&node.name, call.vmid()?, kind)?;
     let mut m = guest_status(&model, g, call.state.clock.now_f64());
     m.insert("ha".into(), json!({"managed": 0}));
-    if kind == Kind::Qemu {
+    if kind == GuestKind::Qemu {
         if !g.running {
             m.insert("qmpstatus".into(), Value::from("stopped"));
         }
@@ -111,26 +112,26 @@ fn current(call: &Call<'_>, kind: Kind) -> Result<Value, ApiError> {
 }
 
 pub(crate) fn lxc_list(call: &Call<'_>) -> Result<Value, ApiError> {
-    list(call, Kind::Lxc)
+    list(call, GuestKind::Lxc)
 }
 
 pub(crate) fn qemu_list(call: &Call<'_>) -> Result<Value, ApiError> {
-    list(call, Kind::Qemu)
+    list(call, GuestKind::Qemu)
 }
 
 pub(crate) fn lxc_current(call: &Call<'_>) -> Result<Value, ApiError> {
-    current(call, Kind::Lxc)
+    current(call, GuestKind::Lxc)
 }
 
 pub(crate) fn qemu_current(call: &Call<'_>) -> Result<Value, ApiError> {
-    current(call, Kind::Qemu)
+    current(call, GuestKind::Qemu)
 }
 
 /// `ip a` inside a running container; `null` when stopped.
 pub(crate) fn lxc_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
     let node = model.reachable_node(&call.node()?)?;
-    let g = model.guest_on(&node.name, call.vmid()?, Kind::Lxc)?;
+    let g = model.guest_on(&node.name, call.vmid()?, GuestKind::Lxc)?;
     if !g.running {
         return Ok(Value::Null);
     }

@@ -7,14 +7,14 @@ use serde_json::Value;
 
 use crate::api::Call;
 use crate::error::ApiError;
-use crate::model::Kind;
 use crate::model::power::{self, Action, ActionParams};
+use pvekit_core::types::GuestKind;
 
 /// The user that may use root-only options.
 const ROOT: &str = "root@pam";
 
 /// Runs a power action and answers its UPID.
-pub(crate) fn action(call: &Call<'_>, kind: Kind, action: Action) -> Result<Value, ApiError> {
+pub(crate) fn action(call: &Call<'_>, kind: GuestKind, action: Action) -> Result<Value, ApiError> {
     // Root-only options are refused before anything else (a token is not root@pam).
     if call.auth_id() != ROOT
         && let Some(p) = action
@@ -39,7 +39,7 @@ pub(crate) fn action(call: &Call<'_>, kind: Kind, action: Action) -> Result<Valu
     let mut model = call.state.model_mut();
     let node = model.reachable_node(&node)?.name.clone();
     let g = model.guest_on(&node, vmid, kind)?;
-    if kind == Kind::Qemu && action == Action::Suspend && params.todisk && g.running {
+    if kind == GuestKind::Qemu && action == Action::Suspend && params.todisk && g.running {
         check_suspend_to_disk(call, vmid, g)?;
     }
     let duration_ms = g

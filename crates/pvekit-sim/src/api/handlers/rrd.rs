@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use super::num;
 use crate::api::Call;
 use crate::error::ApiError;
-use crate::model::{Guest, Kind, counters};
+use crate::model::{Guest, counters};
+use pvekit_core::types::GuestKind;
 
 /// Resolution (seconds) and slot count per time frame, the PVE 9 RRD layout.
 fn layout(timeframe: &str) -> (i64, i64) {
@@ -82,7 +83,7 @@ fn slot(g: &Guest, host_cpus: u32, end: i64, reso: i64, max: bool) -> Map<String
         num(consolidate(max, end, reso, |t| at(t).cpu)),
     );
     let mem = num(consolidate(max, end, reso, |t| at(t).mem as f64));
-    if g.kind == Kind::Qemu {
+    if g.kind == GuestKind::Qemu {
         m.insert("memhost".into(), mem.clone());
     }
     m.insert("mem".into(), mem);

@@ -3,18 +3,22 @@
 //! Task logs live on the node that ran the task (`/var/log/pve/tasks` is not shared), and the
 //! call is proxied to the node in the path: asking another node for a task finds no log there.
 
+use pvekit_core::Upid;
 use serde_json::{Value, json};
 
 use super::Reply;
 use crate::api::Call;
 use crate::error::ApiError;
-use crate::model::tasks::{Task, Upid};
+use crate::model::tasks::Task;
 
-/// The UPID parameter, decoded; 400 `errors.upid` when malformed.
+/// The UPID parameter, decoded; 400 `errors.upid` when malformed. The server decodes it with
+/// `PVE::Tools::upid_decode($upid, 1)` (pve-common `PVE::UPID::decode`, whose pattern refuses a
+/// `/` or white space in the type, id and user), hence the strict parse; pve-manager's Tasks.pm
+/// then raises `{ upid => "unable to parse worker upid" }`.
 fn upid(call: &Call<'_>) -> Result<(String, Upid), ApiError> {
     let text = call.str("upid").unwrap_or_default();
-    let parsed =
-        Upid::parse(&text).ok_or_else(|| ApiError::param("upid", "unable to parse worker upid"))?;
+    let parsed = Upid::parse_strict(&text)
+        .map_err(|_| ApiError::param("upid", "unable to parse worker upid"))?;
     Ok((text, parsed))
 }
 
@@ -56,7 +60,7 @@ pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
         "pid": upid.pid,
         "pstart": upid.pstart,
         "starttime": upid.starttime,
-        "type": upid.kind,
+        "type": upid.worker_type,
         "id": upid.id,
         "user": upid.user,
         "status": if task.finished { "stopped" } else { "running" },

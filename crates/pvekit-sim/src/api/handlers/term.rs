@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::super::{Call, Identity};
 use crate::error::ApiError;
-use crate::model::Kind;
 use crate::term::Target;
 use crate::term::journal::{self, Source};
+use pvekit_core::types::GuestKind;
 
 /// POST /nodes/{node}/termproxy: root@pam with a ticket gets `login -f root` (or the
 /// `upgrade`/`ceph_install` command), every other identity, tokens included, `/bin/login`.
@@ -32,7 +32,7 @@ pub(crate) fn lxc_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
     {
         let model = call.state.model();
         model.reachable_node(&node)?;
-        model.guest_on(&node, vmid, Kind::Lxc)?;
+        model.guest_on(&node, vmid, GuestKind::Lxc)?;
     }
     call.state.terminals.open(
         call.state,
@@ -45,7 +45,7 @@ pub(crate) fn lxc_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
 
 /// GET .../vncwebsocket: checks the VNC ticket for (caller, path, port) and answers
 /// `{port}`; with an `Upgrade: websocket` request the caller then switches protocols.
-pub(crate) fn vncwebsocket(call: &Call<'_>, kind: Option<Kind>) -> Result<Value, ApiError> {
+pub(crate) fn vncwebsocket(call: &Call<'_>, kind: Option<GuestKind>) -> Result<Value, ApiError> {
     let node = call.node()?;
     let path = match kind {
         None => {
