@@ -99,4 +99,101 @@ impl Node {
             },
         )
     }
+
+    /// The node's journal, read the way this login can: through the node's terminal
+    /// (`journalctl`) for the `root@pam` password login, or when units are asked for (only
+    /// `journalctl` filters by unit); else over REST (`GET /nodes/{node}/journal`, which API
+    /// tokens and other users may read with `Sys.Syslog`; new entries are polled every
+    /// `JOURNAL_POLL_INTERVAL` while following). Either way a `Stream` of lines.
+    ///
+    /// # Errors
+    /// As [`Node::journal`] for the terminal; the REST errors come as stream items.
+    pub async fn journal_lines(
+        &self,
+        options: &crate::JournalOptions,
+    ) -> Result<std::pin::Pin<Box<dyn Stream<Item = Result<String>> + Send>>> {
+        use futures_util::StreamExt;
+        let root = self
+            .client()
+            .login_user()
+            .is_some_and(|u| u.to_string() == "root@pam");
+        if root || !options.units.is_empty() {
+            let stream = self.journal(options).await?;
+            return Ok(Box::pin(lines_of(stream)));
+        }
+        if options.follow {
+            return Ok(Box::pin(
+                self.journal_follow_rest(options.lines, JOURNAL_POLL_INTERVAL),
+            ));
+        }
+        let page = self.journal_page(options.lines, None).await?;
+        Ok(Box::pin(futures_util::stream::iter(page.lines.into_iter().map(Ok))).boxed())
+    }
+}
+
+/// How often the REST journal is polled for new entries while following (the web UI's
+/// journal view polls every second).
+pub const JOURNAL_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Splits a command's output into lines (without their `\n`; a last line without one is
+/// kept), and ends with an error item when the command exited with a status other than 0.
+/// A line is capped at 1 MiB: longer ones are cut there.
+fn lines_of(chunks: crate::CommandStream) -> impl Stream<Item = Result<String>> + Send {
+    use futures_util::StreamExt;
+    use std::collections::VecDeque;
+    const MAX_LINE: usize = 1 << 20;
+    struct State {
+        chunks: crate::CommandStream,
+        partial: Vec<u8>,
+        ready: VecDeque<Result<String>>,
+        done: bool,
+    }
+    let state = State {
+        chunks,
+        partial: Vec::new(),
+        ready: VecDeque::new(),
+        done: false,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(item) = st.ready.pop_front() {
+                return Some((item, st));
+            }
+            if st.done {
+                return None;
+            }
+            match st.chunks.next().await {
+                Some(Ok(chunk)) => {
+                    for b in chunk.iter().copied() {
+                        if b == b'\n' || st.partial.len() >= MAX_LINE {
+                            let line = String::from_utf8_lossy(&st.partial).into_owned();
+                            st.ready.push_back(Ok(line));
+                            st.partial.clear();
+                            if b == b'\n' {
+                                continue;
+                            }
+                        }
+                        st.partial.push(b);
+                    }
+                }
+                Some(Err(e)) => {
+                    st.ready.push_back(Err(e));
+                    st.done = true;
+                }
+                None => {
+                    st.done = true;
+                    if !st.partial.is_empty() {
+                        let line = String::from_utf8_lossy(&st.partial).into_owned();
+                        st.ready.push_back(Ok(line));
+                        st.partial.clear();
+                    }
+                    if let Some(status) = st.chunks.exit_status().filter(|s| *s != 0) {
+                        st.ready.push_back(Err(crate::Error::Terminal {
+                            message: format!("journalctl exited with status {status}"),
+                        }));
+                    }
+                }
+            }
+        }
+    })
 }

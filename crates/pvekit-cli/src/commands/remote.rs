@@ -144,56 +144,40 @@ pub async fn journal(
     follow: bool,
     raw: bool,
 ) -> Result<()> {
-    // A node's journal without a root@pam login (only root@pam gets a shell): the REST
-    // journal, which tokens and other users with Sys.Syslog may read (all units; it has no
-    // unit filter).
-    if let Place::Node(name) = place {
-        let node = super::node(clients, name)?;
-        let root = node
-            .client()
-            .login_user()
-            .is_some_and(|u| u.to_string() == "root@pam");
-        if !root && units.is_empty() {
-            return journal_rest(&node, lines, follow, raw).await;
-        }
-    }
     let options = JournalOptions {
         units: units.to_vec(),
         lines,
         follow,
     };
+    // A node's journal: the library picks the terminal or the REST journal for this login.
+    if let Place::Node(name) = place {
+        let node = super::node(clients, name)?;
+        return print_lines(node.journal_lines(&options).await?, raw).await;
+    }
     let stream = start(clients, place, Builder::Journal(options)).await?;
     finish(pump(stream, safe_filter(raw)).await?, "journalctl")
 }
 
-/// The node journal over REST, followed by polling until Ctrl-C.
-async fn journal_rest(node: &pvekit::Node, lines: usize, follow: bool, raw: bool) -> Result<()> {
+/// Prints lines until they end or Ctrl-C, control characters made safe on a terminal.
+async fn print_lines(
+    mut lines: impl futures_util::Stream<Item = pvekit::Result<String>> + Unpin,
+    raw: bool,
+) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let mut filter = safe_filter(raw);
-    let mut show = move |line: &str| -> Vec<u8> {
-        let mut bytes = line.as_bytes().to_vec();
-        bytes.push(b'\n');
-        match &mut filter {
-            Some(f) => f.filter(&bytes),
-            None => bytes,
-        }
-    };
-    if !follow {
-        for line in node.journal_page(lines, None).await?.lines {
-            out.write_all(&show(&line))?;
-        }
-        return Ok(());
-    }
-    let stream = node.journal_follow_rest(lines, std::time::Duration::from_secs(1));
-    tokio::pin!(stream);
     let stop = interrupted();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             s = &mut stop => return s,
-            line = stream.next() => match line {
+            line = lines.next() => match line {
                 Some(line) => {
-                    out.write_all(&show(&line?))?;
+                    let mut bytes = line?.into_bytes();
+                    bytes.push(b'\n');
+                    match &mut filter {
+                        Some(f) => out.write_all(&f.filter(&bytes))?,
+                        None => out.write_all(&bytes)?,
+                    }
                     out.flush()?;
                 }
                 None => return Ok(()),

@@ -369,3 +369,37 @@ async fn a_stalled_terminal_proxy_times_out() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn journal_lines_pick_the_way_this_login_can_read() {
+    let sim = lab().await;
+    // A token: the REST journal (all units), no terminal.
+    let token = Client::connect(&token_config(&sim)).await.unwrap();
+    let lines: Vec<String> = node(&token, "pve1")
+        .journal_lines(&JournalOptions::last(4))
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    // Units need journalctl, so the terminal and its root@pam login.
+    let err = node(&token, "pve1")
+        .journal_lines(&JournalOptions::last(4).unit("pveproxy"))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::NoSession), "{err:?}");
+    // root@pam: journalctl over the terminal, filtered by unit.
+    let root = root(&sim).await;
+    let lines: Vec<String> = node(&root, "pve1")
+        .journal_lines(&JournalOptions::last(3).unit("pveproxy"))
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains("pveproxy")), "{lines:?}");
+    assert_clean(&sim);
+}
