@@ -1,5 +1,6 @@
-//! `pvekit-bench inventory`: cold refresh time against its lower bound, requests per
-//! steady-state poll, heap bytes per guest.
+//! `pvekit-bench inventory`: cold refresh time against its lower bound and next to a raw
+//! client's (see [`crate::raw_inventory`]) in the same run, requests per steady-state poll,
+//! heap bytes per guest.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -9,7 +10,8 @@ use pvekit::{Client, Config, Inventory, InventoryOptions};
 use pvekit_sim::{SimOptions, Simulator};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use crate::{alloc, emit};
+use crate::raw_inventory::RawInventory;
+use crate::{alloc, emit, emit_goal, median};
 
 /// Options of the inventory benchmark.
 #[derive(clap::Args)]
@@ -130,32 +132,74 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let sim = ChildSim::start(&a.sim).await?;
     let config = sim.config()?;
     let client = Client::connect(&config).await?;
+    let raw = RawInventory::new(&sim)?;
     let options = InventoryOptions::default();
     let latency = a.sim.latency_ms as f64;
+    // The raw client keeps as many requests in flight as the library.
+    let k = options.max_in_flight;
 
-    let mut times = Vec::new();
-    let mut guests = 0;
-    let mut requests = 0;
-    for _ in 0..a.rounds.max(1) {
+    // Both clients refresh in turns in the same run, after one refresh each that is not
+    // counted (it opens the connections a warm client keeps).
+    let (mut lib_times, mut raw_times) = (Vec::new(), Vec::new());
+    let (mut guests, mut requests, mut with_ips) = (0, 0, 0);
+    let (mut raw_guests, mut raw_requests, mut raw_with_ips) = (0, 0, 0);
+    for round in 0..=a.rounds.max(1) {
         let inv = Inventory::new(client.clone(), options);
         let sent = client.requests_sent();
         let t = Instant::now();
         inv.refresh().await?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let lib_ms = t.elapsed().as_secs_f64() * 1000.0;
         requests = client.requests_sent() - sent;
-        guests = inv.snapshot().guests().len();
+        let snapshot = inv.snapshot();
+        guests = snapshot.guests().len();
+        with_ips = snapshot
+            .guests()
+            .iter()
+            .filter(|g| !g.ips.is_empty())
+            .count();
+        drop((inv, snapshot));
+
+        let sent = raw.requests_sent();
+        let t = Instant::now();
+        let found = raw.refresh(k).await?;
+        let raw_ms = t.elapsed().as_secs_f64() * 1000.0;
+        raw_requests = raw.requests_sent() - sent;
+        raw_guests = found.guests;
+        raw_with_ips = found.with_ips;
+        if round > 0 {
+            lib_times.push(lib_ms);
+            raw_times.push(raw_ms);
+        }
     }
     if guests == 0 {
         bail!("the simulated cluster has no guests");
     }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
+    if (guests, requests, with_ips) != (raw_guests, raw_requests, raw_with_ips) {
+        bail!(
+            "the clients did not do the same work: the library found IPs for {with_ips} of {guests} guests in {requests} requests, the raw client for {raw_with_ips} of {raw_guests} in {raw_requests}"
+        );
+    }
+    let lib = median(lib_times);
+    let raw_ms = median(raw_times);
     // One /cluster/resources, then the IP requests with at most K in flight: no client can
     // be faster than that many round trips of the injected latency.
-    let k = options.max_in_flight;
     let ip_requests = requests.saturating_sub(1);
     let bound = latency * (1.0 + (ip_requests as f64 / k as f64).ceil());
-    emit("inventory", "cold_refresh_ms", median, "ms", Some(bound));
+    emit("inventory", "cold_refresh_ms", lib, "ms", Some(bound));
+    emit(
+        "inventory",
+        "raw_cold_refresh_ms",
+        raw_ms,
+        "ms",
+        Some(bound),
+    );
+    emit_goal(
+        "inventory",
+        "cold_refresh_vs_raw",
+        lib / raw_ms,
+        "ratio",
+        1.1,
+    );
     emit("inventory", "guests", guests as f64, "count", None);
     emit(
         "inventory",
@@ -168,7 +212,6 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
 
     // Steady state: nothing changed, so one poll is one request.
     let inv = Inventory::new(client.clone(), options);
-    let before_mem = alloc::live_bytes();
     inv.refresh().await?;
     let before = client.requests_sent();
     inv.refresh().await?;
@@ -180,16 +223,27 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         "requests",
         Some(1.0),
     );
-    let after_mem = alloc::live_bytes();
-    let per_guest = (after_mem - before_mem) as f64 / guests as f64;
-    emit(
+    // What the inventory holds: the heap in use with it, less the heap in use once it is
+    // dropped (the client and its connections stay). Fixed costs, such as the event
+    // channel, count too, spread over the guests.
+    let (held, held_chunks) = (alloc::live_bytes(), alloc::live_chunk_bytes());
+    drop(inv);
+    let per_guest = (held - alloc::live_bytes()) as f64 / guests as f64;
+    let per_guest_malloc = (held_chunks - alloc::live_chunk_bytes()) as f64 / guests as f64;
+    emit_goal(
         "inventory",
         "memory_per_guest",
         per_guest.max(0.0),
         "bytes",
-        None,
+        1024.0,
     );
-    drop(inv);
+    emit_goal(
+        "inventory",
+        "memory_per_guest_with_malloc_overhead",
+        per_guest_malloc.max(0.0),
+        "bytes",
+        1024.0,
+    );
     sim.stop().await;
     Ok(())
 }

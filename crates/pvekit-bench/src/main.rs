@@ -1,6 +1,7 @@
 //! `pvekit-bench`: benchmarks against the simulator, printed as one JSON object per line:
 //! `{"bench": ..., "metric": ..., "value": <number>, "unit": ..., "bound": <number>}`
-//! (`bound` only where a lower bound exists).
+//! (`bound` only where a lower bound exists; `goal` instead where the figure has a target, such
+//! as the library's time next to the raw client's).
 //!
 //! The simulator runs in a child process (this binary with the hidden `serve-sim` command), so
 //! the memory figures count the client alone.
@@ -8,6 +9,7 @@
 mod alloc;
 mod inventory;
 mod lookup;
+mod raw_inventory;
 mod terminal;
 
 use std::process::ExitCode;
@@ -55,6 +57,9 @@ pub struct Figure<'a> {
     /// The lower bound the setup allows, where one exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<f64>,
+    /// The target the figure should meet, where one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<f64>,
 }
 
 /// Prints one figure as a JSON line.
@@ -65,9 +70,30 @@ pub fn emit(bench: &str, metric: &str, value: f64, unit: &str, bound: Option<f64
         value,
         unit,
         bound,
+        goal: None,
     })
     .unwrap_or_default();
     println!("{line}");
+}
+
+/// Prints one figure with its goal as a JSON line.
+pub fn emit_goal(bench: &str, metric: &str, value: f64, unit: &str, goal: f64) {
+    let line = serde_json::to_string(&Figure {
+        bench,
+        metric,
+        value,
+        unit,
+        bound: None,
+        goal: Some(goal),
+    })
+    .unwrap_or_default();
+    println!("{line}");
+}
+
+/// The median of some samples (0 when there are none).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 #[tokio::main]

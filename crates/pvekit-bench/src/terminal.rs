@@ -20,8 +20,8 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
-use crate::emit;
 use crate::inventory::{ChildSim, SimArgs};
+use crate::{emit, median};
 
 /// Options of the exec benchmark.
 #[derive(clap::Args)]
@@ -47,11 +47,6 @@ fn small_sim() -> SimArgs {
         latency_ms: 0,
         seed: 1,
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 pub async fn exec(a: ExecArgs) -> anyhow::Result<()> {
