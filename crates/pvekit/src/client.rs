@@ -891,7 +891,31 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::permission_hint;
+    use super::{ClusterNode, keep_valid_node_names, permission_hint};
+
+    #[test]
+    fn hostile_node_names_from_the_server_are_ignored() {
+        let member = |name: &str| ClusterNode {
+            id: format!("node/{name}"),
+            name: name.into(),
+            nodeid: 1,
+            online: true,
+            local: false,
+            ip: None,
+            level: None,
+        };
+        let mut nodes = vec![
+            member("pve1"),
+            member("../access"),
+            member("a/b"),
+            member("x;reboot"),
+            member(""),
+            member("pve-2"),
+        ];
+        keep_valid_node_names(&mut nodes);
+        let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["pve1", "pve-2"]);
+    }
 
     #[test]
     fn permission_errors_say_what_to_grant() {
