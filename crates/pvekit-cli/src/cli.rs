@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
+use crate::commands::status;
 use crate::output::Format;
 
 /// Shown at the end of `pvekit --help`: where settings come from and which wins.
@@ -124,7 +125,7 @@ pub enum Command {
     /// IPs.
     Ls,
     /// Show a guest's status: name, node, type, uptime, cpu, memory.
-    Status(TargetArgs),
+    Status(status::Args),
     /// Start a guest and wait until it runs.
     Start(PowerArgs),
     /// Ask a guest to shut down and wait until it stopped.

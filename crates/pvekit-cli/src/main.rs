@@ -25,7 +25,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::Cli;
-use crate::settings::{Settings, UsageError};
+use crate::settings::UsageError;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -51,8 +51,12 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     } else {
         None
     };
-    let settings = Settings::resolve(cli, env, file.as_ref())?;
-    commands::run(settings).await
+    commands::run(commands::Context {
+        cli,
+        env: &env,
+        file: file.as_ref(),
+    })
+    .await
 }
 
 /// Logs to stderr. `-v` shows pvekit's debug logs, `-vv` its trace logs and everyone's debug

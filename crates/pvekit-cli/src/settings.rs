@@ -44,7 +44,7 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-fn usage(msg: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
 }
 
@@ -104,8 +104,6 @@ pub enum Place {
 /// The commands beyond the listings, with their inputs validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// `pvekit status T`.
-    Status(Target),
     /// `pvekit start|shutdown|stop|suspend|resume|reboot T`.
     Power {
         /// The guest.
@@ -518,9 +516,7 @@ impl Settings {
     }
 }
 
-fn target(s: &str) -> Result<Target> {
-    s.parse::<Target>().map_err(usage)
-}
+use crate::commands::target;
 
 fn seconds(what: &str, secs: f64) -> Result<Duration> {
     if secs.is_finite() && (0.05..=86_400.0).contains(&secs) {
@@ -557,7 +553,7 @@ fn op(command: &Command) -> Result<Op> {
         Command::Sim(_) | Command::Nodes | Command::Ls => {
             unreachable!("handled by Settings::resolve")
         }
-        Command::Status(a) => Op::Status(target(&a.target)?),
+        Command::Status(_) => unreachable!("dispatched by commands::run"),
         Command::Start(a) => power(a, pvekit::Action::Start)?,
         Command::Shutdown(a) => power(a, pvekit::Action::Shutdown)?,
         Command::Stop(a) => power(a, pvekit::Action::Stop)?,
@@ -700,8 +696,13 @@ fn sim_options(cli: &Cli, args: &SimArgs) -> Result<pvekit_sim::SimOptions> {
     })
 }
 
-/// The clusters of a listing command, by the rules in this module's docs.
-fn connection(
+/// The clusters a command talks to, by the rules in this module's docs.
+///
+/// # Errors
+/// [`UsageError`] for `--demo` with connection flags; otherwise a one-line message for a bad
+/// env value, an unreadable config, no cluster at all, ambiguous overrides, or a cluster
+/// config that fails [`Config::validate`].
+pub fn connection(
     cli: &Cli,
     env: &impl Fn(&str) -> Option<String>,
     file: Option<&ConfigFile>,
@@ -1331,7 +1332,6 @@ providers:
             &["stats", "--stream"],
             &["stats", "101", "--once"],
             &["stats", "--interval", "0"],
-            &["status", "pve1/web"],
             &["start", "101", "--timeout", "0"],
         ] {
             let e = op_of(bad).err().unwrap();

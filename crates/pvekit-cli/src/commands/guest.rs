@@ -1,5 +1,5 @@
 /*!
-Single-guest commands: `status`, the power actions, `ips` and `set-shutdown-timeout`.
+Single-guest commands: the power actions, `ips` and `set-shutdown-timeout`.
 
 Every one resolves its target first ([`crate::target::resolve`]). Power actions follow their
 task ([`pvekit::ActionTask::progress`]), so a spinner on stderr can show
@@ -14,81 +14,10 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pvekit::types::{GuestKind, RunState};
 use pvekit::{Action, Client, Error, IpPolicy};
-use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::output::{self, Format};
 use crate::target::{Target, resolve};
-
-/// The JSON of `pvekit status`.
-#[derive(Debug, Serialize)]
-struct StatusJson {
-    vmid: u64,
-    name: Option<String>,
-    node: String,
-    #[serde(rename = "type")]
-    kind: String,
-    status: String,
-    qmpstatus: Option<String>,
-    uptime: u64,
-    cpu: f64,
-    cpus: f64,
-    mem: u64,
-    maxmem: u64,
-    cluster: String,
-}
-
-/// `pvekit status T`.
-///
-/// # Errors
-/// Resolution or API errors; write errors.
-pub async fn status(clients: &[Client], target: &Target, format: Format) -> Result<()> {
-    let r = resolve(clients, target).await?;
-    let s = r.guest.status().await?;
-    let j = StatusJson {
-        vmid: r.guest.vmid(),
-        name: s.name.clone().or_else(|| r.resource.name.clone()),
-        node: r.guest.node().name().to_string(),
-        kind: r.guest.kind().to_string(),
-        status: s.status.to_string(),
-        qmpstatus: s.qmpstatus.clone(),
-        uptime: s.uptime,
-        cpu: s.cpu,
-        cpus: s.cpus,
-        mem: s.mem,
-        maxmem: s.maxmem,
-        cluster: r.client.name().to_string(),
-    };
-    let mut out = super::stdout();
-    match format {
-        Format::Json => output::write_json_value(&mut out, &j)?,
-        Format::Table => {
-            let status = match &j.qmpstatus {
-                Some(q) if *q != j.status => format!("{} ({q})", j.status),
-                _ => j.status.clone(),
-            };
-            let rows = [
-                ("vmid", j.vmid.to_string()),
-                ("name", j.name.clone().unwrap_or_else(|| "-".into())),
-                ("node", j.node.clone()),
-                ("type", j.kind.clone()),
-                ("status", status),
-                ("uptime", pvekit::core::format::uptime(j.uptime)),
-                (
-                    "cpu",
-                    format!("{} of {} CPUs", output::cpu_percent(Some(j.cpu)), j.cpus),
-                ),
-                ("mem", output::mem_usage(Some(j.mem), Some(j.maxmem))),
-                ("cluster", j.cluster.clone()),
-            ];
-            for (k, v) in rows {
-                writeln!(out, "{:<9}{v}", format!("{k}:"))?;
-            }
-            out.flush()?;
-        }
-    }
-    Ok(())
-}
 
 /// `pvekit start|shutdown|stop|suspend|resume|reboot T`.
 ///

@@ -11,13 +11,15 @@ one unreachable cluster does not hide the others. Those failures are returned by
 
 use std::io::{self, Write};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow};
 use pvekit::{Client, Config};
 use tokio::task::JoinSet;
 use tracing::debug;
 
+use crate::cli::{Cli, Command};
 use crate::output::Format;
-use crate::settings::{Action, Connection, Op, Settings};
+use crate::settings::{Action, ConfigFile, Connection, Op, Settings, usage};
+use crate::target::Target;
 
 pub mod guest;
 pub mod ls;
@@ -25,6 +27,7 @@ pub mod nodes;
 pub mod remote;
 pub mod sim;
 pub mod stats;
+pub mod status;
 pub mod term;
 pub mod watch;
 
@@ -41,11 +44,56 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-/// Runs the resolved command.
+/// What a command runs with besides its own flags: the global flags, the environment and the
+/// config file, from which [`Context::on_clusters`] resolves and opens the clusters.
+pub struct Context<'a> {
+    /// The parsed command line (its global flags; the command's own are passed apart).
+    pub cli: &'a Cli,
+    /// Looks up an environment variable.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// The config file, when one was read.
+    pub file: Option<&'a ConfigFile>,
+}
+
+impl Context<'_> {
+    /// Output format of listings.
+    pub fn output(&self) -> Format {
+        self.cli.output
+    }
+
+    /// Resolves the connection (flags, env, file), opens its clusters, runs `f` on their
+    /// clients, and reports the clusters that could not be reached after `f`'s output.
+    ///
+    /// # Errors
+    /// Connection settings that do not resolve, no cluster reachable, or `f`'s error.
+    pub async fn on_clusters(&self, f: impl AsyncFnOnce(&[Client]) -> Result<()>) -> Result<()> {
+        let clusters = open(crate::settings::connection(self.cli, &self.env, self.file)?).await?;
+        let result = f(&clusters.clients).await;
+        clusters.finish(result).await
+    }
+}
+
+/// Runs the command of the command line: each one validates its own flags (before the
+/// connection, so a typo is reported as such even without a config) and runs.
 ///
 /// # Errors
 /// Whatever the command reports; broken pipes come back as `io::Error`s in the chain.
-pub async fn run(settings: Settings) -> Result<()> {
+pub async fn run(ctx: Context<'_>) -> Result<()> {
+    match &ctx.cli.command {
+        Command::Status(args) => status::run(args, &ctx).await,
+        _ => run_settings(Settings::resolve(ctx.cli, ctx.env, ctx.file)?).await,
+    }
+}
+
+/// A guest target given on the command line; a malformed one is a usage error.
+///
+/// # Errors
+/// [`UsageError`](crate::settings::UsageError) naming the accepted forms.
+pub fn target(s: &str) -> Result<Target> {
+    s.parse::<Target>().map_err(usage)
+}
+
+async fn run_settings(settings: Settings) -> Result<()> {
     match settings.action {
         Action::Sim(options) => sim::run(*options).await,
         Action::Nodes(conn) => {
@@ -68,7 +116,6 @@ pub async fn run(settings: Settings) -> Result<()> {
 
 async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
     match op {
-        Op::Status(t) => guest::status(clients, &t, format).await,
         Op::Power {
             target,
             action,
