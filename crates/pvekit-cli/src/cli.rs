@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::commands::status;
+use crate::commands::{power, status};
 use crate::output::Format;
 
 /// Shown at the end of `pvekit --help`: where settings come from and which wins.
@@ -127,17 +127,17 @@ pub enum Command {
     /// Show a guest's status: name, node, type, uptime, cpu, memory.
     Status(status::Args),
     /// Start a guest and wait until it runs.
-    Start(PowerArgs),
+    Start(power::Args),
     /// Ask a guest to shut down and wait until it stopped.
-    Shutdown(PowerArgs),
+    Shutdown(power::Args),
     /// Stop a guest at once.
-    Stop(PowerArgs),
+    Stop(power::Args),
     /// Suspend a guest (containers are checkpointed and stopped, VMs paused).
-    Suspend(PowerArgs),
+    Suspend(power::Args),
     /// Resume a suspended guest.
-    Resume(PowerArgs),
+    Resume(power::Args),
     /// Reboot a guest.
-    Reboot(PowerArgs),
+    Reboot(power::Args),
     /// Print a guest's IP addresses, one per line (private ones unless --all).
     Ips(IpsArgs),
     /// Set how long a container may take to shut down before it is stopped (`startup: down=N`).
@@ -170,19 +170,6 @@ pub enum Command {
 pub struct TargetArgs {
     /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
     pub target: String,
-}
-
-/// Flags of the power commands.
-#[derive(Args)]
-pub struct PowerArgs {
-    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
-    pub target: String,
-    /// Print the task id (UPID) at once instead of following the task.
-    #[arg(long)]
-    pub no_wait: bool,
-    /// Give up following the task after this many seconds (the task itself goes on).
-    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-    pub timeout: u64,
 }
 
 /// Flags of `pvekit ips`.

@@ -27,7 +27,7 @@ use pvekit::Config;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::cli::{Cli, Command, ConnFlags, PowerArgs, SimArgs};
+use crate::cli::{Cli, Command, ConnFlags, SimArgs};
 use crate::output::Format;
 use crate::target::Target;
 
@@ -104,17 +104,6 @@ pub enum Place {
 /// The commands beyond the listings, with their inputs validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// `pvekit start|shutdown|stop|suspend|resume|reboot T`.
-    Power {
-        /// The guest.
-        target: Target,
-        /// The action.
-        action: pvekit::Action,
-        /// Print the UPID at once instead of following the task.
-        no_wait: bool,
-        /// How long to follow the task.
-        timeout: Duration,
-    },
     /// `pvekit ips T`.
     Ips {
         /// The guest.
@@ -538,28 +527,17 @@ fn place(target: Option<&String>, node: Option<&String>) -> Result<Place> {
 
 /// The validated inputs of a command other than `sim`, `nodes` and `ls`.
 fn op(command: &Command) -> Result<Op> {
-    let power = |a: &PowerArgs, action: pvekit::Action| -> Result<Op> {
-        if a.timeout == 0 {
-            return Err(usage("--timeout must be at least 1 second"));
-        }
-        Ok(Op::Power {
-            target: target(&a.target)?,
-            action,
-            no_wait: a.no_wait,
-            timeout: Duration::from_secs(a.timeout),
-        })
-    };
     Ok(match command {
         Command::Sim(_) | Command::Nodes | Command::Ls => {
             unreachable!("handled by Settings::resolve")
         }
-        Command::Status(_) => unreachable!("dispatched by commands::run"),
-        Command::Start(a) => power(a, pvekit::Action::Start)?,
-        Command::Shutdown(a) => power(a, pvekit::Action::Shutdown)?,
-        Command::Stop(a) => power(a, pvekit::Action::Stop)?,
-        Command::Suspend(a) => power(a, pvekit::Action::Suspend)?,
-        Command::Resume(a) => power(a, pvekit::Action::Resume)?,
-        Command::Reboot(a) => power(a, pvekit::Action::Reboot)?,
+        Command::Status(_)
+        | Command::Start(_)
+        | Command::Shutdown(_)
+        | Command::Stop(_)
+        | Command::Suspend(_)
+        | Command::Resume(_)
+        | Command::Reboot(_) => unreachable!("dispatched by commands::run"),
         Command::Ips(a) => Op::Ips {
             target: target(&a.target)?,
             all: a.all,
@@ -1254,20 +1232,6 @@ providers:
 
     #[test]
     fn commands_resolve_their_inputs() {
-        let pve1_101 = Target::Placed {
-            cluster: None,
-            node: "pve1".into(),
-            vmid: 101,
-        };
-        assert_eq!(
-            op_of(&["stop", "pve1/101", "--timeout", "5"]).unwrap(),
-            Op::Power {
-                target: pve1_101.clone(),
-                action: pvekit::Action::Stop,
-                no_wait: false,
-                timeout: Duration::from_secs(5),
-            }
-        );
         assert_eq!(
             op_of(&["tail", "web", "/var/log/a", "/var/log/b"]).unwrap(),
             Op::Tail {
@@ -1332,7 +1296,6 @@ providers:
             &["stats", "--stream"],
             &["stats", "101", "--once"],
             &["stats", "--interval", "0"],
-            &["start", "101", "--timeout", "0"],
         ] {
             let e = op_of(bad).err().unwrap();
             assert!(e.downcast_ref::<UsageError>().is_some(), "{bad:?}: {e}");

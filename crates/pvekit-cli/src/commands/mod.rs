@@ -24,6 +24,7 @@ use crate::target::Target;
 pub mod guest;
 pub mod ls;
 pub mod nodes;
+pub mod power;
 pub mod remote;
 pub mod sim;
 pub mod stats;
@@ -81,6 +82,12 @@ impl Context<'_> {
 pub async fn run(ctx: Context<'_>) -> Result<()> {
     match &ctx.cli.command {
         Command::Status(args) => status::run(args, &ctx).await,
+        Command::Start(args) => power::run(args, pvekit::Action::Start, &ctx).await,
+        Command::Shutdown(args) => power::run(args, pvekit::Action::Shutdown, &ctx).await,
+        Command::Stop(args) => power::run(args, pvekit::Action::Stop, &ctx).await,
+        Command::Suspend(args) => power::run(args, pvekit::Action::Suspend, &ctx).await,
+        Command::Resume(args) => power::run(args, pvekit::Action::Resume, &ctx).await,
+        Command::Reboot(args) => power::run(args, pvekit::Action::Reboot, &ctx).await,
         _ => run_settings(Settings::resolve(ctx.cli, ctx.env, ctx.file)?).await,
     }
 }
@@ -116,12 +123,6 @@ async fn run_settings(settings: Settings) -> Result<()> {
 
 async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
     match op {
-        Op::Power {
-            target,
-            action,
-            no_wait,
-            timeout,
-        } => guest::power(clients, &target, action, no_wait, timeout, format).await,
         Op::Ips { target, all } => guest::ips(clients, &target, all, format).await,
         Op::SetShutdownTimeout { target, timeout } => {
             guest::set_shutdown_timeout(clients, &target, timeout).await
