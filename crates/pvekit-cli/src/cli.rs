@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::commands::{power, status};
+use crate::commands::{ips, power, set_shutdown_timeout, status};
 use crate::output::Format;
 
 /// Shown at the end of `pvekit --help`: where settings come from and which wins.
@@ -139,9 +139,9 @@ pub enum Command {
     /// Reboot a guest.
     Reboot(power::Args),
     /// Print a guest's IP addresses, one per line (private ones unless --all).
-    Ips(IpsArgs),
+    Ips(ips::Args),
     /// Set how long a container may take to shut down before it is stopped (`startup: down=N`).
-    SetShutdownTimeout(ShutdownTimeoutArgs),
+    SetShutdownTimeout(set_shutdown_timeout::Args),
     /// One guest's stats line, or a live table of every guest (like `docker stats`).
     Stats(StatsArgs),
     /// A guest's recorded history (the server's RRD data): CPU, memory, network and disk
@@ -170,26 +170,6 @@ pub enum Command {
 pub struct TargetArgs {
     /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
     pub target: String,
-}
-
-/// Flags of `pvekit ips`.
-#[derive(Args)]
-pub struct IpsArgs {
-    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
-    pub target: String,
-    /// Include public and other non-private addresses.
-    #[arg(long)]
-    pub all: bool,
-}
-
-/// Flags of `pvekit set-shutdown-timeout`.
-#[derive(Args)]
-pub struct ShutdownTimeoutArgs {
-    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
-    pub target: String,
-    /// Seconds a shutdown may take.
-    #[arg(value_name = "SECONDS")]
-    pub seconds: u64,
 }
 
 /// Flags of `pvekit stats`.

@@ -104,20 +104,6 @@ pub enum Place {
 /// The commands beyond the listings, with their inputs validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// `pvekit ips T`.
-    Ips {
-        /// The guest.
-        target: Target,
-        /// Include non-private addresses.
-        all: bool,
-    },
-    /// `pvekit set-shutdown-timeout T SECONDS`.
-    SetShutdownTimeout {
-        /// The guest.
-        target: Target,
-        /// The timeout.
-        timeout: Duration,
-    },
     /// `pvekit stats T [--stream]`.
     GuestStats {
         /// The guest.
@@ -537,15 +523,9 @@ fn op(command: &Command) -> Result<Op> {
         | Command::Stop(_)
         | Command::Suspend(_)
         | Command::Resume(_)
-        | Command::Reboot(_) => unreachable!("dispatched by commands::run"),
-        Command::Ips(a) => Op::Ips {
-            target: target(&a.target)?,
-            all: a.all,
-        },
-        Command::SetShutdownTimeout(a) => Op::SetShutdownTimeout {
-            target: target(&a.target)?,
-            timeout: Duration::from_secs(a.seconds),
-        },
+        | Command::Reboot(_)
+        | Command::Ips(_)
+        | Command::SetShutdownTimeout(_) => unreachable!("dispatched by commands::run"),
         Command::Stats(a) => {
             let interval = seconds("--interval", a.interval)?;
             match &a.target {

@@ -21,11 +21,12 @@ use crate::output::Format;
 use crate::settings::{Action, ConfigFile, Connection, Op, Settings, usage};
 use crate::target::Target;
 
-pub mod guest;
+pub mod ips;
 pub mod ls;
 pub mod nodes;
 pub mod power;
 pub mod remote;
+pub mod set_shutdown_timeout;
 pub mod sim;
 pub mod stats;
 pub mod status;
@@ -88,6 +89,8 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::Suspend(args) => power::run(args, pvekit::Action::Suspend, &ctx).await,
         Command::Resume(args) => power::run(args, pvekit::Action::Resume, &ctx).await,
         Command::Reboot(args) => power::run(args, pvekit::Action::Reboot, &ctx).await,
+        Command::Ips(args) => ips::run(args, &ctx).await,
+        Command::SetShutdownTimeout(args) => set_shutdown_timeout::run(args, &ctx).await,
         _ => run_settings(Settings::resolve(ctx.cli, ctx.env, ctx.file)?).await,
     }
 }
@@ -123,10 +126,6 @@ async fn run_settings(settings: Settings) -> Result<()> {
 
 async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
     match op {
-        Op::Ips { target, all } => guest::ips(clients, &target, all, format).await,
-        Op::SetShutdownTimeout { target, timeout } => {
-            guest::set_shutdown_timeout(clients, &target, timeout).await
-        }
         Op::GuestStats {
             target,
             stream,
