@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::commands::{ips, power, set_shutdown_timeout, status};
+use crate::commands::{history, ips, node_stats, power, set_shutdown_timeout, stats, status};
 use crate::output::Format;
 
 /// Shown at the end of `pvekit --help`: where settings come from and which wins.
@@ -143,12 +143,12 @@ pub enum Command {
     /// Set how long a container may take to shut down before it is stopped (`startup: down=N`).
     SetShutdownTimeout(set_shutdown_timeout::Args),
     /// One guest's stats line, or a live table of every guest (like `docker stats`).
-    Stats(StatsArgs),
+    Stats(stats::Args),
     /// A guest's recorded history (the server's RRD data): CPU, memory, network and disk
     /// rates per time slot.
-    History(HistoryArgs),
+    History(history::Args),
     /// A node's figures as JSON (GoDoxy's NodeStats), once or every second.
-    NodeStats(NodeStatsArgs),
+    NodeStats(node_stats::Args),
     /// Find the guest (or with --node, the node) with an IP, hostname or alias.
     Lookup(LookupArgs),
     /// Print inventory changes (guests added, removed, started, stopped, new IPs) until Ctrl-C.
@@ -170,54 +170,6 @@ pub enum Command {
 pub struct TargetArgs {
     /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
     pub target: String,
-}
-
-/// Flags of `pvekit stats`.
-#[derive(Args)]
-pub struct StatsArgs {
-    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID. Without it: a live table of
-    /// every guest.
-    pub target: Option<String>,
-    /// With a guest: print a new line every interval until Ctrl-C.
-    #[arg(long)]
-    pub stream: bool,
-    /// Without a guest: print one snapshot of the table and exit.
-    #[arg(long)]
-    pub once: bool,
-    /// Without a guest: only the running guests (templates left out), like `docker stats`
-    /// without `-a`.
-    #[arg(short, long)]
-    pub running: bool,
-    /// Seconds between refreshes.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
-    pub interval: f64,
-}
-
-/// Flags of `pvekit history`.
-#[derive(Args)]
-pub struct HistoryArgs {
-    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
-    pub target: String,
-    /// How far back: hour, day, week, month or year (the slots grow with it: a minute for
-    /// hour and day, half an hour for week and month, six hours for year).
-    #[arg(long, value_name = "FRAME", default_value = "hour")]
-    pub timeframe: String,
-    /// Peak values of each slot instead of averages.
-    #[arg(long)]
-    pub max: bool,
-}
-
-/// Flags of `pvekit node-stats`.
-#[derive(Args)]
-pub struct NodeStatsArgs {
-    /// The node: NAME or CLUSTER/NAME.
-    pub node: String,
-    /// Print a new JSON line every interval until Ctrl-C.
-    #[arg(long)]
-    pub stream: bool,
-    /// Seconds between lines with --stream.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
-    pub interval: f64,
 }
 
 /// Flags of `pvekit lookup`.

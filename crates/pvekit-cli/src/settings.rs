@@ -104,42 +104,6 @@ pub enum Place {
 /// The commands beyond the listings, with their inputs validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// `pvekit stats T [--stream]`.
-    GuestStats {
-        /// The guest.
-        target: Target,
-        /// Follow until Ctrl-C.
-        stream: bool,
-        /// Between lines.
-        interval: Duration,
-    },
-    /// `pvekit stats` without a guest.
-    StatsTable {
-        /// One snapshot, then exit.
-        once: bool,
-        /// Only running guests.
-        running: bool,
-        /// Between refreshes.
-        interval: Duration,
-    },
-    /// `pvekit history T`.
-    History {
-        /// The guest.
-        target: Target,
-        /// How far back.
-        timeframe: pvekit::types::RrdTimeframe,
-        /// Averages or peaks.
-        cf: pvekit::types::RrdCf,
-    },
-    /// `pvekit node-stats NODE`.
-    NodeStats {
-        /// `NAME` or `CLUSTER/NAME`.
-        node: String,
-        /// Follow until Ctrl-C.
-        stream: bool,
-        /// Between lines.
-        interval: Duration,
-    },
     /// `pvekit lookup`.
     Lookup {
         /// By IP.
@@ -491,17 +455,7 @@ impl Settings {
     }
 }
 
-use crate::commands::target;
-
-fn seconds(what: &str, secs: f64) -> Result<Duration> {
-    if secs.is_finite() && (0.05..=86_400.0).contains(&secs) {
-        Ok(Duration::from_secs_f64(secs))
-    } else {
-        Err(usage(format!(
-            "{what} must be between 0.05 and 86400 seconds, got {secs}"
-        )))
-    }
-}
+use crate::commands::{seconds, target};
 
 fn place(target: Option<&String>, node: Option<&String>) -> Result<Place> {
     match (target, node) {
@@ -525,50 +479,10 @@ fn op(command: &Command) -> Result<Op> {
         | Command::Resume(_)
         | Command::Reboot(_)
         | Command::Ips(_)
-        | Command::SetShutdownTimeout(_) => unreachable!("dispatched by commands::run"),
-        Command::Stats(a) => {
-            let interval = seconds("--interval", a.interval)?;
-            match &a.target {
-                Some(t) => {
-                    if a.once || a.running {
-                        return Err(usage(
-                            "--once and --running belong to the table of every guest (`pvekit stats` without a guest)",
-                        ));
-                    }
-                    Op::GuestStats {
-                        target: target(t)?,
-                        stream: a.stream,
-                        interval,
-                    }
-                }
-                None => {
-                    if a.stream {
-                        return Err(usage(
-                            "--stream needs a guest; `pvekit stats` without one is already live (--once for one snapshot)",
-                        ));
-                    }
-                    Op::StatsTable {
-                        once: a.once,
-                        running: a.running,
-                        interval,
-                    }
-                }
-            }
-        }
-        Command::History(a) => Op::History {
-            target: target(&a.target)?,
-            timeframe: a.timeframe.parse().map_err(|e: String| usage(&e))?,
-            cf: if a.max {
-                pvekit::types::RrdCf::Max
-            } else {
-                pvekit::types::RrdCf::Average
-            },
-        },
-        Command::NodeStats(a) => Op::NodeStats {
-            node: a.node.clone(),
-            stream: a.stream,
-            interval: seconds("--interval", a.interval)?,
-        },
+        | Command::SetShutdownTimeout(_)
+        | Command::Stats(_)
+        | Command::History(_)
+        | Command::NodeStats(_) => unreachable!("dispatched by commands::run"),
         Command::Lookup(a) => Op::Lookup {
             ip: a.ip,
             hostname: a.hostname.clone(),
@@ -1259,27 +1173,12 @@ providers:
                 raw: false,
             }
         );
-        assert!(matches!(
-            op_of(&["stats"]).unwrap(),
-            Op::StatsTable { once: false, .. }
-        ));
-        assert!(matches!(
-            op_of(&["stats", "101", "--stream"]).unwrap(),
-            Op::GuestStats { stream: true, .. }
-        ));
     }
 
     #[test]
     fn command_input_errors_are_usage_errors() {
-        for bad in [
-            &["tail", "web"][..],
-            &["stats", "--stream"],
-            &["stats", "101", "--once"],
-            &["stats", "--interval", "0"],
-        ] {
-            let e = op_of(bad).err().unwrap();
-            assert!(e.downcast_ref::<UsageError>().is_some(), "{bad:?}: {e}");
-        }
+        let e = op_of(&["tail", "web"]).err().unwrap();
+        assert!(e.downcast_ref::<UsageError>().is_some(), "{e}");
         // Clap's own checks.
         let mut v = vec!["pvekit"];
         for bad in [

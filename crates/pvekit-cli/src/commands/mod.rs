@@ -21,8 +21,10 @@ use crate::output::Format;
 use crate::settings::{Action, ConfigFile, Connection, Op, Settings, usage};
 use crate::target::Target;
 
+pub mod history;
 pub mod ips;
 pub mod ls;
+pub mod node_stats;
 pub mod nodes;
 pub mod power;
 pub mod remote;
@@ -91,7 +93,24 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::Reboot(args) => power::run(args, pvekit::Action::Reboot, &ctx).await,
         Command::Ips(args) => ips::run(args, &ctx).await,
         Command::SetShutdownTimeout(args) => set_shutdown_timeout::run(args, &ctx).await,
+        Command::Stats(args) => stats::run(args, &ctx).await,
+        Command::History(args) => history::run(args, &ctx).await,
+        Command::NodeStats(args) => node_stats::run(args, &ctx).await,
         _ => run_settings(Settings::resolve(ctx.cli, ctx.env, ctx.file)?).await,
+    }
+}
+
+/// A number of seconds given on the command line, between 0.05 and 86400.
+///
+/// # Errors
+/// [`UsageError`](crate::settings::UsageError) naming `what`, the flag.
+pub fn seconds(what: &str, secs: f64) -> Result<std::time::Duration> {
+    if secs.is_finite() && (0.05..=86_400.0).contains(&secs) {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(usage(format!(
+            "{what} must be between 0.05 and 86400 seconds, got {secs}"
+        )))
     }
 }
 
@@ -126,26 +145,6 @@ async fn run_settings(settings: Settings) -> Result<()> {
 
 async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
     match op {
-        Op::GuestStats {
-            target,
-            stream,
-            interval,
-        } => stats::guest(clients, &target, stream, interval).await,
-        Op::StatsTable {
-            once,
-            running,
-            interval,
-        } => stats::table(clients, once, running, interval, format).await,
-        Op::History {
-            target,
-            timeframe,
-            cf,
-        } => stats::history(clients, &target, timeframe, cf, format).await,
-        Op::NodeStats {
-            node,
-            stream,
-            interval,
-        } => stats::node(clients, &node, stream, interval).await,
         Op::Lookup {
             ip,
             hostname,

@@ -1,5 +1,5 @@
 /*!
-`pvekit stats` and `pvekit node-stats`.
+`pvekit stats`: one guest's stats line, or a live table of every guest.
 
 - `stats T` prints the seed's line, `STATUS|CPU%|MEM USAGE/LIMIT|MEM%|NET I/O|BLOCK I/O`, once
   or (`--stream`) every interval until Ctrl-C.
@@ -8,8 +8,6 @@
   on every exit path, panics included); otherwise one plain table (or one JSON line with
   `-o json`) per interval; `--once` prints one snapshot and exits. The figures come from one
   `GET /cluster/resources?type=vm` per cluster and refresh.
-- `node-stats NODE` prints GoDoxy's NodeStats JSON, once or one line per interval.
-- `history T` prints the guest's RRD history: one row per slot (UTC), rates per second.
 */
 
 use std::io::{self, IsTerminal, Write};
@@ -20,7 +18,7 @@ use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 use pvekit::Client;
 use pvekit::core::format::StatsFigures;
-use pvekit::types::{ClusterResource, ResourceType, RrdCf, RrdPoint, RrdTimeframe};
+use pvekit::types::{ClusterResource, ResourceType};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::layout::{Constraint, Layout};
@@ -30,15 +28,114 @@ use ratatui::widgets::{Row, Table};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::commands::{distinct_clusters, interrupted};
+use crate::commands::{Context, distinct_clusters, interrupted, seconds, target};
 use crate::output::{self, Format};
+use crate::settings::usage;
 use crate::target::{Target, resolve};
+
+/// Flags of `pvekit stats`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID. Without it: a live table of
+    /// every guest.
+    pub target: Option<String>,
+    /// With a guest: print a new line every interval until Ctrl-C.
+    #[arg(long)]
+    pub stream: bool,
+    /// Without a guest: print one snapshot of the table and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Without a guest: only the running guests (templates left out), like `docker stats`
+    /// without `-a`.
+    #[arg(short, long)]
+    pub running: bool,
+    /// Seconds between refreshes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    pub interval: f64,
+}
+
+/// The validated inputs of `pvekit stats`.
+#[derive(Debug, PartialEq)]
+enum Stats {
+    /// `pvekit stats T [--stream]`.
+    Guest {
+        /// The guest.
+        target: Target,
+        /// Follow until Ctrl-C.
+        stream: bool,
+        /// Between lines.
+        interval: Duration,
+    },
+    /// `pvekit stats` without a guest.
+    Table {
+        /// One snapshot, then exit.
+        once: bool,
+        /// Only running guests.
+        running: bool,
+        /// Between refreshes.
+        interval: Duration,
+    },
+}
+
+impl Args {
+    fn validate(&self) -> Result<Stats> {
+        let interval = seconds("--interval", self.interval)?;
+        match &self.target {
+            Some(t) => {
+                if self.once || self.running {
+                    return Err(usage(
+                        "--once and --running belong to the table of every guest (`pvekit stats` without a guest)",
+                    ));
+                }
+                Ok(Stats::Guest {
+                    target: target(t)?,
+                    stream: self.stream,
+                    interval,
+                })
+            }
+            None => {
+                if self.stream {
+                    return Err(usage(
+                        "--stream needs a guest; `pvekit stats` without one is already live (--once for one snapshot)",
+                    ));
+                }
+                Ok(Stats::Table {
+                    once: self.once,
+                    running: self.running,
+                    interval,
+                })
+            }
+        }
+    }
+}
+
+/// `pvekit stats [T]`.
+///
+/// # Errors
+/// Invalid flags (usage errors); connection, resolution or API errors; terminal and write
+/// errors.
+pub async fn run(args: &Args, ctx: &Context<'_>) -> Result<()> {
+    let stats = args.validate()?;
+    ctx.on_clusters(async |clients| match stats {
+        Stats::Guest {
+            target,
+            stream,
+            interval,
+        } => guest(clients, &target, stream, interval).await,
+        Stats::Table {
+            once,
+            running,
+            interval,
+        } => table(clients, once, running, interval, ctx.output()).await,
+    })
+    .await
+}
 
 /// `pvekit stats T [--stream]`.
 ///
 /// # Errors
 /// Resolution or API errors; write errors.
-pub async fn guest(
+async fn guest(
     clients: &[Client],
     target: &Target,
     stream: bool,
@@ -67,90 +164,6 @@ pub async fn guest(
             },
         }
     }
-}
-
-/// `pvekit node-stats NODE [--stream]`: one JSON line per figure set.
-///
-/// # Errors
-/// Unknown node; API errors; write errors.
-pub async fn node(clients: &[Client], name: &str, stream: bool, interval: Duration) -> Result<()> {
-    let node = super::node(clients, name)?;
-    let mut out = super::stdout();
-    if !stream {
-        output::write_json_line(&mut out, &node.stats().await?)?;
-        return Ok(());
-    }
-    let stats = node.stats_stream(interval);
-    tokio::pin!(stats);
-    let stop = interrupted();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            s = &mut stop => return s,
-            item = stats.next() => match item {
-                Some(s) => output::write_json_line(&mut out, &s?)?,
-                None => return Ok(()),
-            },
-        }
-    }
-}
-
-/// `pvekit history T`: the guest's RRD slots as a table (time in UTC, figures per slot,
-/// `-` where the slot has no data) or as JSON.
-///
-/// # Errors
-/// Resolution or API errors; write errors.
-pub async fn history(
-    clients: &[Client],
-    target: &Target,
-    timeframe: RrdTimeframe,
-    cf: RrdCf,
-    format: Format,
-) -> Result<()> {
-    let r = resolve(clients, target).await?;
-    let points = r.guest.rrddata(timeframe, cf).await?;
-    let mut out = super::stdout();
-    match format {
-        Format::Json => output::write_json(&mut out, &points)?,
-        Format::Table => {
-            let table = output::table(
-                &HISTORY_HEADER,
-                &[1, 2, 3, 4, 5, 6],
-                points.iter().map(history_row),
-            );
-            output::write_table(&mut out, &table)?;
-        }
-    }
-    Ok(())
-}
-
-const HISTORY_HEADER: [&str; 7] = [
-    "TIME (UTC)",
-    "CPU %",
-    "MEM",
-    "NET IN",
-    "NET OUT",
-    "DISK READ",
-    "DISK WRITE",
-];
-
-/// One slot as table cells.
-fn history_row(p: &RrdPoint) -> Vec<String> {
-    use pvekit::core::format::{iec, pct, utc_minute};
-    let bytes = |v: Option<f64>| v.map_or("-".into(), |b| iec(b.max(0.0) as u64));
-    let rate = |v: Option<f64>| v.map_or("-".into(), |b| format!("{}/s", iec(b.max(0.0) as u64)));
-    vec![
-        utc_minute(p.time),
-        p.cpu.map_or("-".into(), |c| pct(c, 1)),
-        match (p.mem, p.maxmem) {
-            (Some(m), Some(max)) => format!("{} / {}", bytes(Some(m)), bytes(Some(max))),
-            (m, _) => bytes(m),
-        },
-        rate(p.netin),
-        rate(p.netout),
-        rate(p.diskread),
-        rate(p.diskwrite),
-    ]
 }
 
 /// One guest of the stats table.
@@ -299,7 +312,7 @@ async fn fetch(clients: &[Client], running: bool) -> Result<Vec<StatsRow>> {
 ///
 /// # Errors
 /// A failed fetch (with `--once`, or in plain mode); terminal and write errors.
-pub async fn table(
+async fn table(
     clients: &[Client],
     once: bool,
     running: bool,
@@ -637,5 +650,39 @@ mod tests {
         );
         assert!(text[3].contains("ct107"), "{text:?}");
         assert!(text[5].starts_with("refresh failed"), "{text:?}");
+    }
+
+    fn stats_of(args: &[&str]) -> Result<Stats> {
+        use crate::cli::{Cli, Command};
+        use clap::Parser;
+        let mut v = vec!["pvekit"];
+        v.extend_from_slice(args);
+        match Cli::try_parse_from(v).unwrap().command {
+            Command::Stats(a) => a.validate(),
+            _ => panic!("not stats"),
+        }
+    }
+
+    #[test]
+    fn inputs() {
+        assert!(matches!(
+            stats_of(&["stats"]).unwrap(),
+            Stats::Table { once: false, .. }
+        ));
+        assert!(matches!(
+            stats_of(&["stats", "101", "--stream"]).unwrap(),
+            Stats::Guest { stream: true, .. }
+        ));
+        for bad in [
+            &["stats", "--stream"][..],
+            &["stats", "101", "--once"],
+            &["stats", "--interval", "0"],
+        ] {
+            let e = stats_of(bad).err().unwrap();
+            assert!(
+                e.downcast_ref::<crate::settings::UsageError>().is_some(),
+                "{bad:?}: {e}"
+            );
+        }
     }
 }
