@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::commands::{history, ips, node_stats, power, set_shutdown_timeout, stats, status};
+use crate::commands::{
+    history, ips, lookup, node_stats, power, set_shutdown_timeout, stats, status, watch,
+};
 use crate::output::Format;
 
 /// Shown at the end of `pvekit --help`: where settings come from and which wins.
@@ -150,9 +152,9 @@ pub enum Command {
     /// A node's figures as JSON (GoDoxy's NodeStats), once or every second.
     NodeStats(node_stats::Args),
     /// Find the guest (or with --node, the node) with an IP, hostname or alias.
-    Lookup(LookupArgs),
+    Lookup(lookup::Args),
     /// Print inventory changes (guests added, removed, started, stopped, new IPs) until Ctrl-C.
-    Watch(WatchArgs),
+    Watch(watch::Args),
     /// Run a command in a container (or on a node) and exit with its exit status.
     Exec(ExecArgs),
     /// Follow the journal of a container or a node until Ctrl-C.
@@ -170,32 +172,6 @@ pub enum Command {
 pub struct TargetArgs {
     /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
     pub target: String,
-}
-
-/// Flags of `pvekit lookup`.
-#[derive(Args)]
-#[command(group(clap::ArgGroup::new("query").required(true).multiple(true).args(["ip", "hostname", "alias"])))]
-pub struct LookupArgs {
-    /// An IP address of the guest (or node).
-    #[arg(long)]
-    pub ip: Option<std::net::IpAddr>,
-    /// A host name; its first label is compared with guest (or node) names.
-    #[arg(long)]
-    pub hostname: Option<String>,
-    /// A name compared with guest (or node) names.
-    #[arg(long)]
-    pub alias: Option<String>,
-    /// Look up a node instead of a guest.
-    #[arg(long)]
-    pub node: bool,
-}
-
-/// Flags of `pvekit watch`.
-#[derive(Args)]
-pub struct WatchArgs {
-    /// Seconds between inventory refreshes.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
-    pub interval: f64,
 }
 
 /// Flags of `pvekit exec`.

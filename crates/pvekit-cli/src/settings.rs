@@ -104,22 +104,6 @@ pub enum Place {
 /// The commands beyond the listings, with their inputs validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// `pvekit lookup`.
-    Lookup {
-        /// By IP.
-        ip: Option<std::net::IpAddr>,
-        /// By host name (first label).
-        hostname: Option<String>,
-        /// By alias.
-        alias: Option<String>,
-        /// A node rather than a guest.
-        node: bool,
-    },
-    /// `pvekit watch`.
-    Watch {
-        /// Between refreshes.
-        interval: Duration,
-    },
     /// `pvekit exec`.
     Exec {
         /// Where.
@@ -482,16 +466,9 @@ fn op(command: &Command) -> Result<Op> {
         | Command::SetShutdownTimeout(_)
         | Command::Stats(_)
         | Command::History(_)
-        | Command::NodeStats(_) => unreachable!("dispatched by commands::run"),
-        Command::Lookup(a) => Op::Lookup {
-            ip: a.ip,
-            hostname: a.hostname.clone(),
-            alias: a.alias.clone(),
-            node: a.node,
-        },
-        Command::Watch(a) => Op::Watch {
-            interval: seconds("--interval", a.interval)?,
-        },
+        | Command::NodeStats(_)
+        | Command::Lookup(_)
+        | Command::Watch(_) => unreachable!("dispatched by commands::run"),
         Command::Exec(a) => Op::Exec {
             place: place(a.target.as_ref(), a.node.as_ref())?,
             argv: a.command.clone(),
@@ -1185,7 +1162,6 @@ providers:
             &["exec", "101"][..],
             &["exec", "101", "--node", "pve1", "--", "ls"],
             &["journal"],
-            &["lookup"],
         ] {
             v.truncate(1);
             v.extend_from_slice(bad);

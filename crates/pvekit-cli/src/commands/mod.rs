@@ -23,6 +23,7 @@ use crate::target::Target;
 
 pub mod history;
 pub mod ips;
+pub mod lookup;
 pub mod ls;
 pub mod node_stats;
 pub mod nodes;
@@ -96,6 +97,8 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::Stats(args) => stats::run(args, &ctx).await,
         Command::History(args) => history::run(args, &ctx).await,
         Command::NodeStats(args) => node_stats::run(args, &ctx).await,
+        Command::Lookup(args) => lookup::run(args, &ctx).await,
+        Command::Watch(args) => watch::run(args, &ctx).await,
         _ => run_settings(Settings::resolve(ctx.cli, ctx.env, ctx.file)?).await,
     }
 }
@@ -137,21 +140,14 @@ async fn run_settings(settings: Settings) -> Result<()> {
         }
         Action::Op(conn, op) => {
             let clusters = open(conn).await?;
-            let result = run_op(&clusters.clients, op, settings.output).await;
+            let result = run_op(&clusters.clients, op).await;
             clusters.finish(result).await
         }
     }
 }
 
-async fn run_op(clients: &[Client], op: Op, format: Format) -> Result<()> {
+async fn run_op(clients: &[Client], op: Op) -> Result<()> {
     match op {
-        Op::Lookup {
-            ip,
-            hostname,
-            alias,
-            node,
-        } => watch::lookup(clients, ip, hostname, alias, node, format).await,
-        Op::Watch { interval } => watch::watch(clients, interval, format).await,
         Op::Exec {
             place,
             argv,

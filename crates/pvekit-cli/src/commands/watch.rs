@@ -1,136 +1,22 @@
 /*!
-`pvekit lookup` and `pvekit watch`, both on the live [`Inventory`] of each cluster.
+`pvekit watch`: inventory changes of every cluster until Ctrl-C.
 
-`watch` first lists every guest as `added` (so a reader knows it is ready and what it saw),
+It first lists every guest as `added` (so a reader knows it is ready and what it saw),
 then prints one line per change as its [`pvekit::watcher`] finds it, until Ctrl-C.
 */
 
 use std::io::Write;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::Result;
 use futures_util::StreamExt;
-use pvekit::{Client, GuestResource, Inventory, InventoryEvent, InventoryOptions};
+use pvekit::{Client, GuestResource, InventoryEvent};
 use pvekit::{WatchConfig, WatchEvent, watcher};
 use serde_json::json;
-use tokio::task::JoinSet;
 
-use crate::commands::{distinct_clusters, interrupted, ls};
+use crate::commands::{Context, distinct_clusters, interrupted, seconds};
 use crate::output::{self, Format};
-
-/// One inventory per distinct cluster, refreshed once.
-async fn inventories(clients: &[Client]) -> Result<Vec<Arc<Inventory>>> {
-    let clients = distinct_clusters(clients);
-    let several = clients.len() > 1;
-    let mut set = JoinSet::new();
-    for (i, c) in clients.iter().enumerate() {
-        let inv = Inventory::new((*c).clone(), InventoryOptions::default());
-        set.spawn(async move {
-            let r = inv.refresh().await;
-            (i, inv, r)
-        });
-    }
-    let mut out = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        let (i, inv, r) = joined.map_err(|e| anyhow!("inventory task failed: {e}"))?;
-        r.map_err(|e| {
-            let e = anyhow::Error::new(e);
-            if several {
-                e.context(format!(
-                    "cluster {} ({})",
-                    inv.client().name(),
-                    inv.client().url()
-                ))
-            } else {
-                e
-            }
-        })?;
-        out.push((i, inv));
-    }
-    out.sort_by_key(|(i, _)| *i);
-    Ok(out.into_iter().map(|(_, inv)| inv).collect())
-}
-
-/// `pvekit lookup`.
-///
-/// # Errors
-/// Nothing found, or found in several clusters; API and write errors.
-pub async fn lookup(
-    clients: &[Client],
-    ip: Option<IpAddr>,
-    hostname: Option<String>,
-    alias: Option<String>,
-    node: bool,
-    format: Format,
-) -> Result<()> {
-    let query = pvekit::lookup::describe_lookup(ip, hostname.as_deref(), alias.as_deref());
-    let mut out = super::stdout();
-    if node {
-        let mut found = Vec::new();
-        for c in distinct_clusters(clients) {
-            let inv = Inventory::new(c.clone(), InventoryOptions::default());
-            if let Some(n) = inv.reverse_lookup_node(hostname.as_deref(), ip, alias.as_deref()) {
-                found.push((c.name().to_string(), n));
-            }
-        }
-        let (cluster, name) = match found.len() {
-            1 => found.remove(0),
-            0 => bail!("no node matches {query}"),
-            _ => {
-                let each: Vec<String> = found.iter().map(|(c, n)| format!("{c}/{n}")).collect();
-                bail!(
-                    "{query} matches nodes in several clusters: {}",
-                    each.join(", ")
-                )
-            }
-        };
-        match format {
-            Format::Json => {
-                output::write_json_value(&mut out, &json!({"node": name, "cluster": cluster}))?;
-            }
-            Format::Table => {
-                writeln!(out, "{name}")?;
-                out.flush()?;
-            }
-        }
-        return Ok(());
-    }
-    let invs = inventories(clients).await?;
-    let mut found = Vec::new();
-    for inv in &invs {
-        if let Ok(g) = inv.reverse_lookup_resource(ip, hostname.as_deref(), alias.as_deref()) {
-            found.push(ls::inventory_row(inv.client().name(), &g));
-        }
-    }
-    let row = match found.len() {
-        1 => found.remove(0),
-        0 => bail!("no guest matches {query}"),
-        _ => {
-            let each: Vec<String> = found
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{}/{}/{}",
-                        r.cluster,
-                        r.node.as_deref().unwrap_or("-"),
-                        r.vmid
-                    )
-                })
-                .collect();
-            bail!(
-                "{query} matches guests in several clusters: {}",
-                each.join(", ")
-            )
-        }
-    };
-    match format {
-        Format::Json => output::write_json_value(&mut out, &row)?,
-        Format::Table => output::write_guests(&mut out, Format::Table, &[row])?,
-    }
-    Ok(())
-}
 
 fn ips(v: &[IpAddr]) -> String {
     if v.is_empty() {
@@ -234,11 +120,30 @@ fn print(
     Ok(())
 }
 
-/// `pvekit watch`: one [`watcher`] per distinct cluster, merged.
+/// Flags of `pvekit watch`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Seconds between inventory refreshes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    pub interval: f64,
+}
+
+/// `pvekit watch`.
+///
+/// # Errors
+/// An interval out of range (a usage error); connection errors, a cluster's first poll
+/// fails; write errors.
+pub async fn run(args: &Args, ctx: &Context<'_>) -> Result<()> {
+    let interval = seconds("--interval", args.interval)?;
+    ctx.on_clusters(async |clients| watch(clients, interval, ctx.output()).await)
+        .await
+}
+
+/// One [`watcher`] per distinct cluster, merged.
 ///
 /// # Errors
 /// A cluster's first poll fails; write errors.
-pub async fn watch(clients: &[Client], interval: Duration, format: Format) -> Result<()> {
+async fn watch(clients: &[Client], interval: Duration, format: Format) -> Result<()> {
     let clients = distinct_clusters(clients);
     let several = clients.len() > 1;
     let config = WatchConfig {
