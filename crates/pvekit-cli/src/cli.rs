@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::commands::{
-    history, ips, lookup, node_stats, power, set_shutdown_timeout, stats, status, watch,
+    exec, history, ips, journal, lookup, node_stats, power, set_shutdown_timeout, stats, status,
+    tail, watch,
 };
 use crate::output::Format;
 
@@ -156,11 +157,11 @@ pub enum Command {
     /// Print inventory changes (guests added, removed, started, stopped, new IPs) until Ctrl-C.
     Watch(watch::Args),
     /// Run a command in a container (or on a node) and exit with its exit status.
-    Exec(ExecArgs),
+    Exec(exec::Args),
     /// Follow the journal of a container or a node until Ctrl-C.
-    Journal(JournalArgs),
+    Journal(journal::Args),
     /// Follow files in a container or on a node until Ctrl-C.
-    Tail(TailArgs),
+    Tail(tail::Args),
     /// Open an interactive root shell on a node (needs a root@pam password login).
     Shell(ShellArgs),
     /// Open an interactive shell inside a container (`pct enter`; needs a root@pam login).
@@ -172,68 +173,6 @@ pub enum Command {
 pub struct TargetArgs {
     /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
     pub target: String,
-}
-
-/// Flags of `pvekit exec`.
-#[derive(Args)]
-pub struct ExecArgs {
-    /// The container: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
-    #[arg(required_unless_present = "node", conflicts_with = "node")]
-    pub target: Option<String>,
-    /// Run on this node (NAME or CLUSTER/NAME) instead of in a container.
-    #[arg(long, value_name = "NODE")]
-    pub node: Option<String>,
-    /// Give up after this many seconds: the remote command is ended and pvekit exits 124.
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
-    /// The command and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub command: Vec<String>,
-}
-
-/// Flags of `pvekit journal`.
-#[derive(Args)]
-pub struct JournalArgs {
-    /// The container: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
-    #[arg(required_unless_present = "node", conflicts_with = "node")]
-    pub target: Option<String>,
-    /// The journal of this node (NAME or CLUSTER/NAME) instead of a container's.
-    #[arg(long, value_name = "NODE")]
-    pub node: Option<String>,
-    /// Only this unit (repeatable).
-    #[arg(short = 'u', long = "unit", value_name = "UNIT")]
-    pub units: Vec<String>,
-    /// Show this many lines of history first.
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 100)]
-    pub lines: usize,
-    /// Print the history and exit instead of following.
-    #[arg(long)]
-    pub no_follow: bool,
-    /// Write control characters as they come, even to a terminal (by default they are
-    /// shown as `^[` and the like, so log lines cannot drive the terminal).
-    #[arg(long)]
-    pub raw: bool,
-}
-
-/// Flags of `pvekit tail`.
-#[derive(Args)]
-pub struct TailArgs {
-    /// The container (VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID), then the files; with
-    /// --node only the files.
-    #[arg(required = true, value_name = "[TARGET] FILE")]
-    pub args: Vec<String>,
-    /// Tail files on this node (NAME or CLUSTER/NAME) instead of in a container.
-    #[arg(long, value_name = "NODE")]
-    pub node: Option<String>,
-    /// Show this many lines of history first.
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 100)]
-    pub lines: usize,
-    /// Print the history and exit instead of following.
-    #[arg(long)]
-    pub no_follow: bool,
-    /// Write control characters as they come, even to a terminal.
-    #[arg(long)]
-    pub raw: bool,
 }
 
 /// Flags of `pvekit shell`.

@@ -92,53 +92,9 @@ pub enum Action {
     Op(Connection, Op),
 }
 
-/// Where a command runs: in a container, or on a node.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Place {
-    /// A container.
-    Guest(Target),
-    /// A node, `NAME` or `CLUSTER/NAME`.
-    Node(String),
-}
-
 /// The commands beyond the listings, with their inputs validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// `pvekit exec`.
-    Exec {
-        /// Where.
-        place: Place,
-        /// The command's arguments (quoted when sent).
-        argv: Vec<String>,
-        /// How long the whole command may take.
-        timeout: Option<Duration>,
-    },
-    /// `pvekit journal`.
-    Journal {
-        /// Whose journal.
-        place: Place,
-        /// Only these units.
-        units: Vec<String>,
-        /// Lines of history.
-        lines: usize,
-        /// Follow until Ctrl-C.
-        follow: bool,
-        /// Control characters as they come.
-        raw: bool,
-    },
-    /// `pvekit tail`.
-    Tail {
-        /// Where the files are.
-        place: Place,
-        /// The files.
-        files: Vec<String>,
-        /// Lines of history.
-        lines: usize,
-        /// Follow until Ctrl-C.
-        follow: bool,
-        /// Control characters as they come.
-        raw: bool,
-    },
     /// `pvekit shell NODE`.
     Shell(String),
     /// `pvekit enter T`.
@@ -439,15 +395,7 @@ impl Settings {
     }
 }
 
-use crate::commands::{seconds, target};
-
-fn place(target: Option<&String>, node: Option<&String>) -> Result<Place> {
-    match (target, node) {
-        (Some(t), None) => Ok(Place::Guest(self::target(t)?)),
-        (None, Some(n)) => Ok(Place::Node(n.clone())),
-        _ => Err(usage("give either a container or --node NODE")),
-    }
-}
+use crate::commands::target;
 
 /// The validated inputs of a command other than `sim`, `nodes` and `ls`.
 fn op(command: &Command) -> Result<Op> {
@@ -468,41 +416,10 @@ fn op(command: &Command) -> Result<Op> {
         | Command::History(_)
         | Command::NodeStats(_)
         | Command::Lookup(_)
-        | Command::Watch(_) => unreachable!("dispatched by commands::run"),
-        Command::Exec(a) => Op::Exec {
-            place: place(a.target.as_ref(), a.node.as_ref())?,
-            argv: a.command.clone(),
-            timeout: a.timeout.map(|t| seconds("--timeout", t)).transpose()?,
-        },
-        Command::Journal(a) => Op::Journal {
-            place: place(a.target.as_ref(), a.node.as_ref())?,
-            units: a.units.clone(),
-            lines: a.lines,
-            follow: !a.no_follow,
-            raw: a.raw,
-        },
-        Command::Tail(a) => {
-            let (place, files) = match &a.node {
-                Some(n) => (Place::Node(n.clone()), a.args.clone()),
-                None => match a.args.split_first() {
-                    Some((t, files)) if !files.is_empty() => {
-                        (Place::Guest(target(t)?), files.to_vec())
-                    }
-                    _ => {
-                        return Err(usage(
-                            "tail needs a container and at least one file (or --node NODE and files)",
-                        ));
-                    }
-                },
-            };
-            Op::Tail {
-                place,
-                files,
-                lines: a.lines,
-                follow: !a.no_follow,
-                raw: a.raw,
-            }
-        }
+        | Command::Watch(_)
+        | Command::Exec(_)
+        | Command::Journal(_)
+        | Command::Tail(_) => unreachable!("dispatched by commands::run"),
         Command::Shell(a) => Op::Shell(a.node.clone()),
         Command::Enter(a) => Op::Enter(target(&a.target)?),
     })
@@ -1082,90 +999,6 @@ providers:
         }
         for yaml in scenarios {
             pvekit_sim::Scenario::from_yaml(yaml).unwrap();
-        }
-    }
-
-    fn op_of(args: &[&str]) -> Result<Op> {
-        let mut v = vec![
-            "--url",
-            "https://x:8006",
-            "--token-id",
-            "a@pam!tk",
-            "--secret",
-            "s",
-        ];
-        v.extend_from_slice(args);
-        match Settings::resolve(&cli(&v), env(&[]), None)?.action {
-            Action::Op(_, op) => Ok(op),
-            _ => panic!("not an op"),
-        }
-    }
-
-    #[test]
-    fn commands_resolve_their_inputs() {
-        assert_eq!(
-            op_of(&["tail", "web", "/var/log/a", "/var/log/b"]).unwrap(),
-            Op::Tail {
-                place: Place::Guest(Target::Name("web".into())),
-                files: vec!["/var/log/a".into(), "/var/log/b".into()],
-                lines: 100,
-                follow: true,
-                raw: false,
-            }
-        );
-        assert_eq!(
-            op_of(&[
-                "tail",
-                "--node",
-                "pve1",
-                "/var/log/a",
-                "-n",
-                "5",
-                "--no-follow"
-            ])
-            .unwrap(),
-            Op::Tail {
-                place: Place::Node("pve1".into()),
-                files: vec!["/var/log/a".into()],
-                lines: 5,
-                follow: false,
-                raw: false,
-            }
-        );
-        assert_eq!(
-            op_of(&["exec", "--node", "pve1", "--", "ls", "-l"]).unwrap(),
-            Op::Exec {
-                place: Place::Node("pve1".into()),
-                argv: vec!["ls".into(), "-l".into()],
-                timeout: None,
-            }
-        );
-        assert_eq!(
-            op_of(&["journal", "101", "-u", "nginx", "-u", "ssh"]).unwrap(),
-            Op::Journal {
-                place: Place::Guest(Target::Vmid(101)),
-                units: vec!["nginx".into(), "ssh".into()],
-                lines: 100,
-                follow: true,
-                raw: false,
-            }
-        );
-    }
-
-    #[test]
-    fn command_input_errors_are_usage_errors() {
-        let e = op_of(&["tail", "web"]).err().unwrap();
-        assert!(e.downcast_ref::<UsageError>().is_some(), "{e}");
-        // Clap's own checks.
-        let mut v = vec!["pvekit"];
-        for bad in [
-            &["exec", "101"][..],
-            &["exec", "101", "--node", "pve1", "--", "ls"],
-            &["journal"],
-        ] {
-            v.truncate(1);
-            v.extend_from_slice(bad);
-            assert!(Cli::try_parse_from(&v).is_err(), "{bad:?}");
         }
     }
 

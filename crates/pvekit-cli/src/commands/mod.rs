@@ -21,8 +21,10 @@ use crate::output::Format;
 use crate::settings::{Action, ConfigFile, Connection, Op, Settings, usage};
 use crate::target::Target;
 
+pub mod exec;
 pub mod history;
 pub mod ips;
+pub mod journal;
 pub mod lookup;
 pub mod ls;
 pub mod node_stats;
@@ -33,6 +35,7 @@ pub mod set_shutdown_timeout;
 pub mod sim;
 pub mod stats;
 pub mod status;
+pub mod tail;
 pub mod term;
 pub mod watch;
 
@@ -99,6 +102,9 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::NodeStats(args) => node_stats::run(args, &ctx).await,
         Command::Lookup(args) => lookup::run(args, &ctx).await,
         Command::Watch(args) => watch::run(args, &ctx).await,
+        Command::Exec(args) => exec::run(args, &ctx).await,
+        Command::Journal(args) => journal::run(args, &ctx).await,
+        Command::Tail(args) => tail::run(args, &ctx).await,
         _ => run_settings(Settings::resolve(ctx.cli, ctx.env, ctx.file)?).await,
     }
 }
@@ -148,28 +154,18 @@ async fn run_settings(settings: Settings) -> Result<()> {
 
 async fn run_op(clients: &[Client], op: Op) -> Result<()> {
     match op {
-        Op::Exec {
-            place,
-            argv,
-            timeout,
-        } => remote::exec(clients, &place, &argv, timeout).await,
-        Op::Journal {
-            place,
-            units,
-            lines,
-            follow,
-            raw,
-        } => remote::journal(clients, &place, &units, lines, follow, raw).await,
-        Op::Tail {
-            place,
-            files,
-            lines,
-            follow,
-            raw,
-        } => remote::tail(clients, &place, &files, lines, follow, raw).await,
         Op::Shell(node) => term::shell(clients, &node).await,
         Op::Enter(t) => term::enter(clients, &t).await,
     }
+}
+
+/// Parses a command line (without the program name) as the tests' input.
+#[cfg(test)]
+pub fn parse(args: &[&str]) -> Command {
+    use clap::Parser;
+    let mut v = vec!["pvekit"];
+    v.extend_from_slice(args);
+    Cli::try_parse_from(v).unwrap().command
 }
 
 /// A node by `NAME` or `CLUSTER/NAME` among the nodes of `clients`.

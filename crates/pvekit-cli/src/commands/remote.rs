@@ -1,5 +1,5 @@
 /*!
-Commands that run over the node terminal: `exec`, `journal` and `tail`.
+What the commands that run over the node terminal share: `exec`, `journal` and `tail`.
 
 Output is copied to stdout as raw bytes, chunk by chunk, as it arrives. `exec` ends with the
 remote command's exit status; `journal` and `tail` follow until Ctrl-C (or SIGTERM), which
@@ -14,20 +14,43 @@ only gets a login prompt on the node terminal.
 */
 
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow};
 use futures_util::StreamExt;
 use pvekit::{Client, CommandStream, JournalOptions, TailOptions};
 
-use crate::commands::{Exit, interrupted};
+use crate::commands::{interrupted, target};
 use crate::safe_output::ControlFilter;
-use crate::settings::Place;
-use crate::target::resolve;
+use crate::settings::usage;
+use crate::target::{Target, resolve};
+
+/// Where a command runs: in a container, or on a node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Place {
+    /// A container.
+    Guest(Target),
+    /// A node, `NAME` or `CLUSTER/NAME`.
+    Node(String),
+}
+
+/// The place of `[T | --node NODE]`.
+///
+/// # Errors
+/// A malformed target, or both or neither given (usage errors).
+pub fn place(target: Option<&String>, node: Option<&String>) -> Result<Place> {
+    match (target, node) {
+        (Some(t), None) => Ok(Place::Guest(self::target(t)?)),
+        (None, Some(n)) => Ok(Place::Node(n.clone())),
+        _ => Err(usage("give either a container or --node NODE")),
+    }
+}
 
 /// Copies the stream to stdout until it ends or Ctrl-C; returns the exit status when it
 /// ended by itself. With a filter, control characters are neutralised on the way.
-async fn pump(mut stream: CommandStream, mut filter: Option<ControlFilter>) -> Result<Option<i32>> {
+pub async fn pump(
+    mut stream: CommandStream,
+    mut filter: Option<ControlFilter>,
+) -> Result<Option<i32>> {
     let mut out = std::io::stdout().lock();
     let stop = interrupted();
     tokio::pin!(stop);
@@ -60,7 +83,7 @@ async fn pump(mut stream: CommandStream, mut filter: Option<ControlFilter>) -> R
 }
 
 /// Starts `script` in `place` (a running container, or a node).
-async fn start(clients: &[Client], place: &Place, build: Builder<'_>) -> Result<CommandStream> {
+pub async fn start(clients: &[Client], place: &Place, build: Builder<'_>) -> Result<CommandStream> {
     Ok(match place {
         Place::Node(name) => {
             let node = super::node(clients, name)?;
@@ -83,153 +106,29 @@ async fn start(clients: &[Client], place: &Place, build: Builder<'_>) -> Result<
     })
 }
 
-enum Builder<'a> {
+/// What [`start`] runs.
+pub enum Builder<'a> {
+    /// A shell command line.
     Script(&'a str),
+    /// `journalctl`.
     Journal(JournalOptions),
+    /// `tail`.
     Tail(TailOptions),
-}
-
-/// Maps a remote exit status to pvekit's: 0..=255 as is, anything else 255 (like ssh).
-fn exit_code(status: i32) -> u8 {
-    u8::try_from(status).unwrap_or(255)
-}
-
-/// `pvekit exec [T | --node NODE] -- CMD...`.
-///
-/// # Errors
-/// [`Exit`] with the remote status when it is not 0; connection and terminal errors.
-pub async fn exec(
-    clients: &[Client],
-    place: &Place,
-    argv: &[String],
-    timeout: Option<Duration>,
-) -> Result<()> {
-    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let script = pvekit::core::command::join(&args);
-    let run = async {
-        let stream = start(clients, place, Builder::Script(&script)).await?;
-        pump(stream, None).await
-    };
-    let status = match timeout {
-        None => run.await?,
-        Some(limit) => match tokio::time::timeout(limit, run).await {
-            Ok(status) => status?,
-            Err(_) => {
-                // The stream was dropped with the future, which ended the remote command.
-                eprintln!(
-                    "pvekit: the command did not finish within {} s and was ended",
-                    limit.as_secs_f64()
-                );
-                return Err(Exit(124).into());
-            }
-        },
-    };
-    match status {
-        Some(0) => Ok(()),
-        Some(status) => Err(Exit(exit_code(status)).into()),
-        // Interrupted: 130, as a shell reports a command ended by Ctrl-C.
-        None => Err(Exit(130).into()),
-    }
-}
-
-/// `pvekit journal [T | --node NODE] [-u UNIT]... [-n N]`.
-///
-/// # Errors
-/// Connection and terminal errors; a failing `journalctl`.
-pub async fn journal(
-    clients: &[Client],
-    place: &Place,
-    units: &[String],
-    lines: usize,
-    follow: bool,
-    raw: bool,
-) -> Result<()> {
-    let options = JournalOptions {
-        units: units.to_vec(),
-        lines,
-        follow,
-    };
-    // A node's journal: the library picks the terminal or the REST journal for this login.
-    if let Place::Node(name) = place {
-        let node = super::node(clients, name)?;
-        return print_lines(node.journal_lines(&options).await?, raw).await;
-    }
-    let stream = start(clients, place, Builder::Journal(options)).await?;
-    finish(pump(stream, safe_filter(raw)).await?, "journalctl")
-}
-
-/// Prints lines until they end or Ctrl-C, control characters made safe on a terminal.
-async fn print_lines(
-    mut lines: impl futures_util::Stream<Item = pvekit::Result<String>> + Unpin,
-    raw: bool,
-) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    let mut filter = safe_filter(raw);
-    let stop = interrupted();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            s = &mut stop => return s,
-            line = lines.next() => match line {
-                Some(line) => {
-                    let mut bytes = line?.into_bytes();
-                    bytes.push(b'\n');
-                    match &mut filter {
-                        Some(f) => out.write_all(&f.filter(&bytes))?,
-                        None => out.write_all(&bytes)?,
-                    }
-                    out.flush()?;
-                }
-                None => return Ok(()),
-            },
-        }
-    }
-}
-
-/// `pvekit tail [T | --node NODE] FILE... [-n N]`.
-///
-/// # Errors
-/// Connection and terminal errors; a failing `tail`.
-pub async fn tail(
-    clients: &[Client],
-    place: &Place,
-    files: &[String],
-    lines: usize,
-    follow: bool,
-    raw: bool,
-) -> Result<()> {
-    let options = TailOptions {
-        files: files.to_vec(),
-        lines,
-        follow,
-    };
-    let stream = start(clients, place, Builder::Tail(options)).await?;
-    finish(pump(stream, safe_filter(raw)).await?, "tail")
 }
 
 /// The control-character filter for log output: on unless `--raw` or stdout is not a
 /// terminal (a file or pipe gets the bytes as they are).
-fn safe_filter(raw: bool) -> Option<ControlFilter> {
+pub fn safe_filter(raw: bool) -> Option<ControlFilter> {
     (!raw && std::io::stdout().is_terminal()).then(ControlFilter::new)
 }
 
-fn finish(status: Option<i32>, what: &str) -> Result<()> {
+/// Ok for a stream ended by Ctrl-C or with status 0; otherwise `what` exited with an error.
+///
+/// # Errors
+/// `what` exited with a status other than 0.
+pub fn finish(status: Option<i32>, what: &str) -> Result<()> {
     match status {
         None | Some(0) => Ok(()),
         Some(s) => Err(anyhow!("{what} exited with status {s}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_codes() {
-        assert_eq!(exit_code(0), 0);
-        assert_eq!(exit_code(3), 3);
-        assert_eq!(exit_code(255), 255);
-        assert_eq!(exit_code(-1), 255);
-        assert_eq!(exit_code(300), 255);
     }
 }
