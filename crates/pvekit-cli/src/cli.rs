@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::commands::{
-    exec, history, ips, journal, lookup, node_stats, power, set_shutdown_timeout, stats, status,
-    tail, watch,
+    enter, exec, history, ips, journal, lookup, node_stats, power, set_shutdown_timeout, shell,
+    stats, status, tail, watch,
 };
 use crate::output::Format;
 
@@ -163,23 +163,9 @@ pub enum Command {
     /// Follow files in a container or on a node until Ctrl-C.
     Tail(tail::Args),
     /// Open an interactive root shell on a node (needs a root@pam password login).
-    Shell(ShellArgs),
+    Shell(shell::Args),
     /// Open an interactive shell inside a container (`pct enter`; needs a root@pam login).
-    Enter(TargetArgs),
-}
-
-/// A single guest.
-#[derive(Args)]
-pub struct TargetArgs {
-    /// The guest: VMID, NAME, NODE/VMID or CLUSTER/NODE/VMID.
-    pub target: String,
-}
-
-/// Flags of `pvekit shell`.
-#[derive(Args)]
-pub struct ShellArgs {
-    /// The node: NAME or CLUSTER/NAME.
-    pub node: String,
+    Enter(enter::Args),
 }
 
 /// Flags of `pvekit sim`.

@@ -29,7 +29,6 @@ use serde::Deserialize;
 
 use crate::cli::{Cli, Command, ConnFlags, SimArgs};
 use crate::output::Format;
-use crate::target::Target;
 
 /// A usage error: flags that contradict each other. `main` exits with status 2 for it, as clap
 /// does for its own usage errors.
@@ -88,17 +87,6 @@ pub enum Action {
     Nodes(Connection),
     /// `pvekit ls`.
     Ls(Connection),
-    /// Every other command: something done on the clusters of the connection.
-    Op(Connection, Op),
-}
-
-/// The commands beyond the listings, with their inputs validated.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    /// `pvekit shell NODE`.
-    Shell(String),
-    /// `pvekit enter T`.
-    Enter(Target),
 }
 
 /// The clusters a listing command talks to.
@@ -381,48 +369,13 @@ impl Settings {
             Command::Sim(args) => Action::Sim(Box::new(sim_options(cli, args)?)),
             Command::Nodes => Action::Nodes(connection(cli, &env, file)?),
             Command::Ls => Action::Ls(connection(cli, &env, file)?),
-            other => {
-                // Validate the command's own inputs before the connection, so a typo is
-                // reported as such even without a config.
-                let op = op(other)?;
-                Action::Op(connection(cli, &env, file)?, op)
-            }
+            _ => unreachable!("dispatched by commands::run"),
         };
         Ok(Settings {
             output: cli.output,
             action,
         })
     }
-}
-
-use crate::commands::target;
-
-/// The validated inputs of a command other than `sim`, `nodes` and `ls`.
-fn op(command: &Command) -> Result<Op> {
-    Ok(match command {
-        Command::Sim(_) | Command::Nodes | Command::Ls => {
-            unreachable!("handled by Settings::resolve")
-        }
-        Command::Status(_)
-        | Command::Start(_)
-        | Command::Shutdown(_)
-        | Command::Stop(_)
-        | Command::Suspend(_)
-        | Command::Resume(_)
-        | Command::Reboot(_)
-        | Command::Ips(_)
-        | Command::SetShutdownTimeout(_)
-        | Command::Stats(_)
-        | Command::History(_)
-        | Command::NodeStats(_)
-        | Command::Lookup(_)
-        | Command::Watch(_)
-        | Command::Exec(_)
-        | Command::Journal(_)
-        | Command::Tail(_) => unreachable!("dispatched by commands::run"),
-        Command::Shell(a) => Op::Shell(a.node.clone()),
-        Command::Enter(a) => Op::Enter(target(&a.target)?),
-    })
 }
 
 /// Options of `pvekit sim`: its flags, plus the credential flags naming what it accepts.
@@ -612,9 +565,7 @@ mod tests {
 
     fn clusters(s: Settings) -> Vec<Config> {
         match s.action {
-            Action::Nodes(Connection::Clusters(c))
-            | Action::Ls(Connection::Clusters(c))
-            | Action::Op(Connection::Clusters(c), _) => c,
+            Action::Nodes(Connection::Clusters(c)) | Action::Ls(Connection::Clusters(c)) => c,
             _ => panic!("not a cluster connection"),
         }
     }

@@ -18,9 +18,10 @@ use tracing::debug;
 
 use crate::cli::{Cli, Command};
 use crate::output::Format;
-use crate::settings::{Action, ConfigFile, Connection, Op, Settings, usage};
+use crate::settings::{Action, ConfigFile, Connection, Settings, usage};
 use crate::target::Target;
 
+pub mod enter;
 pub mod exec;
 pub mod history;
 pub mod ips;
@@ -32,6 +33,7 @@ pub mod nodes;
 pub mod power;
 pub mod remote;
 pub mod set_shutdown_timeout;
+pub mod shell;
 pub mod sim;
 pub mod stats;
 pub mod status;
@@ -105,6 +107,8 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::Exec(args) => exec::run(args, &ctx).await,
         Command::Journal(args) => journal::run(args, &ctx).await,
         Command::Tail(args) => tail::run(args, &ctx).await,
+        Command::Shell(args) => shell::run(args, &ctx).await,
+        Command::Enter(args) => enter::run(args, &ctx).await,
         _ => run_settings(Settings::resolve(ctx.cli, ctx.env, ctx.file)?).await,
     }
 }
@@ -144,18 +148,6 @@ async fn run_settings(settings: Settings) -> Result<()> {
             let result = ls::run(&clusters.clients, settings.output).await;
             clusters.finish(result).await
         }
-        Action::Op(conn, op) => {
-            let clusters = open(conn).await?;
-            let result = run_op(&clusters.clients, op).await;
-            clusters.finish(result).await
-        }
-    }
-}
-
-async fn run_op(clients: &[Client], op: Op) -> Result<()> {
-    match op {
-        Op::Shell(node) => term::shell(clients, &node).await,
-        Op::Enter(t) => term::enter(clients, &t).await,
     }
 }
 

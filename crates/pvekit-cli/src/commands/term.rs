@@ -1,5 +1,5 @@
 /*!
-Interactive terminals: `pvekit shell NODE` and `pvekit enter T`.
+What the interactive terminals of `pvekit shell NODE` and `pvekit enter T` share.
 
 Both open the node's terminal ([`Terminal::open`], a root shell for `root@pam`). `enter` then
 types `exec pct enter VMID` into it (after printing a marker) and hides the node's banner,
@@ -15,14 +15,11 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result};
 use futures_util::StreamExt;
-use pvekit::types::GuestKind;
-use pvekit::{Client, Terminal};
+use pvekit::Terminal;
 use ratatui::crossterm::terminal;
 use tokio::sync::mpsc;
-
-use crate::target::{Target, resolve};
 
 /// Whether raw mode is on; the panic hook restores only then.
 static RAW: AtomicBool = AtomicBool::new(false);
@@ -61,7 +58,7 @@ impl Drop for RawGuard {
 }
 
 /// The local window size, or 80×24 when stdout is not a terminal.
-fn size() -> (u16, u16) {
+pub fn size() -> (u16, u16) {
     terminal::size().unwrap_or((80, 24))
 }
 
@@ -92,7 +89,7 @@ fn spawn_stdin() -> mpsc::Receiver<Option<Vec<u8>>> {
 /// Drops output until the line that contains `marker` has passed (the node's banner, prompt
 /// and the typed command), then lets everything through. Gives up hiding after a while or a
 /// lot of output, so nothing is lost for good.
-struct Hider {
+pub struct Hider {
     marker: Vec<u8>,
     held: Vec<u8>,
     done: bool,
@@ -101,7 +98,8 @@ struct Hider {
 impl Hider {
     const LIMIT: usize = 64 * 1024;
 
-    fn new(marker: &str) -> Hider {
+    /// Hides output until the line with `marker` has passed.
+    pub fn new(marker: &str) -> Hider {
         Hider {
             marker: marker.as_bytes().to_vec(),
             held: Vec::new(),
@@ -109,7 +107,8 @@ impl Hider {
         }
     }
 
-    fn off() -> Hider {
+    /// Hides nothing.
+    pub fn off() -> Hider {
         Hider {
             marker: Vec::new(),
             held: Vec::new(),
@@ -147,7 +146,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Runs the session until the remote side ends.
-async fn session(mut term: Terminal, mut hider: Hider) -> Result<()> {
+pub async fn session(mut term: Terminal, mut hider: Hider) -> Result<()> {
     let _guard = RawGuard::enter()?;
     let mut input = spawn_stdin();
     let mut input_open = true;
@@ -181,55 +180,6 @@ async fn session(mut term: Terminal, mut hider: Hider) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `pvekit shell NODE`.
-///
-/// # Errors
-/// Unknown node, no root@pam login, terminal errors.
-pub async fn shell(clients: &[Client], node: &str) -> Result<()> {
-    let node = super::node(clients, node)?;
-    let (cols, rows) = size();
-    let term = Terminal::open(&node, cols, rows)
-        .await
-        .with_context(|| format!("cannot open a shell on node {}", node.name()))?;
-    session(term, Hider::off()).await
-}
-
-/// `pvekit enter T`.
-///
-/// # Errors
-/// Not a running container, no root@pam login, terminal errors.
-pub async fn enter(clients: &[Client], target: &Target) -> Result<()> {
-    let r = resolve(clients, target).await?;
-    if r.guest.kind() != GuestKind::Lxc {
-        bail!(
-            "{} is a VM: `pvekit enter` opens containers only (for a VM's serial console run `qm terminal {}` in `pvekit shell {}`)",
-            r.label(),
-            r.guest.vmid(),
-            r.guest.node().name()
-        );
-    }
-    if !r.guest.is_running().await? {
-        bail!("{} is not running", r.label());
-    }
-    let (cols, rows) = size();
-    let term = Terminal::open(r.guest.node(), cols, rows)
-        .await
-        .with_context(|| format!("cannot open the terminal of node {}", r.guest.node().name()))?;
-    // The marker is printed from two pieces, so the terminal's echo of the typed line (which
-    // may come at once, before the banner) never contains it: everything up to the printed
-    // marker is the node's banner, prompt and echo, and stays hidden.
-    let nonce = std::process::id()
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-    let line = format!(
-        " printf '%s%s\\n' PVEKIT {nonce:08x}E; exec pct enter {}\n",
-        r.guest.vmid()
-    );
-    term.send(line.as_bytes()).await?;
-    session(term, Hider::new(&format!("PVEKIT{nonce:08x}E"))).await
 }
 
 #[cfg(test)]
