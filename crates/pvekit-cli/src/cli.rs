@@ -6,7 +6,6 @@ flags with the environment and the config file into a resolved [`crate::settings
 Commands never look at this module's types.
 */
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -14,7 +13,7 @@ use secrecy::SecretString;
 
 use crate::commands::{
     enter, exec, history, ips, journal, lookup, node_stats, power, set_shutdown_timeout, shell,
-    stats, status, tail, watch,
+    sim, stats, status, tail, watch,
 };
 use crate::output::Format;
 
@@ -121,7 +120,7 @@ pub enum Command {
     /// password, token_id and secret. The credentials it accepts are taken from --username,
     /// --realm, --password, --token-id and --secret when given (flags only: the PVEKIT_* env
     /// vars and the config file are not read), otherwise generated.
-    Sim(SimArgs),
+    Sim(sim::Args),
     /// List the nodes of every configured cluster (name, id, ip, online, cluster).
     Nodes,
     /// List all guests (LXC containers and QEMU VMs) of every configured cluster, with their
@@ -168,41 +167,6 @@ pub enum Command {
     Enter(enter::Args),
 }
 
-/// Flags of `pvekit sim`.
-#[derive(Args)]
-pub struct SimArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8006", value_name = "ADDR:PORT")]
-    pub listen: SocketAddr,
-    /// Number of nodes to generate.
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    pub nodes: usize,
-    /// Number of LXC containers to generate.
-    #[arg(long, default_value_t = 12, value_name = "N")]
-    pub containers: usize,
-    /// Number of QEMU VMs to generate.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub vms: usize,
-    /// Seed of the generated cluster: the same seed gives the same cluster.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub seed: u64,
-    /// Delay added before every answer, in milliseconds.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
-    pub latency_ms: u64,
-    /// Delay before every 401 (rejected credentials), in milliseconds; Proxmox VE waits
-    /// about 3 s.
-    #[arg(long, default_value_t = 3000, value_name = "MS")]
-    pub auth_delay_ms: u64,
-    /// YAML scenario file stating the exact cluster (replaces --nodes/--containers/--vms).
-    #[arg(long, value_name = "FILE")]
-    pub scenario: Option<PathBuf>,
-    /// Check clients: on exit, list every request the simulator rejected and every request
-    /// outside the official API schema (when its file is found), and exit with status 3 if
-    /// there are any.
-    #[arg(long)]
-    pub strict: bool,
-}
-
 /// Wraps a secret flag value at once, so it never sits in a plain `String`.
 fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
@@ -236,27 +200,5 @@ mod tests {
         assert_eq!(cli.verbose, 2);
         assert!(cli.conn.no_tls_verify);
         assert!(matches!(cli.command, Command::Nodes));
-    }
-
-    #[test]
-    fn sim_flags() {
-        let cli = Cli::try_parse_from([
-            "pvekit",
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--secret",
-            "s3",
-            "--seed",
-            "7",
-        ])
-        .unwrap();
-        let Command::Sim(args) = cli.command else {
-            panic!("not sim")
-        };
-        assert_eq!(args.listen.port(), 0);
-        assert_eq!(args.seed, 7);
-        assert!(cli.conn.secret.is_some());
-        assert!(Cli::try_parse_from(["pvekit", "sim", "--listen", "nonsense"]).is_err());
     }
 }

@@ -20,14 +20,13 @@ The rules (also in `pvekit --help` and the README):
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use pvekit::Config;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::cli::{Cli, Command, ConnFlags, SimArgs};
+use crate::cli::{Cli, Command, ConnFlags};
 use crate::output::Format;
 
 /// A usage error: flags that contradict each other. `main` exits with status 2 for it, as clap
@@ -81,8 +80,6 @@ pub struct Settings {
 
 /// A command and what it runs against.
 pub enum Action {
-    /// `pvekit sim`.
-    Sim(Box<pvekit_sim::SimOptions>),
     /// `pvekit nodes`.
     Nodes(Connection),
     /// `pvekit ls`.
@@ -366,7 +363,6 @@ impl Settings {
         file: Option<&ConfigFile>,
     ) -> Result<Settings> {
         let action = match &cli.command {
-            Command::Sim(args) => Action::Sim(Box::new(sim_options(cli, args)?)),
             Command::Nodes => Action::Nodes(connection(cli, &env, file)?),
             Command::Ls => Action::Ls(connection(cli, &env, file)?),
             _ => unreachable!("dispatched by commands::run"),
@@ -376,43 +372,6 @@ impl Settings {
             action,
         })
     }
-}
-
-/// Options of `pvekit sim`: its flags, plus the credential flags naming what it accepts.
-fn sim_options(cli: &Cli, args: &SimArgs) -> Result<pvekit_sim::SimOptions> {
-    let c = &cli.conn;
-    let misplaced = [
-        (c.url.is_some(), "--url (use --listen)"),
-        (c.fingerprint.is_some(), "--fingerprint"),
-        (c.no_tls_verify, "--no-tls-verify"),
-        (cli.config.is_some(), "--config"),
-        (cli.demo, "--demo"),
-    ];
-    if let Some((_, name)) = misplaced.iter().find(|(given, _)| *given) {
-        return Err(usage(format!("{name} has no meaning for `pvekit sim`")));
-    }
-    let username = match (&c.username, &c.realm) {
-        (Some(u), Some(realm)) if !u.contains('@') => Some(format!("{u}@{realm}")),
-        (Some(u), _) => Some(u.clone()),
-        (None, Some(_)) => return Err(usage("--realm needs --username")),
-        (None, None) => None,
-    };
-    Ok(pvekit_sim::SimOptions {
-        listen: args.listen,
-        nodes: args.nodes,
-        containers: args.containers,
-        vms: args.vms,
-        seed: args.seed,
-        latency: Duration::from_millis(args.latency_ms),
-        auth_failure_delay: Duration::from_millis(args.auth_delay_ms),
-        scenario: args.scenario.clone(),
-        username,
-        password: c.password.as_ref().map(|s| s.expose_secret().to_string()),
-        token_id: c.token_id.clone(),
-        secret: c.secret.as_ref().map(|s| s.expose_secret().to_string()),
-        strict: args.strict,
-        ..Default::default()
-    })
 }
 
 /// The clusters a command talks to, by the rules in this module's docs.
@@ -512,6 +471,7 @@ pub fn connection(
 mod tests {
     use super::*;
     use clap::Parser;
+    use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
     fn cli(args: &[&str]) -> Cli {
@@ -881,55 +841,6 @@ providers:
         .unwrap();
         assert!(e.downcast_ref::<UsageError>().is_some());
         assert!(e.to_string().contains("--url"));
-    }
-
-    #[test]
-    fn sim_takes_credentials_from_flags() {
-        let s = Settings::resolve(
-            &cli(&[
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--username",
-                "admin",
-                "--realm",
-                "pve",
-                "--password",
-                "pw",
-                "--token-id",
-                "admin@pve!ci",
-                "--secret",
-                "sec",
-                "--latency-ms",
-                "5",
-            ]),
-            env(&[("PVEKIT_SECRET", "ignored")]),
-            None,
-        )
-        .unwrap();
-        let Action::Sim(o) = s.action else {
-            panic!("not sim")
-        };
-        assert_eq!(o.listen.port(), 0);
-        assert_eq!(o.username.as_deref(), Some("admin@pve"));
-        assert_eq!(o.password.as_deref(), Some("pw"));
-        assert_eq!(o.token_id.as_deref(), Some("admin@pve!ci"));
-        assert_eq!(o.secret.as_deref(), Some("sec"));
-        assert_eq!(o.latency, Duration::from_millis(5));
-        let s = Settings::resolve(&cli(&["sim"]), env(&[("PVEKIT_SECRET", "x")]), None).unwrap();
-        let Action::Sim(o) = s.action else {
-            panic!("not sim")
-        };
-        assert!(o.secret.is_none() && o.username.is_none());
-        for bad in [
-            &["sim", "--url", "https://x:8006"][..],
-            &["sim", "--no-tls-verify"],
-            &["--demo", "sim"],
-            &["sim", "--realm", "pve"],
-        ] {
-            let e = Settings::resolve(&cli(bad), env(&[]), None).err().unwrap();
-            assert!(e.downcast_ref::<UsageError>().is_some(), "{bad:?}");
-        }
     }
 
     #[test]

@@ -90,6 +90,7 @@ impl Context<'_> {
 /// Whatever the command reports; broken pipes come back as `io::Error`s in the chain.
 pub async fn run(ctx: Context<'_>) -> Result<()> {
     match &ctx.cli.command {
+        Command::Sim(args) => sim::run(args, &ctx).await,
         Command::Status(args) => status::run(args, &ctx).await,
         Command::Start(args) => power::run(args, pvekit::Action::Start, &ctx).await,
         Command::Shutdown(args) => power::run(args, pvekit::Action::Shutdown, &ctx).await,
@@ -137,7 +138,6 @@ pub fn target(s: &str) -> Result<Target> {
 
 async fn run_settings(settings: Settings) -> Result<()> {
     match settings.action {
-        Action::Sim(options) => sim::run(*options).await,
         Action::Nodes(conn) => {
             let clusters = open(conn).await?;
             let result = nodes::run(&clusters.clients, settings.output, &mut io::stdout().lock());
