@@ -2,10 +2,32 @@
 //! readable without blocking, with change events and index-backed reverse lookups.
 //!
 //! One refresh pulls `/cluster/resources` once, resolves IPs concurrently with a bounded number
-//! of requests in flight, reuses the IPs of guests whose status did not change (until they are
-//! older than [`InventoryOptions::ip_ttl`]), and swaps the new [`Snapshot`] in atomically:
-//! readers never wait and never see half an update. A failed refresh keeps the last good
-//! snapshot and marks it stale.
+//! of requests in flight, and swaps the new [`Snapshot`] in atomically: readers never wait and
+//! never see half an update. A failed refresh keeps the last good snapshot and marks it stale.
+//!
+//! # When a guest's IPs are resolved again
+//! A guest's IPs are kept from one refresh to the next unless `/cluster/resources` says
+//! something happened to the guest, so a poll of an unchanged cluster is one request. They are
+//! resolved again when:
+//! - the guest is new to the inventory, or its **status or node** changed;
+//! - it **restarted**: its `uptime` went down since the last refresh;
+//! - its **config changed**, as far as `/cluster/resources` shows it. The list carries no
+//!   config digest, so a changed `name`, `tags`, `maxcpu`, `maxmem`, `maxdisk` or `template`
+//!   stands for one. An edit of only the network config shows none of them; the sweep below
+//!   catches it;
+//! - it **started recently**: while its IPs were resolved less than
+//!   [`InventoryOptions::ip_ttl`] into its run, they are resolved again each time its uptime
+//!   has doubled since (at least a second apart), because an address from DHCP comes a
+//!   moment after the start. This also catches a restart between two refreshes far apart:
+//!   the guest has then run for less time than its IPs are old;
+//! - the **sweep** picks it, for DHCP renewals and network config edits: each refresh
+//!   re-resolves the guests whose IPs are oldest, if at least `ip_ttl` old, within a budget
+//!   of N / [`InventoryOptions::ip_sweep_polls`] requests per refresh on average (N guests),
+//!   spread evenly over the refreshes. An unchanged guest's IPs are thus at most about
+//!   `max(ip_ttl, ip_sweep_polls × poll interval)` old: 5 minutes with the defaults.
+//!
+//! A guest in status `unknown` (its node is unreachable) keeps what was known: asking would
+//! only fail. A stopped VM has no source of addresses and costs no request.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -31,9 +53,17 @@ pub const RESOURCE_POLL_INTERVAL: Duration = Duration::from_secs(3);
 pub struct InventoryOptions {
     /// Which addresses count (private only by default).
     pub ip_policy: IpPolicy,
-    /// Re-resolve a guest's IPs after this long even if its status did not change (DHCP
-    /// leases move). Default 60 s.
+    /// The sweep re-resolves an unchanged guest's IPs only once they are at least this old;
+    /// a guest that started less than this long before its IPs were resolved gets them
+    /// resolved again as its uptime doubles (see the [module docs](self)). Default 60 s.
     pub ip_ttl: Duration,
+    /// The sweep for DHCP renewals spreads over this many refreshes: each refresh spends on
+    /// it at most N / `ip_sweep_polls` requests on average (N guests), on the guests whose
+    /// IPs are oldest (and at least [`ip_ttl`](Self::ip_ttl) old). So at the default 100 a
+    /// poll of 10,000 unchanged guests is at most 101 requests, and every guest's IPs are
+    /// re-resolved about every 100 polls (5 minutes at the 3 s
+    /// [`RESOURCE_POLL_INTERVAL`]). 0 turns the sweep off.
+    pub ip_sweep_polls: u32,
     /// At most this many IP look-ups in flight at once. Default: twice the CPU count (as
     /// GoDoxy's `GOMAXPROCS * 2`), at least 8, since the work waits on the network.
     pub max_in_flight: usize,
@@ -45,6 +75,7 @@ impl Default for InventoryOptions {
         InventoryOptions {
             ip_policy: IpPolicy::default(),
             ip_ttl: Duration::from_secs(60),
+            ip_sweep_polls: 100,
             max_in_flight: (cpus * 2).max(8),
         }
     }
@@ -201,8 +232,17 @@ pub struct Inventory {
     options: InventoryOptions,
     snapshot: ArcSwap<Snapshot>,
     events: broadcast::Sender<InventoryEvent>,
-    refreshing: tokio::sync::Mutex<()>,
+    /// Held by the refresh under way; the sweep's budget lives with it.
+    refreshing: tokio::sync::Mutex<Sweep>,
     nodes: ArcSwap<NodeIndex>,
+}
+
+/// The sweep's budget: requests it may still spend. Each refresh adds N / `ip_sweep_polls`
+/// (up to that much, or one request when that is less, so nothing is saved up for a burst)
+/// and takes off what the sweep sent.
+#[derive(Debug)]
+struct Sweep {
+    credit: f64,
 }
 
 impl std::fmt::Debug for Inventory {
@@ -234,7 +274,10 @@ impl Inventory {
             options,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             events,
-            refreshing: tokio::sync::Mutex::new(()),
+            // Starts full, so a first refresh past `ip_ttl` sweeps at once.
+            refreshing: tokio::sync::Mutex::new(Sweep {
+                credit: f64::INFINITY,
+            }),
             nodes,
         })
     }
@@ -305,8 +348,8 @@ impl Inventory {
 
     /// Like [`Inventory::refresh`], returning the changes it found.
     pub(crate) async fn refresh_changes(&self) -> Result<Vec<InventoryEvent>> {
-        let _one = self.refreshing.lock().await;
-        match self.refresh_inner().await {
+        let mut sweep = self.refreshing.lock().await;
+        match self.refresh_inner(&mut sweep).await {
             Ok(events) => Ok(events),
             Err(e) => {
                 let msg = e.to_string();
@@ -355,7 +398,7 @@ impl Inventory {
         self.nodes.store(Arc::new(index));
     }
 
-    async fn refresh_inner(&self) -> Result<Vec<InventoryEvent>> {
+    async fn refresh_inner(&self, sweep: &mut Sweep) -> Result<Vec<InventoryEvent>> {
         let taken_at = SystemTime::now();
         let resources = self
             .client
@@ -364,55 +407,84 @@ impl Inventory {
         self.follow_new_nodes(&resources).await;
         let old = self.snapshot.load_full();
         let now = Instant::now();
-        let ttl = self.options.ip_ttl;
-        let policy = self.options.ip_policy;
+        let options = self.options;
 
-        let jobs = resources.into_iter().filter_map(|r| {
-            let kind: GuestKind = r.kind.parse().ok()?;
-            let vmid = r.vmid?;
-            let prev = old.get(kind, vmid).cloned();
+        // What each guest needs; the sweep then picks among the unchanged ones.
+        let mut plans: Vec<Plan> = resources
+            .into_iter()
+            .filter_map(|r| {
+                let kind: GuestKind = r.kind.parse().ok()?;
+                let vmid = r.vmid?;
+                let prev = old.get(kind, vmid).cloned();
+                let todo = match &prev {
+                    None => Todo::Resolve,
+                    Some(p) => what_to_do(p, &r, kind, now, options.ip_ttl),
+                };
+                Some(Plan {
+                    kind,
+                    vmid,
+                    resource: r,
+                    prev,
+                    todo,
+                })
+            })
+            .collect();
+        self.pick_sweep(sweep, &mut plans);
+
+        let policy = options.ip_policy;
+        let jobs = plans.into_iter().map(|plan| {
             // A lazy handle: a node that joined after connect works too.
-            let node = r.node.as_deref().map(|n| self.client.node(n));
-            Some(async move {
-                // A guest whose node is unreachable reports status "unknown": asking would only
-                // fail (595), so keep what was known.
-                let unreachable = r.status.as_deref().is_none_or(|s| s == "unknown");
-                let reuse = prev.as_ref().filter(|p| {
-                    unreachable
-                        || (p.resource.status == r.status
-                            && p.resource.node == r.node
-                            && now.duration_since(p.ips_resolved) < ttl)
-                });
-                let (ips, resolved) = match (reuse, node) {
-                    (Some(p), _) => (p.ips.clone(), p.ips_resolved),
-                    (None, Some(node)) if !unreachable => {
+            let node = plan.resource.node.as_deref().map(|n| self.client.node(n));
+            async move {
+                let Plan {
+                    kind,
+                    vmid,
+                    resource,
+                    prev,
+                    todo,
+                } = plan;
+                let (ips, resolved, sent) = match (todo, prev, node) {
+                    (Todo::Keep | Todo::Candidate, Some(p), _) => {
+                        (p.ips.clone(), p.ips_resolved, 0)
+                    }
+                    (_, _, Some(node)) if is_reachable(&resource) => {
                         let guest = match kind {
                             GuestKind::Lxc => node.lxc(vmid),
                             GuestKind::Qemu => node.qemu(vmid),
                         };
-                        let ips = resolve_ips(&guest, &r, policy).await;
-                        (ips, Instant::now())
+                        let (ips, sent) = resolve_ips(&guest, &resource, policy).await;
+                        (ips, Instant::now(), sent)
                     }
-                    (None, _) => (Vec::new(), Instant::now()),
+                    (_, Some(p), _) => (p.ips.clone(), p.ips_resolved, 0),
+                    (_, None, _) => (Vec::new(), Instant::now(), 0),
                 };
-                Arc::new(GuestResource {
+                let swept = if todo == Todo::Sweep { sent } else { 0 };
+                let guest = Arc::new(GuestResource {
                     kind,
                     vmid,
-                    resource: r,
+                    resource,
                     ips,
                     ips_resolved: resolved,
-                })
-            })
+                });
+                (guest, swept)
+            }
         });
+        let mut swept = 0u32;
         let guests: Vec<Arc<GuestResource>> = futures_util::stream::iter(jobs)
-            .buffer_unordered(self.options.max_in_flight.max(1))
+            .buffer_unordered(options.max_in_flight.max(1))
+            .map(|(guest, sent)| {
+                swept += sent;
+                guest
+            })
             .collect()
             .await;
+        sweep.credit -= f64::from(swept);
         let new = Snapshot::build(guests, taken_at);
         let events = diff(&old, &new);
         debug!(
             guests = new.guests.len(),
             changes = events.len(),
+            swept,
             "inventory refreshed"
         );
         self.snapshot.store(Arc::new(new));
@@ -420,6 +492,35 @@ impl Inventory {
             let _ = self.events.send(e.clone());
         }
         Ok(events)
+    }
+
+    /// Adds this refresh's share to the sweep's budget and marks the candidates it pays for,
+    /// oldest IPs first (each is counted as one request; one that takes two, a container
+    /// whose interfaces show no address and whose config is read too, is paid for later).
+    fn pick_sweep(&self, sweep: &mut Sweep, plans: &mut [Plan]) {
+        let polls = self.options.ip_sweep_polls;
+        if polls == 0 {
+            return;
+        }
+        let share = plans.len() as f64 / f64::from(polls);
+        sweep.credit = (sweep.credit + share).min(share.max(1.0));
+        if sweep.credit < 1.0 {
+            return;
+        }
+        let mut candidates: Vec<(Instant, usize)> = plans
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.todo == Todo::Candidate)
+            .filter_map(|(i, p)| Some((p.prev.as_ref()?.ips_resolved, i)))
+            .collect();
+        let take = sweep.credit as usize;
+        if take < candidates.len() {
+            candidates.select_nth_unstable(take);
+            candidates.truncate(take);
+        }
+        for (_, i) in candidates {
+            plans[i].todo = Todo::Sweep;
+        }
     }
 
     /// Refreshes every `interval` until the returned handle is dropped.
@@ -442,25 +543,108 @@ impl Inventory {
     }
 }
 
-/// IPs of one guest: a failure to resolve yields none (and is logged), so one broken guest
-/// does not fail the whole refresh.
-async fn resolve_ips(guest: &crate::Guest, r: &ClusterResource, policy: IpPolicy) -> Vec<IpAddr> {
+/// IPs of one guest, and the number of requests that took: a failure to resolve yields none
+/// (and is logged), so one broken guest does not fail the whole refresh.
+async fn resolve_ips(
+    guest: &crate::Guest,
+    r: &ClusterResource,
+    policy: IpPolicy,
+) -> (Vec<IpAddr>, u32) {
     let running = r.status.as_deref() == Some("running");
-    let result = match (running, guest.kind()) {
+    let (result, sent) = match (running, guest.kind()) {
         (true, _) => match guest.ips_from_interfaces(policy).await {
             Ok(ips) if ips.is_empty() && guest.kind() == GuestKind::Lxc => {
-                guest.ips_from_config(policy).await
+                (guest.ips_from_config(policy).await, 2)
             }
-            other => other,
+            other => (other, 1),
         },
-        (false, GuestKind::Lxc) => guest.ips_from_config(policy).await,
-        (false, GuestKind::Qemu) => Ok(Vec::new()),
+        (false, GuestKind::Lxc) => (guest.ips_from_config(policy).await, 1),
+        (false, GuestKind::Qemu) => (Ok(Vec::new()), 0),
     };
-    result.unwrap_or_else(|e| {
+    let ips = result.unwrap_or_else(|e| {
         debug!(vmid = guest.vmid(), error = %e, "cannot resolve IPs");
         Vec::new()
-    })
+    });
+    (ips, sent)
 }
+
+/// A guest whose node is unreachable reports status `unknown` (or none): asking it would only
+/// fail (595).
+fn is_reachable(r: &ClusterResource) -> bool {
+    r.status.as_deref().is_some_and(|s| s != "unknown")
+}
+
+/// One guest of a refresh, and what to do about its IPs.
+struct Plan {
+    kind: GuestKind,
+    vmid: u64,
+    resource: ClusterResource,
+    prev: Option<Arc<GuestResource>>,
+    todo: Todo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Todo {
+    /// Resolve now: the guest is new or something happened to it.
+    Resolve,
+    /// Keep the IPs (the guest has no other source, or its node is unreachable).
+    Keep,
+    /// Keep the IPs unless the sweep picks the guest.
+    Candidate,
+    /// Picked by the sweep.
+    Sweep,
+}
+
+/// What a known guest's IPs need, from what `/cluster/resources` says now and said last time
+/// (see the module docs).
+fn what_to_do(
+    prev: &GuestResource,
+    r: &ClusterResource,
+    kind: GuestKind,
+    now: Instant,
+    ttl: Duration,
+) -> Todo {
+    let p = &prev.resource;
+    if !is_reachable(r) {
+        return Todo::Keep;
+    }
+    let running = r.status.as_deref() == Some("running");
+    let changed = p.status != r.status
+        || p.node != r.node
+        // Restarted: the uptime went down.
+        || matches!((p.uptime, r.uptime), (Some(before), Some(now)) if now < before)
+        // The config changed, as far as the list shows it.
+        || p.name != r.name
+        || p.tags != r.tags
+        || p.maxcpu != r.maxcpu
+        || p.maxmem != r.maxmem
+        || p.maxdisk != r.maxdisk
+        || p.template != r.template;
+    if changed {
+        return Todo::Resolve;
+    }
+    let age = now.saturating_duration_since(prev.ips_resolved);
+    if running && let Some(uptime) = r.uptime {
+        // How long the guest had run when its IPs were resolved (zero when it started
+        // since: it restarted between two refreshes).
+        let run_then = Duration::from_secs(uptime).saturating_sub(age);
+        if run_then < ttl && age >= run_then.max(SETTLE_MIN_GAP) {
+            return Todo::Resolve;
+        }
+    }
+    if !running && kind == GuestKind::Qemu {
+        // A stopped VM has no source of addresses: nothing to sweep.
+        return Todo::Keep;
+    }
+    if age >= ttl {
+        Todo::Candidate
+    } else {
+        Todo::Keep
+    }
+}
+
+/// The shortest time between two resolutions of a guest that started recently.
+const SETTLE_MIN_GAP: Duration = Duration::from_secs(1);
 
 fn diff(old: &Snapshot, new: &Snapshot) -> Vec<InventoryEvent> {
     let mut events = Vec::new();

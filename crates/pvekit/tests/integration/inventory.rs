@@ -213,3 +213,144 @@ async fn zero_intervals_are_raised_not_fatal() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn the_sweep_spends_at_most_one_request_per_hundred_guests_per_poll() {
+    let sim = crate::util::sim_with(pvekit_sim::SimOptions {
+        containers: 300,
+        vms: 0,
+        nodes: 3,
+        ..Default::default()
+    })
+    .await;
+    let c = client(&sim).await;
+    let ttl = Duration::from_millis(100);
+    let inv = Inventory::new(
+        c.clone(),
+        InventoryOptions {
+            ip_ttl: ttl,
+            ..Default::default()
+        },
+    );
+    inv.refresh().await.unwrap();
+    let guests = inv.snapshot().guests().len();
+    assert_eq!(guests, 300);
+    // Past the TTL every guest is due, so the sweep is limited by its budget alone.
+    tokio::time::sleep(ttl).await;
+    let start = tokio::time::Instant::now();
+    let polls = 110;
+    let mut per_poll = Vec::new();
+    for _ in 0..polls {
+        let before = c.requests_sent();
+        inv.refresh().await.unwrap();
+        per_poll.push(c.requests_sent() - before);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let average = per_poll.iter().sum::<u64>() as f64 / polls as f64;
+    let allowed = 1.0 + guests as f64 / 100.0;
+    assert!(
+        average <= allowed,
+        "{average} requests per poll on average, more than {allowed}: {per_poll:?}"
+    );
+    assert!(average > 1.0, "the sweep runs: {per_poll:?}");
+    // Spread evenly: no poll pays for several at once.
+    let most = *per_poll.iter().max().unwrap();
+    assert!(
+        most <= 1 + 3 + 1,
+        "a burst of {most} requests: {per_poll:?}"
+    );
+    // In 110 polls of 3 the sweep has been round every guest it can ask (not the ones
+    // on offline nodes).
+    let snapshot = inv.snapshot();
+    let reachable = snapshot
+        .guests()
+        .iter()
+        .filter(|g| g.status() != "unknown")
+        .collect::<Vec<_>>();
+    assert!(!reachable.is_empty());
+    let missed: Vec<u64> = reachable
+        .iter()
+        .filter(|g| g.ips_resolved < start)
+        .map(|g| g.vmid)
+        .collect();
+    assert!(missed.is_empty(), "never swept: {missed:?}");
+}
+
+#[tokio::test]
+async fn a_restarted_guest_gets_fresh_ips_at_the_next_poll() {
+    let sim = lab().await;
+    let c = client(&sim).await;
+    // No sweep, no settling after a start: only the restart can cause a look-up.
+    let inv = Inventory::new(
+        c.clone(),
+        InventoryOptions {
+            ip_ttl: Duration::ZERO,
+            ip_sweep_polls: 0,
+            ..Default::default()
+        },
+    );
+    inv.refresh().await.unwrap();
+    let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
+    assert_eq!(
+        web.ips,
+        vec!["10.0.0.100".parse::<std::net::IpAddr>().unwrap()]
+    );
+    let before = c.requests_sent();
+    inv.refresh().await.unwrap();
+    assert_eq!(c.requests_sent() - before, 1, "nothing happened");
+
+    // Between two polls the guest goes down and comes back running, with a new address
+    // (another DHCP lease): same status, node, name and config figures, only a lower uptime.
+    let control = sim.control();
+    control.remove_guest(100).unwrap();
+    let mut again = pvekit_sim::ScenarioGuest::lxc(100, "pve1")
+        .with_name("web")
+        .running()
+        .with_config("startup", "order=2,up=10")
+        .with_net(
+            0,
+            "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,ip=10.0.0.199/24,type=veth",
+        );
+    again.uptime = Some(5);
+    control.add_guest(again).unwrap();
+    let mut events = inv.subscribe();
+    let before = c.requests_sent();
+    inv.refresh().await.unwrap();
+    assert_eq!(
+        c.requests_sent() - before,
+        2,
+        "the list and the guest's interfaces"
+    );
+    let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
+    assert_eq!(web.status(), "running");
+    assert_eq!(
+        web.ips,
+        vec!["10.0.0.199".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert!(matches!(
+        events.try_recv().unwrap(),
+        InventoryEvent::IpsChanged { guest, .. } if guest.vmid == 100
+    ));
+
+    // Stop and start through the API, both between two polls.
+    let opts = ActionOptions {
+        poll: Duration::from_millis(50),
+        timeout: Duration::from_secs(10),
+        log: false,
+    };
+    let ct = c.node("pve1").lxc(100);
+    ct.action_with(Action::Stop, opts).await.unwrap();
+    ct.action_with(Action::Start, opts).await.unwrap();
+    let resolved = web.ips_resolved;
+    let before = c.requests_sent();
+    inv.refresh().await.unwrap();
+    assert_eq!(
+        c.requests_sent() - before,
+        2,
+        "the list and the guest's interfaces"
+    );
+    let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
+    assert_eq!(web.status(), "running");
+    assert!(web.ips_resolved > resolved, "the IPs were resolved again");
+    assert_clean(&sim);
+}
