@@ -1,9 +1,10 @@
 /*!
-Stage one of argument handling: the raw flags exactly as clap parsed them.
+The command line: the global flags (connection, config file, `--demo`, output, verbosity)
+and [`Command`], the list of subcommands with their one-line help.
 
-Nothing here is validated beyond what clap itself checks; [`crate::settings`] merges these
-flags with the environment and the config file into a resolved [`crate::settings::Settings`].
-Commands never look at this module's types.
+Each subcommand's own flags, and their checks, are defined in its module under
+[`crate::commands`]; [`crate::settings`] merges the connection flags with the environment and
+the config file.
 */
 
 use std::path::PathBuf;

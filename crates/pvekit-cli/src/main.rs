@@ -1,9 +1,9 @@
 /*!
 `pvekit`: a command-line toolkit for Proxmox VE.
 
-Arguments are handled in two stages: [`cli`] holds the raw clap flags, and [`settings`]
-resolves them with the environment and the config file into validated settings that the
-[`commands`] run with; [`output`] renders their results. All Proxmox logic lives in the
+[`cli`] holds the global flags and the list of subcommands; each command in [`commands`] is a
+vertical slice that owns its flags, their checks and its `run`; [`settings`] layers the
+connection flags over the environment and the config file; [`output`] renders results. All Proxmox logic lives in the
 `pvekit` library (and `pvekit-sim` for the simulator).
 
 Errors print as one line, `pvekit: <message>`, with exit status 1 (2 for usage errors).

@@ -1,9 +1,11 @@
 /*!
-Stage two of argument handling: the resolved, validated settings commands run with.
+Connection layering: which clusters a command talks to, and how it logs in, from the
+connection flags, the `PVEKIT_*` environment variables and the config file.
 
-[`Settings::resolve`] is a pure function of the raw flags, an environment lookup and the
-config file's text, so every precedence rule is unit-tested without touching the real
-environment or filesystem. [`load_config_file`] is the only part that reads a file.
+[`connection`] is a pure function of the raw flags, an environment lookup and the config
+file's text, so every precedence rule is unit-tested without touching the real environment
+or filesystem. [`load_config_file`] is the only part that reads a file. Each command's own
+flags and their checks live in its module under [`crate::commands`].
 
 The rules (also in `pvekit --help` and the README):
 - Flags beat environment variables, which beat the config file.
@@ -27,7 +29,6 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::cli::{Cli, Command, ConnFlags};
-use crate::output::Format;
 
 /// A usage error: flags that contradict each other. `main` exits with status 2 for it, as clap
 /// does for its own usage errors.
@@ -70,23 +71,7 @@ impl std::fmt::Debug for ConfigFile {
     }
 }
 
-/// Everything a command needs, resolved and validated.
-pub struct Settings {
-    /// Output format of listings.
-    pub output: Format,
-    /// The command with its resolved inputs.
-    pub action: Action,
-}
-
-/// A command and what it runs against.
-pub enum Action {
-    /// `pvekit nodes`.
-    Nodes(Connection),
-    /// `pvekit ls`.
-    Ls(Connection),
-}
-
-/// The clusters a listing command talks to.
+/// The clusters a command talks to.
 pub enum Connection {
     /// `--demo`: an embedded simulator, started by the command.
     Demo,
@@ -350,30 +335,6 @@ fn same_url(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-impl Settings {
-    /// Merges flags, environment (through `env`) and the config file into validated settings.
-    ///
-    /// # Errors
-    /// [`UsageError`] for flags that make no sense together; otherwise a one-line message for
-    /// a bad env value, an unreadable config, no cluster at all, ambiguous overrides, or a
-    /// cluster config that fails [`Config::validate`].
-    pub fn resolve(
-        cli: &Cli,
-        env: impl Fn(&str) -> Option<String>,
-        file: Option<&ConfigFile>,
-    ) -> Result<Settings> {
-        let action = match &cli.command {
-            Command::Nodes => Action::Nodes(connection(cli, &env, file)?),
-            Command::Ls => Action::Ls(connection(cli, &env, file)?),
-            _ => unreachable!("dispatched by commands::run"),
-        };
-        Ok(Settings {
-            output: cli.output,
-            action,
-        })
-    }
-}
-
 /// The clusters a command talks to, by the rules in this module's docs.
 ///
 /// # Errors
@@ -523,16 +484,16 @@ mod tests {
         assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 
-    fn clusters(s: Settings) -> Vec<Config> {
-        match s.action {
-            Action::Nodes(Connection::Clusters(c)) | Action::Ls(Connection::Clusters(c)) => c,
+    fn clusters(c: Connection) -> Vec<Config> {
+        match c {
+            Connection::Clusters(c) => c,
             _ => panic!("not a cluster connection"),
         }
     }
 
     fn resolve(args: &[&str], e: &[(&str, &str)], f: Option<&str>) -> Result<Vec<Config>> {
         let f = f.map(file);
-        Settings::resolve(&cli(args), env(e), f.as_ref()).map(clusters)
+        connection(&cli(args), &env(e), f.as_ref()).map(clusters)
     }
 
     fn err(args: &[&str], e: &[(&str, &str)], f: Option<&str>) -> String {
@@ -825,16 +786,16 @@ providers:
 
     #[test]
     fn demo_ignores_env_and_file_but_refuses_flags() {
-        let s = Settings::resolve(
+        let c = connection(
             &cli(&["--demo", "ls"]),
-            env(&[("PVEKIT_NO_TLS_VERIFY", "bogus")]),
+            &env(&[("PVEKIT_NO_TLS_VERIFY", "bogus")]),
             Some(&file("::bad")),
         )
         .unwrap();
-        assert!(matches!(s.action, Action::Ls(Connection::Demo)));
-        let e = Settings::resolve(
+        assert!(matches!(c, Connection::Demo));
+        let e = connection(
             &cli(&["--demo", "ls", "--url", "https://x:8006"]),
-            env(&[]),
+            &env(&[]),
             None,
         )
         .err()

@@ -9,14 +9,23 @@ use pvekit::types::ClusterResource;
 use pvekit::{Client, GuestResource, Inventory, InventoryOptions};
 use tokio::task::JoinSet;
 
-use crate::commands::distinct_clusters;
+use crate::commands::{Context, distinct_clusters};
 use crate::output::{self, Format, GuestRow};
+
+/// `pvekit ls`.
+///
+/// # Errors
+/// Connection errors; a cluster's resources cannot be fetched; write errors.
+pub async fn run(ctx: &Context<'_>) -> Result<()> {
+    ctx.on_clusters(async |clients| list(clients, ctx.output()).await)
+        .await
+}
 
 /// Fetches the guests of all clusters concurrently and prints them sorted by vmid.
 ///
 /// # Errors
 /// When a cluster's resources cannot be fetched, or writing fails.
-pub async fn run(clients: &[Client], format: Format) -> Result<()> {
+async fn list(clients: &[Client], format: Format) -> Result<()> {
     let rows = fetch_rows(clients).await?;
     output::write_guests(&mut super::stdout(), format, &rows)?;
     Ok(())

@@ -1,9 +1,13 @@
 /*!
-One module per command. Each takes resolved [`Settings`](crate::settings::Settings) pieces,
-calls the library, and hands rows to [`crate::output`]; none of them parses flags or reads the
-environment.
+One module per command, a vertical slice: its clap arguments (`Args`, named by a variant of
+[`Command`]), their checks (usage errors, exit status 2, reported before any connection is
+made) and its `run`, which calls the library and hands rows to [`crate::output`]. [`run`]
+dispatches each variant straight to its slice. A few modules hold what several commands
+share: [`remote`] (`exec`, `journal`, `tail`) and [`term`] (`shell`, `enter`).
 
-Listing commands share [`open`]: it connects to every configured cluster concurrently (or
+A slice gets the global flags, the environment and the config file through a [`Context`];
+[`Context::on_clusters`] resolves the connection ([`crate::settings::connection`]) and opens
+it with [`open`]: it connects to every configured cluster concurrently (or
 starts the embedded simulator for `--demo`) and keeps going when only some clusters fail, so
 one unreachable cluster does not hide the others. Those failures are returned by
 [`Clusters::finish`] after the output is written.
@@ -18,7 +22,7 @@ use tracing::debug;
 
 use crate::cli::{Cli, Command};
 use crate::output::Format;
-use crate::settings::{Action, ConfigFile, Connection, Settings, usage};
+use crate::settings::{ConfigFile, Connection, usage};
 use crate::target::Target;
 
 pub mod enter;
@@ -91,6 +95,8 @@ impl Context<'_> {
 pub async fn run(ctx: Context<'_>) -> Result<()> {
     match &ctx.cli.command {
         Command::Sim(args) => sim::run(args, &ctx).await,
+        Command::Nodes => nodes::run(&ctx).await,
+        Command::Ls => ls::run(&ctx).await,
         Command::Status(args) => status::run(args, &ctx).await,
         Command::Start(args) => power::run(args, pvekit::Action::Start, &ctx).await,
         Command::Shutdown(args) => power::run(args, pvekit::Action::Shutdown, &ctx).await,
@@ -110,7 +116,6 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::Tail(args) => tail::run(args, &ctx).await,
         Command::Shell(args) => shell::run(args, &ctx).await,
         Command::Enter(args) => enter::run(args, &ctx).await,
-        _ => run_settings(Settings::resolve(ctx.cli, ctx.env, ctx.file)?).await,
     }
 }
 
@@ -134,21 +139,6 @@ pub fn seconds(what: &str, secs: f64) -> Result<std::time::Duration> {
 /// [`UsageError`](crate::settings::UsageError) naming the accepted forms.
 pub fn target(s: &str) -> Result<Target> {
     s.parse::<Target>().map_err(usage)
-}
-
-async fn run_settings(settings: Settings) -> Result<()> {
-    match settings.action {
-        Action::Nodes(conn) => {
-            let clusters = open(conn).await?;
-            let result = nodes::run(&clusters.clients, settings.output, &mut io::stdout().lock());
-            clusters.finish(result).await
-        }
-        Action::Ls(conn) => {
-            let clusters = open(conn).await?;
-            let result = ls::run(&clusters.clients, settings.output).await;
-            clusters.finish(result).await
-        }
-    }
 }
 
 /// Parses a command line (without the program name) as the tests' input.

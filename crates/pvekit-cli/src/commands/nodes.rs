@@ -9,14 +9,23 @@ use std::io::Write;
 use anyhow::Result;
 use pvekit::Client;
 
-use crate::commands::distinct_clusters;
+use crate::commands::{Context, distinct_clusters};
 use crate::output::{self, Format, NodeRow};
+
+/// `pvekit nodes`.
+///
+/// # Errors
+/// Connection errors; write errors (a closed pipe included).
+pub async fn run(ctx: &Context<'_>) -> Result<()> {
+    ctx.on_clusters(async |clients| list(clients, ctx.output(), &mut super::stdout()))
+        .await
+}
 
 /// Lists the nodes of `clients` on `out`, sorted by cluster then name.
 ///
 /// # Errors
 /// Write errors (a closed pipe included).
-pub fn run(clients: &[Client], format: Format, out: &mut impl Write) -> Result<()> {
+fn list(clients: &[Client], format: Format, out: &mut impl Write) -> Result<()> {
     let mut rows: Vec<NodeRow> = distinct_clusters(clients)
         .into_iter()
         .flat_map(|c| {
