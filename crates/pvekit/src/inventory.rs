@@ -116,36 +116,104 @@ impl GuestResource {
 /// One consistent view of the cluster's guests, with lookup indexes.
 #[derive(Debug, Default)]
 pub struct Snapshot {
+    /// Sorted by VMID, then kind.
     guests: Vec<Arc<GuestResource>>,
-    by_id: HashMap<(GuestKind, u64), usize>,
-    by_ip: HashMap<IpAddr, usize>,
-    by_name: HashMap<String, usize>,
+    /// Shared with the previous snapshot when no guest, name or IP changed.
+    index: Arc<Index>,
     /// When the data was fetched.
     pub taken_at: Option<SystemTime>,
     /// Set when the latest refresh failed: the data is from an earlier one.
     pub stale: Option<String>,
 }
 
-impl Snapshot {
-    /// Builds a snapshot and its indexes from guests (any order).
-    pub fn build(mut guests: Vec<Arc<GuestResource>>, taken_at: SystemTime) -> Snapshot {
-        guests.sort_by_key(|g| (g.vmid, g.kind));
-        let mut s = Snapshot {
-            taken_at: Some(taken_at),
+/// The reverse-lookup indexes of a snapshot: positions in its guest list, by IP and by a hash
+/// of the lower-case name (so no lower-case copy of every name is kept; a lookup compares
+/// the name it finds, and the rare different name with the same hash is kept aside).
+#[derive(Debug, Default)]
+struct Index {
+    by_ip: HashMap<IpAddr, u32>,
+    by_name: HashMap<u64, u32>,
+    /// Guests whose lower-case name hashes like a different name already indexed.
+    name_collisions: Vec<u32>,
+    hasher: std::hash::RandomState,
+}
+
+impl Index {
+    fn new(guests: &[Arc<GuestResource>]) -> Index {
+        let mut index = Index {
+            by_ip: HashMap::with_capacity(guests.len()),
+            by_name: HashMap::with_capacity(guests.len()),
             ..Default::default()
         };
-        // Later inserts must not override earlier (lower vmid) ones: iterate in reverse.
-        for (i, g) in guests.iter().enumerate().rev() {
-            s.by_id.insert((g.kind, g.vmid), i);
+        // The first guest (lowest VMID) with an IP or name wins.
+        for (i, g) in guests.iter().enumerate() {
+            let i = i as u32;
             for ip in &g.ips {
-                s.by_ip.insert(*ip, i);
+                index.by_ip.entry(*ip).or_insert(i);
             }
             if let Some(name) = g.name() {
-                s.by_name.insert(name.to_ascii_lowercase(), i);
+                let h = index.name_hash(name);
+                match index.by_name.get(&h) {
+                    None => {
+                        index.by_name.insert(h, i);
+                    }
+                    Some(&first) => {
+                        let same = guests[first as usize]
+                            .name()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(name));
+                        if !same {
+                            index.name_collisions.push(i);
+                        }
+                    }
+                }
             }
         }
-        s.guests = guests;
-        s
+        index
+    }
+
+    fn name_hash(&self, name: &str) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = self.hasher.build_hasher();
+        for b in name.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.finish()
+    }
+
+    /// Whether two guest lists index alike: same guests in the same order, with the same
+    /// names and IPs.
+    fn fits(old: &[Arc<GuestResource>], new: &[Arc<GuestResource>]) -> bool {
+        old.len() == new.len()
+            && old.iter().zip(new).all(|(a, b)| {
+                a.vmid == b.vmid && a.kind == b.kind && a.ips == b.ips && a.name() == b.name()
+            })
+    }
+}
+
+impl Snapshot {
+    /// Builds a snapshot and its indexes from guests (any order).
+    pub fn build(guests: Vec<Arc<GuestResource>>, taken_at: SystemTime) -> Snapshot {
+        Snapshot::build_after(&Snapshot::default(), guests, taken_at)
+    }
+
+    /// Like [`Snapshot::build`], sharing the indexes of `old` when they fit.
+    fn build_after(
+        old: &Snapshot,
+        mut guests: Vec<Arc<GuestResource>>,
+        taken_at: SystemTime,
+    ) -> Snapshot {
+        guests.sort_unstable_by_key(|g| (g.vmid, g.kind));
+        let index = if !guests.is_empty() && Index::fits(&old.guests, &guests) {
+            old.index.clone()
+        } else {
+            Arc::new(Index::new(&guests))
+        };
+        Snapshot {
+            guests,
+            index,
+            taken_at: Some(taken_at),
+            stale: None,
+        }
     }
 
     /// Every guest, by VMID.
@@ -153,15 +221,33 @@ impl Snapshot {
         &self.guests
     }
 
-    /// A guest by kind and VMID.
+    /// A guest by kind and VMID (a binary search of the guests, sorted by VMID).
     pub fn get(&self, kind: GuestKind, vmid: u64) -> Option<&Arc<GuestResource>> {
-        self.by_id.get(&(kind, vmid)).map(|i| &self.guests[*i])
+        self.guests
+            .binary_search_by_key(&(vmid, kind), |g| (g.vmid, g.kind))
+            .ok()
+            .map(|i| &self.guests[i])
     }
 
     /// A guest by VMID, whatever its kind (VMIDs are unique in a cluster).
     pub fn get_vmid(&self, vmid: u64) -> Option<&Arc<GuestResource>> {
         self.get(GuestKind::Lxc, vmid)
             .or_else(|| self.get(GuestKind::Qemu, vmid))
+    }
+
+    /// The guest named `name` (case-insensitively), the one with the lowest VMID if several.
+    fn by_name(&self, name: &str) -> Option<&Arc<GuestResource>> {
+        let index = &self.index;
+        let matches = |i: &u32| {
+            let g = &self.guests[*i as usize];
+            g.name().is_some_and(|n| n.eq_ignore_ascii_case(name))
+        };
+        index
+            .by_name
+            .get(&index.name_hash(name))
+            .filter(|i| matches(i))
+            .or_else(|| index.name_collisions.iter().find(|i| matches(i)))
+            .map(|i| &self.guests[*i as usize])
     }
 
     /// The guest with this IP, else the one named like the first label of `hostname`, else
@@ -172,22 +258,19 @@ impl Snapshot {
         hostname: Option<&str>,
         alias: Option<&str>,
     ) -> Option<&Arc<GuestResource>> {
-        if let Some(i) = ip.and_then(|ip| self.by_ip.get(&ip)) {
-            return Some(&self.guests[*i]);
+        if let Some(i) = ip.and_then(|ip| self.index.by_ip.get(&ip)) {
+            return Some(&self.guests[*i as usize]);
         }
-        let by = |n: &str| {
-            self.by_name
-                .get(&n.to_ascii_lowercase())
-                .map(|i| &self.guests[*i])
-        };
         if let Some(g) = hostname
             .map(first_label)
             .filter(|h| !h.is_empty())
-            .and_then(by)
+            .and_then(|h| self.by_name(h))
         {
             return Some(g);
         }
-        alias.filter(|a| !a.is_empty()).and_then(by)
+        alias
+            .filter(|a| !a.is_empty())
+            .and_then(|a| self.by_name(a))
     }
 }
 
@@ -239,7 +322,7 @@ pub struct Inventory {
 
 /// The sweep's budget: requests it may still spend. Each refresh adds N / `ip_sweep_polls`
 /// (up to that much, or one request when that is less, so nothing is saved up for a burst)
-/// and takes off what the sweep sent.
+/// and takes off what the sweep sent (see `Inventory::pick_sweep`).
 #[derive(Debug)]
 struct Sweep {
     credit: f64,
@@ -356,9 +439,7 @@ impl Inventory {
                 let old = self.snapshot.load_full();
                 let stale = Snapshot {
                     guests: old.guests.clone(),
-                    by_id: old.by_id.clone(),
-                    by_ip: old.by_ip.clone(),
-                    by_name: old.by_name.clone(),
+                    index: old.index.clone(),
                     taken_at: old.taken_at,
                     stale: Some(msg.clone()),
                 };
@@ -479,7 +560,7 @@ impl Inventory {
             .collect()
             .await;
         sweep.credit -= f64::from(swept);
-        let new = Snapshot::build(guests, taken_at);
+        let new = Snapshot::build_after(&old, guests, taken_at);
         let events = diff(&old, &new);
         debug!(
             guests = new.guests.len(),
@@ -495,8 +576,11 @@ impl Inventory {
     }
 
     /// Adds this refresh's share to the sweep's budget and marks the candidates it pays for,
-    /// oldest IPs first (each is counted as one request; one that takes two, a container
-    /// whose interfaces show no address and whose config is read too, is paid for later).
+    /// oldest IPs first, as long as the budget covers what each is expected to cost: two
+    /// requests for a running container that showed no address last time (its interfaces,
+    /// then its config), else one. The budget never holds more than one refresh's share, so
+    /// no refresh spends more than that (unless a guest costs more than expected, which the
+    /// next refreshes make up for).
     fn pick_sweep(&self, sweep: &mut Sweep, plans: &mut [Plan]) {
         let polls = self.options.ip_sweep_polls;
         if polls == 0 {
@@ -513,12 +597,30 @@ impl Inventory {
             .filter(|(_, p)| p.todo == Todo::Candidate)
             .filter_map(|(i, p)| Some((p.prev.as_ref()?.ips_resolved, i)))
             .collect();
-        let take = sweep.credit as usize;
-        if take < candidates.len() {
-            candidates.select_nth_unstable(take);
-            candidates.truncate(take);
+        // Each costs at least one request: the oldest `credit` are all that can be paid for.
+        let most = sweep.credit as usize;
+        if most < candidates.len() {
+            candidates.select_nth_unstable(most);
+            candidates.truncate(most);
         }
+        candidates.sort_unstable();
+        let mut left = sweep.credit;
         for (_, i) in candidates {
+            let p = &plans[i];
+            let cost = match &p.prev {
+                Some(prev)
+                    if p.kind == GuestKind::Lxc
+                        && prev.ips.is_empty()
+                        && p.resource.status.as_deref() == Some("running") =>
+                {
+                    2.0
+                }
+                _ => 1.0,
+            };
+            if cost > left {
+                break;
+            }
+            left -= cost;
             plans[i].todo = Todo::Sweep;
         }
     }
@@ -646,12 +748,35 @@ fn what_to_do(
 /// The shortest time between two resolutions of a guest that started recently.
 const SETTLE_MIN_GAP: Duration = Duration::from_secs(1);
 
+/// The changes from `old` to `new`: additions and changes in VMID order, then removals.
+/// Both lists are sorted by VMID and kind, so one merged pass finds them.
 fn diff(old: &Snapshot, new: &Snapshot) -> Vec<InventoryEvent> {
     let mut events = Vec::new();
-    for g in &new.guests {
-        match old.get(g.kind, g.vmid) {
-            None => events.push(InventoryEvent::Added(g.clone())),
-            Some(prev) => {
+    let mut removed = Vec::new();
+    let (mut olds, mut news) = (old.guests.iter().peekable(), new.guests.iter().peekable());
+    loop {
+        let order = match (olds.peek(), news.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(o), Some(n)) => (o.vmid, o.kind).cmp(&(n.vmid, n.kind)),
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                let Some(g) = olds.next() else { break };
+                removed.push(InventoryEvent::Removed {
+                    kind: g.kind,
+                    vmid: g.vmid,
+                });
+            }
+            std::cmp::Ordering::Greater => {
+                let Some(g) = news.next() else { break };
+                events.push(InventoryEvent::Added(g.clone()));
+            }
+            std::cmp::Ordering::Equal => {
+                let (Some(prev), Some(g)) = (olds.next(), news.next()) else {
+                    break;
+                };
                 if prev.resource.status != g.resource.status {
                     events.push(InventoryEvent::StatusChanged {
                         guest: g.clone(),
@@ -667,14 +792,7 @@ fn diff(old: &Snapshot, new: &Snapshot) -> Vec<InventoryEvent> {
             }
         }
     }
-    for g in &old.guests {
-        if new.get(g.kind, g.vmid).is_none() {
-            events.push(InventoryEvent::Removed {
-                kind: g.kind,
-                vmid: g.vmid,
-            });
-        }
-    }
+    events.extend(removed);
     events
 }
 
