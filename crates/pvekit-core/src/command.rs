@@ -284,6 +284,26 @@ impl Framing {
         FramedCommand { line, payload }
     }
 
+    /// The line that turns a node's shell into a container's (`exec pct enter VMID`), after
+    /// printing the start marker; `HISTFILE` is unset first, as for commands. Everything the
+    /// terminal shows before the marker (banner, prompt, the echo of this line) is the node's,
+    /// and [`Framing::skipper`] hides it.
+    pub fn enter_line(&self, vmid: u64) -> String {
+        format!(
+            " unset HISTFILE; printf '%s%s\\n' PVEKIT {n}S; exec pct enter {vmid}\n",
+            n = self.nonce
+        )
+    }
+
+    /// Hides terminal output until the line with the start marker has passed.
+    pub fn skipper(&self) -> Skipper {
+        Skipper {
+            marker: self.marker('S').into_bytes(),
+            held: Vec::new(),
+            done: false,
+        }
+    }
+
     /// A parser for the terminal stream of [`Framing::command`].
     pub fn deframer(&self) -> Deframer {
         Deframer {
@@ -293,6 +313,50 @@ impl Framing {
             buf: Vec::new(),
             state: DeframeState::AwaitReady,
         }
+    }
+}
+
+/// Drops terminal output until the line that holds a marker has passed (see
+/// [`Framing::skipper`]). Holds at most [`Skipper::LIMIT`] bytes: past that, or at
+/// [`Skipper::flush`], it gives up hiding and lets everything through, so nothing is lost.
+#[derive(Debug, Clone)]
+pub struct Skipper {
+    marker: Vec<u8>,
+    held: Vec<u8>,
+    done: bool,
+}
+
+impl Skipper {
+    /// The most output held back while looking for the marker.
+    pub const LIMIT: usize = 64 * 1024;
+
+    /// What to show of `chunk`.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if self.done {
+            return chunk.to_vec();
+        }
+        self.held.extend_from_slice(chunk);
+        if let Some(at) = find(&self.held, &self.marker)
+            && let Some(nl) = self.held[at..].iter().position(|b| *b == b'\n')
+        {
+            self.done = true;
+            return self.held.split_off(at + nl + 1);
+        }
+        if self.held.len() > Self::LIMIT {
+            return self.flush();
+        }
+        Vec::new()
+    }
+
+    /// Gives up hiding: everything held so far.
+    pub fn flush(&mut self) -> Vec<u8> {
+        self.done = true;
+        std::mem::take(&mut self.held)
+    }
+
+    /// Whether the marker has passed (or hiding was given up).
+    pub fn is_done(&self) -> bool {
+        self.done
     }
 }
 
@@ -589,6 +653,23 @@ mod tests {
             assert_eq!(status, Some(Ok(3)));
             assert!(d.is_done());
         }
+    }
+
+    #[test]
+    fn the_enter_line_hides_the_node_up_to_its_marker() {
+        let f = Framing::new(0xabc);
+        let line = f.enter_line(101);
+        assert!(
+            line.ends_with("exec pct enter 101\n") && !line.contains("PVEKIT0000000000000abcS")
+        );
+        let mut s = f.skipper();
+        assert!(s.push(b"Linux pve1\r\nroot@pve1:~#  unset HISTFILE; printf ... PVEKIT 0000000000000abcS; exec pct enter 101\r\nPVEKIT0000").is_empty());
+        assert_eq!(s.push(b"000000000abcS\r\nroot@web:/# "), b"root@web:/# ");
+        assert!(s.is_done());
+        assert_eq!(s.push(b"more"), b"more");
+        let mut s = f.skipper();
+        let big = vec![b'x'; Skipper::LIMIT + 1];
+        assert_eq!(s.push(&big).len(), big.len());
     }
 
     #[test]

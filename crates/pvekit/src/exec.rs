@@ -60,19 +60,22 @@ fn nonce() -> Result<u64> {
     Ok(u64::from_le_bytes(bytes))
 }
 
+/// A root shell on the node's terminal needs the `root@pam` password login: anyone else meets
+/// a login prompt there.
+fn require_root_login(node: &Node) -> Result<()> {
+    match node.client().login_user() {
+        None => Err(Error::NoSession),
+        Some(u) if u.to_string() != "root@pam" => Err(Error::NotRootPam {
+            user: u.to_string(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 impl CommandStream {
     /// Runs `script` with `sh` as root on the node, or in a container through `pct exec`.
     async fn start(node: &Node, script: &str, runner: Runner) -> Result<CommandStream> {
-        match node.client().login_user() {
-            None => return Err(Error::NoSession),
-            // Anyone else meets a login prompt on the node terminal, not a root shell.
-            Some(u) if u.to_string() != "root@pam" => {
-                return Err(Error::NotRootPam {
-                    user: u.to_string(),
-                });
-            }
-            Some(_) => {}
-        }
+        require_root_login(node)?;
         let framing = Framing::new(nonce()?);
         let framed = framing.command(script, runner);
         let term = Terminal::open(node, COMMAND_COLS, 50).await?;
@@ -355,6 +358,26 @@ impl Guest {
         self.require_lxc()?;
         self.require_running().await?;
         CommandStream::start(self.node(), script, Runner::Container { vmid: self.vmid() }).await
+    }
+
+    /// Opens an interactive root shell inside the running container, as `pct enter` does
+    /// on its node: the node's terminal, with `exec pct enter VMID` typed into it after a
+    /// printed marker, and the node's banner, prompt and typed line hidden up to that marker
+    /// (core's [`Framing`], with a nonce from the OS's CSPRNG). When the container's shell
+    /// exits, the session ends.
+    ///
+    /// # Errors
+    /// As [`Guest::command`].
+    pub async fn enter(&self, cols: u16, rows: u16) -> Result<Terminal> {
+        self.require_lxc()?;
+        require_root_login(self.node())?;
+        self.require_running().await?;
+        let framing = Framing::new(nonce()?);
+        let mut term = Terminal::open(self.node(), cols, rows).await?;
+        term.send(framing.enter_line(self.vmid()).as_bytes())
+            .await?;
+        term.hide_until(framing.skipper());
+        Ok(term)
     }
 
     /// Streams the container's journal, or its `/var/log/messages` when it has no systemd

@@ -188,6 +188,10 @@ pub struct Terminal {
     idle: Pin<Box<tokio::time::Sleep>>,
     upid: Option<Upid>,
     ended: bool,
+    /// Hides output up to a marker line (a container shell opened from the node's).
+    skipper: Option<pvekit_core::command::Skipper>,
+    /// How the stream ended, kept while held-back output is shown first.
+    pending_end: Option<Option<Result<Bytes>>>,
 }
 
 impl std::fmt::Debug for Terminal {
@@ -357,6 +361,8 @@ impl Terminal {
             idle: Box::pin(tokio::time::sleep(idle_limit)),
             upid: proxy.upid.parse().ok(),
             ended: false,
+            skipper: None,
+            pending_end: None,
         };
         term.resize(cols, rows).await?;
         Ok(term)
@@ -392,6 +398,11 @@ impl Terminal {
             .map_err(|_| gone())
     }
 
+    /// From now on, hides output until the skipper's marker line has passed.
+    pub(crate) fn hide_until(&mut self, skipper: pvekit_core::command::Skipper) {
+        self.skipper = Some(skipper);
+    }
+
     /// Closes the session, ending the remote shell.
     pub async fn close(self) {
         drop(self);
@@ -411,7 +422,43 @@ impl Stream for Terminal {
     /// a close frame, which counts as a normal end); an error when nothing at all, neither
     /// output nor a pong, came for the idle limit.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let item = ready!(self.as_mut().poll_raw(cx));
+            let Some(skipper) = &mut self.skipper else {
+                return Poll::Ready(item);
+            };
+            match item {
+                Some(Ok(chunk)) => {
+                    let shown = skipper.push(&chunk);
+                    if skipper.is_done() {
+                        self.skipper = None;
+                    }
+                    if !shown.is_empty() {
+                        return Poll::Ready(Some(Ok(Bytes::from(shown))));
+                    }
+                }
+                // The session ended or broke while hiding: show what was held back first.
+                other => {
+                    let held = skipper.flush();
+                    self.skipper = None;
+                    if held.is_empty() {
+                        return Poll::Ready(other);
+                    }
+                    self.pending_end = Some(other);
+                    return Poll::Ready(Some(Ok(Bytes::from(held))));
+                }
+            }
+        }
+    }
+}
+
+impl Terminal {
+    /// The next websocket output, before any hiding.
+    fn poll_raw(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
         let this = &mut *self;
+        if let Some(end) = this.pending_end.take() {
+            return Poll::Ready(end);
+        }
         if let Some(p) = this.pending.take() {
             return Poll::Ready(Some(Ok(p)));
         }

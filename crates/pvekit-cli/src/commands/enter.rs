@@ -2,16 +2,16 @@
 `pvekit enter T`: an interactive shell inside a container (`pct enter`; needs a root@pam
 login).
 
-It opens the node's terminal, types `exec pct enter VMID` into it (after printing a marker)
-and hides the node's banner, prompt and the typed line up to that marker, until the
-container's shell takes over; when the container's shell ends, so does the session.
+The library's [`pvekit::Guest::enter`] opens the node's terminal, types `exec pct enter VMID`
+into it and hides the node's banner, prompt and typed line; when the container's shell ends,
+so does the session.
 */
 
 use anyhow::{Context as _, Result, bail};
+use pvekit::Client;
 use pvekit::types::GuestKind;
-use pvekit::{Client, Terminal};
 
-use crate::commands::term::{Hider, session, size};
+use crate::commands::term::{session, size};
 use crate::commands::{Context, target};
 use crate::target::{Target, resolve};
 
@@ -51,20 +51,10 @@ async fn enter(clients: &[Client], target: &Target) -> Result<()> {
         bail!("{} is not running", r.label());
     }
     let (cols, rows) = size();
-    let term = Terminal::open(r.guest.node(), cols, rows)
+    let term = r
+        .guest
+        .enter(cols, rows)
         .await
-        .with_context(|| format!("cannot open the terminal of node {}", r.guest.node().name()))?;
-    // The marker is printed from two pieces, so the terminal's echo of the typed line (which
-    // may come at once, before the banner) never contains it: everything up to the printed
-    // marker is the node's banner, prompt and echo, and stays hidden.
-    let nonce = std::process::id()
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-    let line = format!(
-        " printf '%s%s\\n' PVEKIT {nonce:08x}E; exec pct enter {}\n",
-        r.guest.vmid()
-    );
-    term.send(line.as_bytes()).await?;
-    session(term, Hider::new(&format!("PVEKIT{nonce:08x}E"))).await
+        .with_context(|| format!("cannot open a shell in {}", r.label()))?;
+    session(term).await
 }

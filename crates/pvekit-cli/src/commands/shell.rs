@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 use pvekit::{Client, Terminal};
 
 use crate::commands::Context;
-use crate::commands::term::{Hider, session, size};
+use crate::commands::term::{session, size};
 
 /// Flags of `pvekit shell`.
 #[derive(clap::Args)]
@@ -34,5 +34,5 @@ async fn shell(clients: &[Client], node: &str) -> Result<()> {
     let term = Terminal::open(&node, cols, rows)
         .await
         .with_context(|| format!("cannot open a shell on node {}", node.name()))?;
-    session(term, Hider::off()).await
+    session(term).await
 }

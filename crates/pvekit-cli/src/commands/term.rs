@@ -1,9 +1,8 @@
 /*!
 What the interactive terminals of `pvekit shell NODE` and `pvekit enter T` share.
 
-Both open the node's terminal ([`Terminal::open`], a root shell for `root@pam`). `enter` then
-types `exec pct enter VMID` into it (after printing a marker) and hides the node's banner,
-prompt and the typed line up to that marker, until the container's shell takes over; when the container's shell ends, so does the session.
+`shell` opens the node's terminal ([`Terminal::open`], a root shell for `root@pam`); `enter`
+opens a container's shell through it ([`pvekit::Guest::enter`]).
 
 While the session runs, the local terminal is in raw mode (when stdin is a terminal), stdin is
 forwarded as typed, output is written raw, and window size changes (SIGWINCH) are forwarded.
@@ -13,7 +12,6 @@ hook restores it before the message is printed). pvekit exits when the remote si
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use futures_util::StreamExt;
@@ -86,81 +84,19 @@ fn spawn_stdin() -> mpsc::Receiver<Option<Vec<u8>>> {
     rx
 }
 
-/// Drops output until the line that contains `marker` has passed (the node's banner, prompt
-/// and the typed command), then lets everything through. Gives up hiding after a while or a
-/// lot of output, so nothing is lost for good.
-pub struct Hider {
-    marker: Vec<u8>,
-    held: Vec<u8>,
-    done: bool,
-}
-
-impl Hider {
-    const LIMIT: usize = 64 * 1024;
-
-    /// Hides output until the line with `marker` has passed.
-    pub fn new(marker: &str) -> Hider {
-        Hider {
-            marker: marker.as_bytes().to_vec(),
-            held: Vec::new(),
-            done: false,
-        }
-    }
-
-    /// Hides nothing.
-    pub fn off() -> Hider {
-        Hider {
-            marker: Vec::new(),
-            held: Vec::new(),
-            done: true,
-        }
-    }
-
-    /// What to show of `chunk`.
-    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        if self.done {
-            return chunk.to_vec();
-        }
-        self.held.extend_from_slice(chunk);
-        if let Some(at) = find(&self.held, &self.marker)
-            && let Some(nl) = self.held[at..].iter().position(|b| *b == b'\n')
-        {
-            self.done = true;
-            return self.held.split_off(at + nl + 1);
-        }
-        if self.held.len() > Self::LIMIT {
-            return self.flush();
-        }
-        Vec::new()
-    }
-
-    /// Gives up hiding: everything held so far.
-    fn flush(&mut self) -> Vec<u8> {
-        self.done = true;
-        std::mem::take(&mut self.held)
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// Runs the session until the remote side ends.
-pub async fn session(mut term: Terminal, mut hider: Hider) -> Result<()> {
+pub async fn session(mut term: Terminal) -> Result<()> {
     let _guard = RawGuard::enter()?;
     let mut input = spawn_stdin();
     let mut input_open = true;
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .context("cannot listen for window size changes")?;
-    let give_up_hiding = tokio::time::sleep(Duration::from_secs(5));
-    tokio::pin!(give_up_hiding);
     let mut out = io::stdout().lock();
     loop {
         tokio::select! {
             chunk = term.next() => match chunk {
                 Some(chunk) => {
-                    let shown = hider.push(&chunk?);
-                    out.write_all(&shown)?;
+                    out.write_all(&chunk?)?;
                     out.flush()?;
                 }
                 None => break,
@@ -173,40 +109,7 @@ pub async fn session(mut term: Terminal, mut hider: Hider) -> Result<()> {
                 let (cols, rows) = size();
                 term.resize(cols, rows).await?;
             }
-            () = &mut give_up_hiding, if !hider.done => {
-                out.write_all(&hider.flush())?;
-                out.flush()?;
-            }
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hides_until_the_typed_line_has_passed() {
-        let mut h = Hider::new("exec pct enter 101");
-        assert!(
-            h.push(b"Linux pve1 6.8\r\nroot@pve1:~# exec pct ")
-                .is_empty()
-        );
-        assert_eq!(h.push(b"enter 101\r\nroot@web:/# "), b"root@web:/# ");
-        assert!(h.done);
-        assert_eq!(h.push(b"ls\r\n"), b"ls\r\n");
-    }
-
-    #[test]
-    fn gives_up_hiding_after_a_lot_of_output() {
-        let mut h = Hider::new("never");
-        let big = vec![b'x'; Hider::LIMIT + 1];
-        assert_eq!(h.push(&big).len(), big.len());
-        assert!(h.done);
-        let mut h = Hider::new("never");
-        assert!(h.push(b"abc").is_empty());
-        assert_eq!(h.flush(), b"abc");
-        assert_eq!(Hider::off().push(b"x"), b"x");
-    }
 }

@@ -403,3 +403,37 @@ async fn journal_lines_pick_the_way_this_login_can_read() {
     assert!(lines.iter().all(|l| l.contains("pveproxy")), "{lines:?}");
     assert_clean(&sim);
 }
+
+#[tokio::test]
+async fn enter_opens_a_shell_in_the_container_with_the_node_hidden() {
+    let sim = lab().await;
+    let c = root(&sim).await;
+    let mut term = node(&c, "pve1").lxc(100).enter(80, 24).await.unwrap();
+    term.send(b"cat /etc/hostname; exit\n").await.unwrap();
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(chunk) = term.next().await {
+            seen.extend_from_slice(&chunk.unwrap());
+        }
+    })
+    .await
+    .expect("the session ends when the container's shell exits");
+    let text = String::from_utf8_lossy(&seen);
+    assert!(
+        text.lines().any(|l| l.split('\r').any(|p| p == "web")),
+        "{text:?}"
+    );
+    for hidden in ["exec pct enter", "PVEKIT", "HISTFILE", "root@pve1"] {
+        assert!(!text.contains(hidden), "{hidden} shows: {text:?}");
+    }
+    // Not a container, or not root@pam: refused before anything is opened.
+    assert!(matches!(
+        node(&c, "pve2").qemu(200).enter(80, 24).await,
+        Err(Error::Unsupported { .. })
+    ));
+    let token = Client::connect(&token_config(&sim)).await.unwrap();
+    assert!(matches!(
+        node(&token, "pve1").lxc(100).enter(80, 24).await,
+        Err(Error::NoSession)
+    ));
+}
