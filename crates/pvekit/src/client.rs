@@ -703,12 +703,8 @@ impl Conn {
             }
         })?;
         if status.is_success() {
-            #[derive(serde::Deserialize)]
-            struct Data<T> {
-                data: T,
-            }
             // Numbers may come as strings from the Perl server: decode leniently.
-            return pvekit_core::perl::from_slice::<Data<T>>(&body)
+            return pvekit_core::perl::from_slice::<pvekit_core::Envelope<T>>(&body)
                 .map(|d| d.data)
                 .map_err(|e| Error::Decode {
                     method: method.into(),
