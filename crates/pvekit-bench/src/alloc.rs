@@ -5,12 +5,23 @@
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 static CHUNKS: AtomicIsize = AtomicIsize::new(0);
+static OFF: AtomicBool = AtomicBool::new(false);
+
+/// Stops counting for the rest of the process, so that CPU figures do not include the
+/// counters' atomic updates (the counts are then meaningless).
+pub fn stop_counting() {
+    OFF.store(true, Ordering::Relaxed);
+}
+
+fn counting() -> bool {
+    !OFF.load(Ordering::Relaxed)
+}
 
 /// What glibc's malloc uses for an allocation of `size` bytes (large ones are mapped whole
 /// pages, but the rounding there is small next to their size).
@@ -22,7 +33,7 @@ fn chunk(size: usize) -> isize {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
+        if !p.is_null() && counting() {
             LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
             CHUNKS.fetch_add(chunk(layout.size()), Ordering::Relaxed);
         }
@@ -31,13 +42,16 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
+        if !counting() {
+            return;
+        }
         LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         CHUNKS.fetch_sub(chunk(layout.size()), Ordering::Relaxed);
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
+        if !p.is_null() && counting() {
             LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
             CHUNKS.fetch_add(chunk(layout.size()), Ordering::Relaxed);
         }
@@ -46,7 +60,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
+        if !p.is_null() && counting() {
             LIVE.fetch_add(
                 new_size as isize - layout.size() as isize,
                 Ordering::Relaxed,

@@ -10,6 +10,7 @@ mod alloc;
 mod inventory;
 mod lookup;
 mod raw_inventory;
+mod steady;
 mod terminal;
 
 use std::process::ExitCode;
@@ -31,6 +32,9 @@ struct Args {
 enum Command {
     /// Cold inventory refresh time, steady-state requests per poll, memory per guest.
     Inventory(inventory::Args),
+    /// Steady state at 10,000 guests: requests per poll over several sweep and TTL periods,
+    /// CPU and resident memory of the watching process.
+    Steady(steady::Args),
     /// Reverse lookup time at 100 and at N guests.
     Lookup(lookup::Args),
     /// `exec -- true`: time to the command running and to its exit status, next to a raw
@@ -101,6 +105,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Inventory(a) => inventory::run(a).await,
+        Command::Steady(a) => steady::run(a).await,
         Command::Lookup(a) => lookup::run(a),
         Command::Exec(a) => terminal::exec(a).await,
         Command::Journal(a) => terminal::journal(a).await,
