@@ -22,8 +22,9 @@
 //!   the guest has then run for less time than its IPs are old;
 //! - the **sweep** picks it, for DHCP renewals and network config edits: each refresh
 //!   re-resolves the guests whose IPs are oldest, if at least `ip_ttl` old, within a budget
-//!   of N / [`InventoryOptions::ip_sweep_polls`] requests per refresh on average (N guests),
-//!   spread evenly over the refreshes. An unchanged guest's IPs are thus at most about
+//!   of N / [`InventoryOptions::ip_sweep_polls`] requests per refresh (N guests; a guest
+//!   that takes more requests than expected is made up for by the next refreshes), so the
+//!   work is spread evenly over the refreshes. An unchanged guest's IPs are thus at most about
 //!   `max(ip_ttl, ip_sweep_polls × poll interval)` old: 5 minutes with the defaults.
 //!
 //! A guest in status `unknown` (its node is unreachable) keeps what was known: asking would
@@ -58,8 +59,8 @@ pub struct InventoryOptions {
     /// resolved again as its uptime doubles (see the [module docs](self)). Default 60 s.
     pub ip_ttl: Duration,
     /// The sweep for DHCP renewals spreads over this many refreshes: each refresh spends on
-    /// it at most N / `ip_sweep_polls` requests on average (N guests), on the guests whose
-    /// IPs are oldest (and at least [`ip_ttl`](Self::ip_ttl) old). So at the default 100 a
+    /// it at most N / `ip_sweep_polls` requests (N guests; on average, should a guest take
+    /// more requests than expected), on the guests whose IPs are oldest (and at least [`ip_ttl`](Self::ip_ttl) old). So at the default 100 a
     /// poll of 10,000 unchanged guests is at most 101 requests, and every guest's IPs are
     /// re-resolved about every 100 polls (5 minutes at the 3 s
     /// [`RESOURCE_POLL_INTERVAL`]). 0 turns the sweep off.
