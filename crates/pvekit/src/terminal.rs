@@ -477,9 +477,12 @@ impl Terminal {
                     })));
                 }
             };
-            // Anything from the peer, a pong included, proves it alive.
-            let deadline = tokio::time::Instant::now() + this.idle_limit;
-            this.idle.as_mut().reset(deadline);
+            // Anything from the peer, a pong included, proves it alive. Moving the timer is
+            // not free, so it moves only once a tenth of the limit has passed.
+            let now = tokio::time::Instant::now();
+            if this.idle.deadline() < now + this.idle_limit - this.idle_limit / 10 {
+                this.idle.as_mut().reset(now + this.idle_limit);
+            }
             match next {
                 Some(Ok(Message::Binary(b))) if !b.is_empty() => return Poll::Ready(Some(Ok(b))),
                 Some(Ok(Message::Text(t))) if !t.is_empty() => {
