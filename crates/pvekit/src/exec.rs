@@ -216,6 +216,11 @@ pub struct TailOptions {
 }
 
 impl TailOptions {
+    /// The `tail` command line.
+    fn script(&self) -> Result<String> {
+        Ok(command::tail(&self.files, self.lines, self.follow)?)
+    }
+
     /// The last 100 lines of these files, not following.
     pub fn files<S: Into<String>>(files: impl IntoIterator<Item = S>) -> Self {
         TailOptions {
@@ -319,12 +324,7 @@ impl Node {
     /// # Errors
     /// An invalid path; as [`Node::command`].
     pub async fn tail(&self, options: &TailOptions) -> Result<CommandStream> {
-        self.command(&command::tail(
-            &options.files,
-            options.lines,
-            options.follow,
-        )?)
-        .await
+        self.command(&options.script()?).await
     }
 }
 
@@ -386,12 +386,8 @@ impl Guest {
     /// # Errors
     /// As [`Guest::command`]; an invalid unit name.
     pub async fn journal(&self, options: &JournalOptions) -> Result<CommandStream> {
-        self.command(&command::journal_with_fallback(
-            &options.units,
-            options.lines,
-            options.follow,
-        )?)
-        .await
+        let script = command::journal_with_fallback(&options.units, options.lines, options.follow)?;
+        self.command(&script).await
     }
 
     /// Streams files inside the container: see [`TailOptions`].
@@ -399,11 +395,6 @@ impl Guest {
     /// # Errors
     /// As [`Guest::command`]; an invalid path.
     pub async fn tail(&self, options: &TailOptions) -> Result<CommandStream> {
-        self.command(&command::tail(
-            &options.files,
-            options.lines,
-            options.follow,
-        )?)
-        .await
+        self.command(&options.script()?).await
     }
 }
