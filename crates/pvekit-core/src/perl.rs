@@ -28,7 +28,12 @@ use std::fmt;
 /// # Errors
 /// The body is not JSON, or does not fit `T` even leniently.
 pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
-    from_value(serde_json::from_slice(body)?)
+    // Straight from the bytes: no `Value` tree in between (it costs about 2.5 KB and much
+    // allocator work per item of `/cluster/resources`).
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = T::deserialize(Streaming(&mut de))?;
+    de.end()?;
+    Ok(value)
 }
 
 /// Decodes an already parsed JSON value into `T`, leniently (see the module docs).
@@ -260,6 +265,321 @@ impl<'de> Deserializer<'de> for Lenient {
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
         self.0.deserialize_unit_struct(name, visitor)
+    }
+}
+
+/// The lenient reading of [`Lenient`], over any deserializer (here serde_json's, reading
+/// bytes): wherever the type asks for a number, a boolean or a string, the value is read
+/// with `deserialize_any` and converted as Perl would have meant it; sequences, maps,
+/// options and newtypes pass the same leniency on to their contents.
+struct Streaming<D>(D);
+
+/// Converts whatever scalar comes into what the wrapped visitor asked for.
+enum Want {
+    Integer,
+    Float,
+    Bool,
+    Str,
+}
+
+struct Convert<V> {
+    want: Want,
+    visitor: V,
+}
+
+impl<V> Convert<V> {
+    fn number<'de, E: de::Error>(self, n: Num) -> Result<V::Value, E>
+    where
+        V: Visitor<'de>,
+    {
+        match (self.want, n) {
+            (Want::Bool, Num::U(u)) => self.visitor.visit_bool(u != 0),
+            (Want::Bool, Num::I(i)) => self.visitor.visit_bool(i != 0),
+            (Want::Bool, Num::F(f)) => self.visitor.visit_bool(f != 0.0),
+            (Want::Str, Num::U(u)) => self.visitor.visit_string(u.to_string()),
+            (Want::Str, Num::I(i)) => self.visitor.visit_string(i.to_string()),
+            (Want::Str, Num::F(f)) => self.visitor.visit_string(f.to_string()),
+            (Want::Float, Num::U(u)) => self.visitor.visit_f64(u as f64),
+            (Want::Float, Num::I(i)) => self.visitor.visit_f64(i as f64),
+            (Want::Float, Num::F(f)) => self.visitor.visit_f64(f),
+            (Want::Integer, Num::U(u)) => self.visitor.visit_u64(u),
+            (Want::Integer, Num::I(i)) => self.visitor.visit_i64(i),
+            (Want::Integer, Num::F(f)) if f.fract() == 0.0 && f >= 0.0 && f <= u64::MAX as f64 => {
+                self.visitor.visit_u64(f as u64)
+            }
+            (Want::Integer, Num::F(f)) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < 0.0 => {
+                self.visitor.visit_i64(f as i64)
+            }
+            (Want::Integer, Num::F(f)) => self.visitor.visit_f64(f),
+        }
+    }
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Convert<V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.visitor.expecting(f)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<V::Value, E> {
+        self.number(Num::U(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<V::Value, E> {
+        self.number(Num::I(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<V::Value, E> {
+        self.number(Num::F(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<V::Value, E> {
+        match self.want {
+            Want::Str => self.visitor.visit_bool(v),
+            _ => self.number(Num::U(u64::from(v))),
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
+        match self.want {
+            Want::Str => self.visitor.visit_str(v),
+            Want::Bool if v.trim().eq_ignore_ascii_case("true") => self.visitor.visit_bool(true),
+            Want::Bool if v.trim().eq_ignore_ascii_case("false") => self.visitor.visit_bool(false),
+            _ => match parse_num(v) {
+                Some(n) => self.number(n),
+                None => self.visitor.visit_str(v),
+            },
+        }
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
+        match self.want {
+            Want::Str => self.visitor.visit_string(v),
+            _ => self.visit_str(&v),
+        }
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
+        match self.want {
+            Want::Str => self.visitor.visit_borrowed_str(v),
+            _ => self.visit_str(v),
+        }
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        // Perl's undef read as a plain number or boolean: zero, false.
+        match self.want {
+            Want::Str => self.visitor.visit_unit(),
+            _ => self.number(Num::U(0)),
+        }
+    }
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        self.visitor.visit_seq(seq)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.visitor.visit_map(map)
+    }
+}
+
+/// Passes the leniency on to the contents of sequences, maps, options and newtypes.
+struct Nested<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Nested<V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.expecting(f)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<V::Value, E> {
+        self.0.visit_bool(v)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<V::Value, E> {
+        self.0.visit_i64(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<V::Value, E> {
+        self.0.visit_u64(v)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<V::Value, E> {
+        self.0.visit_f64(v)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
+        self.0.visit_str(v)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
+        self.0.visit_borrowed_str(v)
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
+        self.0.visit_string(v)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_unit()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_some(Streaming(d))
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_newtype_struct(Streaming(d))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        self.0.visit_seq(StreamingSeq(seq))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(StreamingMap(map))
+    }
+}
+
+struct StreamingSeq<A>(A);
+
+impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for StreamingSeq<A> {
+    type Error = A::Error;
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, A::Error> {
+        self.0.next_element_seed(Seed(seed))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+struct StreamingMap<A>(A);
+
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for StreamingMap<A> {
+    type Error = A::Error;
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        // Keys are strings in JSON: read as they are.
+        self.0.next_key_seed(seed)
+    }
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(Seed(seed))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+/// A seed whose deserializer is wrapped in [`Streaming`].
+struct Seed<S>(S);
+
+impl<'de, S: de::DeserializeSeed<'de>> de::DeserializeSeed<'de> for Seed<S> {
+    type Value = S::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
+        self.0.deserialize(Streaming(d))
+    }
+}
+
+macro_rules! streaming_convert {
+    ($want:ident: $($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            self.0.deserialize_any(Convert { want: Want::$want, visitor })
+        }
+    )*};
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Streaming<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(Nested(visitor))
+    }
+
+    streaming_convert! { Integer:
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+    }
+    streaming_convert! { Float: deserialize_f32 deserialize_f64 }
+    streaming_convert! { Bool: deserialize_bool }
+    streaming_convert! { Str: deserialize_str deserialize_string }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_option(Nested(visitor))
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_seq(Nested(visitor))
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_tuple(len, Nested(visitor))
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_tuple_struct(name, len, Nested(visitor))
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(Nested(visitor))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_struct(name, fields, Nested(visitor))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_char(visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_byte_buf(visitor)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_unit(visitor)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_unit_struct(name, visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_identifier(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_ignored_any(visitor)
     }
 }
 

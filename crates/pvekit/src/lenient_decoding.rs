@@ -78,6 +78,21 @@ fn check<T: DeserializeOwned + Debug>(what: &str, sample: Value) -> String {
     let plain = format!("{plain:?}");
     assert_eq!(plain, format!("{strings:?}"), "{what}: numbers as strings");
     assert_eq!(plain, format!("{bools:?}"), "{what}: booleans as 0/1");
+    // The client decodes bytes, without a `Value` tree: it must read the same.
+    for (spelling, v) in [
+        ("as written", sample.clone()),
+        ("numbers as strings", stringify(&sample)),
+        ("0/1", perl_bools(&sample)),
+    ] {
+        let bytes = serde_json::to_vec(&v).unwrap();
+        let streamed: T = perl::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{what} ({spelling}) does not decode from bytes: {e}"));
+        assert_eq!(
+            plain,
+            format!("{streamed:?}"),
+            "{what}: from bytes, {spelling}"
+        );
+    }
     plain
 }
 
@@ -200,6 +215,13 @@ fn every_response_type_reads_numbers_sent_as_strings() {
 
 #[test]
 fn garbage_is_still_an_error() {
+    for bad in [
+        &br#"{"port": "59x0", "ticket": "t", "upid": "u", "user": "u"}"#[..],
+        br#"{"port": "70000", "ticket": "t", "upid": "u", "user": "u"}"#,
+        br#"{"port": 5900, "ticket": "t", "upid": "u", "user": "u"} trailing"#,
+    ] {
+        assert!(perl::from_slice::<TermProxy>(bad).is_err());
+    }
     assert!(
         perl::from_value::<TermProxy>(
             json!({"port": "59x0", "ticket": "t", "upid": "u", "user": "u"})
@@ -300,7 +322,14 @@ fn decode_captures<T: DeserializeOwned + Serialize>(endpoint: &str) -> Vec<(Stri
         .map(|(name, data)| {
             let decoded: T = perl::from_value(data.clone())
                 .unwrap_or_else(|e| panic!("{endpoint}/{name} does not decode: {e}"));
+            let streamed: T = perl::from_slice(&serde_json::to_vec(&data).unwrap())
+                .unwrap_or_else(|e| panic!("{endpoint}/{name} does not decode from bytes: {e}"));
             let again = serde_json::to_value(&decoded).unwrap();
+            assert_eq!(
+                again,
+                serde_json::to_value(&streamed).unwrap(),
+                "{endpoint}/{name}"
+            );
             let compared = same_figures(&format!("{endpoint}/{name}"), &again, &data);
             assert!(
                 compared > 0 || count_numbers(&data) == 0,
