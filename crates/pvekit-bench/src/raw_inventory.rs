@@ -74,16 +74,7 @@ pub struct RawRefresh {
 impl RawInventory {
     /// A client for the simulator: token auth, its certificate pinned by fingerprint.
     pub fn new(sim: &ChildSim) -> anyhow::Result<RawInventory> {
-        let fingerprint = parse_fingerprint(&sim.field("fingerprint")?)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned {
-                fingerprint,
-                provider,
-            }))
-            .with_no_client_auth();
+        let tls = pinned_tls(sim)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .no_proxy()
@@ -215,6 +206,23 @@ fn parse_fingerprint(text: &str) -> anyhow::Result<[u8; 32]> {
         *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).context("fingerprint")?;
     }
     Ok(out)
+}
+
+/// A TLS config for the simulator's certificate, pinned by the fingerprint it printed (the
+/// raw clients of every benchmark use it).
+pub fn pinned_tls(sim: &ChildSim) -> anyhow::Result<rustls::ClientConfig> {
+    let fingerprint = parse_fingerprint(&sim.field("fingerprint")?)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                fingerprint,
+                provider,
+            }))
+            .with_no_client_auth(),
+    )
 }
 
 /// Trusts exactly the certificate with this SHA-256 fingerprint, as the library's pinning

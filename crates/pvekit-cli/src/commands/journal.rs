@@ -11,7 +11,7 @@ use anyhow::Result;
 use futures_util::StreamExt;
 use pvekit::{Client, JournalOptions};
 
-use crate::commands::remote::{Builder, Place, finish, place, pump, safe_filter, start};
+use crate::commands::remote::{Builder, LogArgs, Place, finish, place, pump, safe_filter, start};
 use crate::commands::{Context, interrupted};
 
 /// Flags of `pvekit journal`.
@@ -26,16 +26,9 @@ pub struct Args {
     /// Only this unit (repeatable).
     #[arg(short = 'u', long = "unit", value_name = "UNIT")]
     pub units: Vec<String>,
-    /// Show this many lines of history first.
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 100)]
-    pub lines: usize,
-    /// Print the history and exit instead of following.
-    #[arg(long)]
-    pub no_follow: bool,
-    /// Write control characters as they come, even to a terminal (by default they are
-    /// shown as `^[` and the like, so log lines cannot drive the terminal).
-    #[arg(long)]
-    pub raw: bool,
+    /// History, following and raw output.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// `pvekit journal`.
@@ -50,9 +43,9 @@ pub async fn run(args: &Args, ctx: &Context<'_>) -> Result<()> {
             clients,
             &place,
             &args.units,
-            args.lines,
-            !args.no_follow,
-            args.raw,
+            args.log.lines,
+            !args.log.no_follow,
+            args.log.raw,
         )
         .await
     })
@@ -129,7 +122,10 @@ mod tests {
             Place::Guest(crate::target::Target::Vmid(101))
         );
         assert_eq!(a.units, ["nginx", "ssh"]);
-        assert_eq!((a.lines, a.no_follow, a.raw), (100, false, false));
+        assert_eq!(
+            (a.log.lines, a.log.no_follow, a.log.raw),
+            (100, false, false)
+        );
         // Clap's own check: a container or --node.
         use crate::cli::Cli;
         use clap::Parser;

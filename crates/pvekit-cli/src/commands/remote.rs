@@ -45,6 +45,21 @@ pub fn place(target: Option<&String>, node: Option<&String>) -> Result<Place> {
     }
 }
 
+/// The flags `journal` and `tail` share: how much history, following, raw output.
+#[derive(clap::Args)]
+pub struct LogArgs {
+    /// Show this many lines of history first.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 100)]
+    pub lines: usize,
+    /// Print the history and exit instead of following.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Write control characters as they come, even to a terminal (by default they are
+    /// shown as `^[` and the like, so log lines cannot drive the terminal).
+    #[arg(long)]
+    pub raw: bool,
+}
+
 /// Copies the stream to stdout until it ends or Ctrl-C; returns the exit status when it
 /// ended by itself. With a filter, control characters are neutralised on the way.
 pub async fn pump(

@@ -9,7 +9,7 @@ Remote control characters are shown harmlessly when stdout is a terminal (see
 use anyhow::Result;
 use pvekit::{Client, TailOptions};
 
-use crate::commands::remote::{Builder, Place, finish, pump, safe_filter, start};
+use crate::commands::remote::{Builder, LogArgs, Place, finish, pump, safe_filter, start};
 use crate::commands::{Context, target};
 use crate::settings::usage;
 
@@ -23,15 +23,9 @@ pub struct Args {
     /// Tail files on this node (NAME or CLUSTER/NAME) instead of in a container.
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
-    /// Show this many lines of history first.
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 100)]
-    pub lines: usize,
-    /// Print the history and exit instead of following.
-    #[arg(long)]
-    pub no_follow: bool,
-    /// Write control characters as they come, even to a terminal.
-    #[arg(long)]
-    pub raw: bool,
+    /// History, following and raw output.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// The validated inputs of `pvekit tail`.
@@ -65,9 +59,9 @@ impl Args {
         Ok(Tail {
             place,
             files,
-            lines: self.lines,
-            follow: !self.no_follow,
-            raw: self.raw,
+            lines: self.log.lines,
+            follow: !self.log.no_follow,
+            raw: self.log.raw,
         })
     }
 }
