@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use comfy_table::{
     Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, presets::NOTHING,
 };
+use pvekit::types::{GuestKind, ResourceStatus};
 use serde::Serialize;
 
 /// Output format of listing commands.
@@ -48,9 +49,9 @@ pub struct GuestRow {
     pub node: Option<String>,
     /// `lxc` or `qemu`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: GuestKind,
     /// `running`, `stopped`, ...
-    pub status: Option<String>,
+    pub status: Option<ResourceStatus>,
     /// CPU usage as a fraction of `maxcpu`, as the API reports it (0.05 = 5 %).
     pub cpu: Option<f64>,
     /// Number of CPUs.
@@ -161,9 +162,11 @@ pub fn write_guests(out: &mut impl Write, format: Format, rows: &[GuestRow]) -> 
                     if r.template {
                         format!("{} (template)", r.kind)
                     } else {
-                        r.kind.clone()
+                        r.kind.to_string()
                     },
-                    r.status.clone().unwrap_or_else(|| "-".into()),
+                    r.status
+                        .as_ref()
+                        .map_or_else(|| "-".into(), ToString::to_string),
                     cpu_percent(r.cpu),
                     mem_usage(r.mem, r.maxmem),
                     if r.ips.is_empty() {
@@ -258,8 +261,8 @@ mod tests {
             vmid,
             name: Some(format!("ct{vmid}")),
             node: Some("pve1".into()),
-            kind: "lxc".into(),
-            status: Some("running".into()),
+            kind: GuestKind::Lxc,
+            status: Some(ResourceStatus::Running),
             cpu: Some(0.0523),
             maxcpu: Some(2.0),
             mem: Some(512 * 1024 * 1024),

@@ -130,7 +130,10 @@ impl StatsFigures {
     /// missing status as `unknown`.
     pub fn from_resource(r: &ClusterResource) -> Self {
         Self {
-            status: r.status.clone().unwrap_or_else(|| "unknown".into()),
+            status: r
+                .status
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), |s| s.as_str().to_string()),
             cpu: r.cpu.unwrap_or(0.0),
             mem: r.mem.unwrap_or(0),
             maxmem: r.maxmem.unwrap_or(0),

@@ -10,7 +10,7 @@
 mod common;
 
 use pvekit::Client;
-use pvekit::types::ResourceType;
+use pvekit::types::{ResourceStatus, ResourceType};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,7 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  {} {} {} on {}",
             guest.id,
             guest.name.as_deref().unwrap_or("-"),
-            guest.status.as_deref().unwrap_or("unknown"),
+            guest.status.unwrap_or(ResourceStatus::Unknown),
             guest.node.as_deref().unwrap_or("-"),
         );
     }

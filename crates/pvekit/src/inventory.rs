@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
-use pvekit_core::types::{ClusterNode, ClusterResource, GuestKind, ResourceType};
+use pvekit_core::types::{ClusterNode, ClusterResource, GuestKind, ResourceStatus, ResourceType};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -108,9 +108,10 @@ impl GuestResource {
     pub fn node(&self) -> &str {
         self.resource.node.as_deref().unwrap_or("")
     }
-    /// The reported status (`running`, `stopped`, or `unknown`).
-    pub fn status(&self) -> &str {
-        self.resource.status.as_deref().unwrap_or("unknown")
+    /// The reported status: running, stopped, or unknown (also when the server sent none).
+    pub fn status(&self) -> &ResourceStatus {
+        static UNKNOWN: ResourceStatus = ResourceStatus::Unknown;
+        self.resource.status.as_ref().unwrap_or(&UNKNOWN)
     }
 }
 
@@ -495,7 +496,7 @@ impl Inventory {
         let mut plans: Vec<Plan> = resources
             .into_iter()
             .filter_map(|r| {
-                let kind: GuestKind = r.kind.parse().ok()?;
+                let kind = r.guest_kind()?;
                 let vmid = r.vmid?;
                 let prev = old.get(kind, vmid).cloned();
                 let todo = match &prev {
@@ -612,7 +613,7 @@ impl Inventory {
                 Some(prev)
                     if p.kind == GuestKind::Lxc
                         && prev.ips.is_empty()
-                        && p.resource.status.as_deref() == Some("running") =>
+                        && p.resource.status == Some(ResourceStatus::Running) =>
                 {
                     2.0
                 }
@@ -653,7 +654,7 @@ async fn resolve_ips(
     r: &ClusterResource,
     policy: IpPolicy,
 ) -> (Vec<IpAddr>, u32) {
-    let running = r.status.as_deref() == Some("running");
+    let running = r.status == Some(ResourceStatus::Running);
     let (result, sent) = match (running, guest.kind()) {
         (true, _) => match guest.ips_from_interfaces(policy).await {
             Ok(ips) if ips.is_empty() && guest.kind() == GuestKind::Lxc => {
@@ -674,7 +675,9 @@ async fn resolve_ips(
 /// A guest whose node is unreachable reports status `unknown` (or none): asking it would only
 /// fail (595).
 fn is_reachable(r: &ClusterResource) -> bool {
-    r.status.as_deref().is_some_and(|s| s != "unknown")
+    r.status
+        .as_ref()
+        .is_some_and(|s| *s != ResourceStatus::Unknown)
 }
 
 /// One guest of a refresh, and what to do about its IPs.
@@ -711,7 +714,7 @@ fn what_to_do(
     if !is_reachable(r) {
         return Todo::Keep;
     }
-    let running = r.status.as_deref() == Some("running");
+    let running = r.status == Some(ResourceStatus::Running);
     let changed = p.status != r.status
         || p.node != r.node
         // Restarted: the uptime went down.

@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use pvekit_core::perl;
 use pvekit_core::types::{
     ClusterResource, ClusterStatusItem, GuestStatus, LxcInterface, NodeListItem, NodeStatus,
-    RrdPoint, Version,
+    ResourceKind, ResourceStatus, RrdPoint, Version,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -372,10 +372,24 @@ fn real_captures_decode_with_the_right_figures() {
     }
     for (name, items) in decode_captures::<Vec<ClusterResource>>("cluster-resources") {
         assert!(!items.is_empty(), "{name}");
-        assert!(
-            items.iter().all(|r| !r.id.is_empty() && !r.kind.is_empty()),
-            "{name}"
-        );
+        for r in &items {
+            // Every type and status the real servers sent is one the library names (only
+            // network and SDN items report a free-form `ok`).
+            assert!(
+                !r.id.is_empty() && !matches!(r.kind, ResourceKind::Other(_)),
+                "{name}: {r:?}"
+            );
+            let free_form = matches!(r.kind, ResourceKind::Network | ResourceKind::Sdn);
+            assert!(
+                free_form || !matches!(r.status, Some(ResourceStatus::Other(_))),
+                "{name}: {r:?}"
+            );
+            assert_eq!(
+                r.guest_kind().is_some(),
+                r.vmid.is_some(),
+                "{name}: guests and only guests have a vmid: {r:?}"
+            );
+        }
     }
     for (name, nodes) in decode_captures::<Vec<NodeListItem>>("nodes") {
         assert!(!nodes.is_empty(), "{name}");

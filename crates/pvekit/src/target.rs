@@ -140,7 +140,7 @@ pub fn find(target: &Target, clusters: &[ClusterGuests<'_>]) -> Result<Found> {
     let mut matches = Vec::new();
     for (i, c) in clusters.iter().enumerate() {
         for r in c.resources {
-            let (Some(vmid), Ok(kind)) = (r.vmid, r.kind.parse::<GuestKind>()) else {
+            let (Some(vmid), Some(kind)) = (r.vmid, r.guest_kind()) else {
                 continue;
             };
             let node = r.node.as_deref().unwrap_or("");

@@ -75,7 +75,7 @@ pub fn inventory_row(cluster: &str, g: &GuestResource) -> GuestRow {
         vmid: g.vmid,
         name: None,
         node: None,
-        kind: g.kind.to_string(),
+        kind: g.kind,
         status: None,
         cpu: None,
         maxcpu: None,
@@ -91,14 +91,12 @@ pub fn inventory_row(cluster: &str, g: &GuestResource) -> GuestRow {
 
 /// A row from a cluster resource, when it is a guest (LXC or QEMU with a vmid); no IPs.
 pub fn resource_row(cluster: &str, r: ClusterResource) -> Option<GuestRow> {
-    if r.kind != "lxc" && r.kind != "qemu" {
-        return None;
-    }
+    let kind = r.guest_kind()?;
     Some(GuestRow {
         vmid: r.vmid?,
         name: r.name,
         node: r.node,
-        kind: r.kind,
+        kind,
         status: r.status,
         cpu: r.cpu,
         maxcpu: r.maxcpu,

@@ -18,7 +18,7 @@ use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 use pvekit::Client;
 use pvekit::core::format::StatsFigures;
-use pvekit::types::{ClusterResource, ResourceType};
+use pvekit::types::{ClusterResource, GuestKind, ResourceType};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::layout::{Constraint, Layout};
@@ -177,7 +177,7 @@ pub struct StatsRow {
     pub node: Option<String>,
     /// `lxc` or `qemu`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: GuestKind,
     /// Status and counters, flattened into the row's JSON.
     #[serde(flatten)]
     pub figures: StatsFigures,
@@ -189,14 +189,11 @@ pub struct StatsRow {
 
 impl StatsRow {
     fn from_resource(cluster: &str, r: &ClusterResource) -> Option<StatsRow> {
-        if r.kind != "lxc" && r.kind != "qemu" {
-            return None;
-        }
         Some(StatsRow {
             vmid: r.vmid?,
             name: r.name.clone(),
             node: r.node.clone(),
-            kind: r.kind.clone(),
+            kind: r.guest_kind()?,
             figures: StatsFigures::from_resource(r),
             template: r.template.unwrap_or(false),
             cluster: cluster.to_string(),
@@ -563,7 +560,7 @@ mod tests {
             vmid,
             name: Some(format!("ct{vmid}")),
             node: Some("pve1".into()),
-            kind: "lxc".into(),
+            kind: GuestKind::Lxc,
             figures: StatsFigures {
                 status: "running".into(),
                 cpu: 0.311,

@@ -1,4 +1,8 @@
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+use super::GuestKind;
 
 use crate::perl;
 
@@ -96,15 +100,165 @@ impl ResourceType {
     }
 }
 
+/// The `type` of a `GET /cluster/resources` item.
+///
+/// Sources: pve-manager `PVE/API2/Cluster.pm` (`resources`: `node`, `storage`, `pool`,
+/// `qemu`, `lxc`, `openvz`, `sdn`, and `network` since PVE 9); any other value is kept as
+/// [`ResourceKind::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    /// A QEMU/KVM virtual machine.
+    Qemu,
+    /// A Linux container.
+    Lxc,
+    /// A cluster node.
+    Node,
+    /// A storage on a node.
+    Storage,
+    /// A resource pool.
+    Pool,
+    /// An SDN zone.
+    Sdn,
+    /// A network (PVE 9).
+    Network,
+    /// A type this library does not know (kept as sent).
+    #[serde(untagged)]
+    Other(String),
+}
+
+/// An empty [`ResourceKind::Other`], for values built by hand.
+impl Default for ResourceKind {
+    fn default() -> Self {
+        ResourceKind::Other(String::new())
+    }
+}
+
+impl ResourceKind {
+    /// The guest kind, for `qemu` and `lxc` items.
+    pub fn guest_kind(&self) -> Option<GuestKind> {
+        match self {
+            ResourceKind::Qemu => Some(GuestKind::Qemu),
+            ResourceKind::Lxc => Some(GuestKind::Lxc),
+            _ => None,
+        }
+    }
+
+    /// The value as the server sends it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ResourceKind::Qemu => "qemu",
+            ResourceKind::Lxc => "lxc",
+            ResourceKind::Node => "node",
+            ResourceKind::Storage => "storage",
+            ResourceKind::Pool => "pool",
+            ResourceKind::Sdn => "sdn",
+            ResourceKind::Network => "network",
+            ResourceKind::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for ResourceKind {
+    fn from(s: &str) -> Self {
+        match s {
+            "qemu" => ResourceKind::Qemu,
+            "lxc" => ResourceKind::Lxc,
+            "node" => ResourceKind::Node,
+            "storage" => ResourceKind::Storage,
+            "pool" => ResourceKind::Pool,
+            "sdn" => ResourceKind::Sdn,
+            "network" => ResourceKind::Network,
+            other => ResourceKind::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<GuestKind> for ResourceKind {
+    fn from(k: GuestKind) -> Self {
+        match k {
+            GuestKind::Qemu => ResourceKind::Qemu,
+            GuestKind::Lxc => ResourceKind::Lxc,
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `status` of a `GET /cluster/resources` item.
+///
+/// Sources: pve-manager `PVE/API2/Cluster.pm` (`resources`) and `PVE/API2Tools.pm`
+/// (`extract_vm_stats`, `extract_node_stats`, `extract_storage_stats`): guests are `running`
+/// or `stopped`, nodes `online` or `offline`, storages `available`, and any item the server
+/// has no current data for is `unknown`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceStatus {
+    /// A running guest.
+    Running,
+    /// A stopped guest.
+    Stopped,
+    /// A node that is up.
+    Online,
+    /// A node that is down.
+    Offline,
+    /// A usable storage.
+    Available,
+    /// The server has no current data for the item (its node is down, for one).
+    Unknown,
+    /// Anything else (kept as sent; SDN zones report `ok`, `error`, ...).
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl ResourceStatus {
+    /// The value as the server sends it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ResourceStatus::Running => "running",
+            ResourceStatus::Stopped => "stopped",
+            ResourceStatus::Online => "online",
+            ResourceStatus::Offline => "offline",
+            ResourceStatus::Available => "available",
+            ResourceStatus::Unknown => "unknown",
+            ResourceStatus::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for ResourceStatus {
+    fn from(s: &str) -> Self {
+        match s {
+            "running" => ResourceStatus::Running,
+            "stopped" => ResourceStatus::Stopped,
+            "online" => ResourceStatus::Online,
+            "offline" => ResourceStatus::Offline,
+            "available" => ResourceStatus::Available,
+            "unknown" => ResourceStatus::Unknown,
+            other => ResourceStatus::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for ResourceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One item of `GET /cluster/resources`. Only `id` and `type` are always present; the rest
 /// depends on the item type and on whether the server has RRD data for it yet.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct ClusterResource {
     /// `lxc/101`, `qemu/100`, `node/pve1`, `storage/pve1/local`, ...
     pub id: String,
-    /// `lxc`, `qemu`, `node`, `storage`, `pool`, `sdn`, `network`.
+    /// What the item is: a guest, a node, a storage, ...
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ResourceKind,
     /// The node the item lives on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -114,9 +268,10 @@ pub struct ClusterResource {
     /// Guest name (absent while the server has no RRD data for the guest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `running`/`stopped`/`unknown` for guests, `online`/`offline`/`unknown` for nodes.
+    /// `running`/`stopped`/`unknown` for guests, `online`/`offline`/`unknown` for nodes,
+    /// `available`/`unknown` for storages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ResourceStatus>,
     /// Whether the guest is a template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<bool>,
@@ -165,4 +320,72 @@ pub struct ClusterResource {
     /// HA state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hastate: Option<String>,
+}
+
+impl ClusterResource {
+    /// The guest kind, for `qemu` and `lxc` items.
+    pub fn guest_kind(&self) -> Option<GuestKind> {
+        self.kind.guest_kind()
+    }
+
+    /// Whether the item says it is running (a guest) or online (a node).
+    pub fn is_up(&self) -> bool {
+        matches!(
+            self.status,
+            Some(ResourceStatus::Running | ResourceStatus::Online)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_statuses_read_typed_and_keep_unknown_values() {
+        let r: ClusterResource = perl::from_value(serde_json::json!(
+            {"id": "lxc/101", "type": "lxc", "vmid": "101", "status": "running"}
+        ))
+        .unwrap();
+        assert_eq!(r.kind, ResourceKind::Lxc);
+        assert_eq!(r.guest_kind(), Some(GuestKind::Lxc));
+        assert!(r.is_up());
+        let r: ClusterResource = perl::from_value(serde_json::json!(
+            {"id": "openvz/7", "type": "openvz", "status": "mounted"}
+        ))
+        .unwrap();
+        assert_eq!(r.kind, ResourceKind::Other("openvz".into()));
+        assert_eq!(r.status, Some(ResourceStatus::Other("mounted".into())));
+        assert_eq!(r.guest_kind(), None);
+        assert!(!r.is_up());
+        // Written back as the server wrote them.
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["status"].as_str()),
+            (Some("openvz"), Some("mounted"))
+        );
+        for s in [
+            "qemu", "lxc", "node", "storage", "pool", "sdn", "network", "x",
+        ] {
+            let k = ResourceKind::from(s);
+            assert_eq!(k.as_str(), s);
+            assert_eq!(serde_json::to_value(&k).unwrap(), s);
+        }
+        for s in [
+            "running",
+            "stopped",
+            "online",
+            "offline",
+            "available",
+            "unknown",
+            "ok",
+        ] {
+            let st = ResourceStatus::from(s);
+            assert_eq!(st.to_string(), s);
+            assert_eq!(
+                perl::from_value::<ResourceStatus>(serde_json::json!(s)).unwrap(),
+                st
+            );
+        }
+    }
 }

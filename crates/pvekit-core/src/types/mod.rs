@@ -10,7 +10,10 @@ mod node;
 mod rrd;
 mod version;
 
-pub use cluster::{ClusterInfo, ClusterNode, ClusterResource, ClusterStatusItem, ResourceType};
+pub use cluster::{
+    ClusterInfo, ClusterNode, ClusterResource, ClusterStatusItem, ResourceKind, ResourceStatus,
+    ResourceType,
+};
 pub use guest::{GuestKind, GuestStatus, LxcInterface, LxcIpAddress, RunState};
 pub use node::{CpuInfo, MemoryInfo, NodeListItem, NodeStatus, RootFsInfo};
 pub use rrd::{RrdCf, RrdPoint, RrdTimeframe};

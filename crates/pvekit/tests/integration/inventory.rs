@@ -1,5 +1,6 @@
 //! The live inventory against the simulator.
 
+use pvekit::types::ResourceStatus;
 use std::time::Duration;
 
 use pvekit::types::GuestKind;
@@ -119,7 +120,10 @@ async fn events_follow_a_guest_that_starts() {
         while !(saw_status && saw_ips) {
             match events.recv().await.unwrap() {
                 InventoryEvent::StatusChanged { guest, from } if guest.vmid == 101 => {
-                    assert_eq!((from.as_str(), guest.status()), ("stopped", "running"));
+                    assert_eq!(
+                        (from.as_str(), guest.status()),
+                        ("stopped", &ResourceStatus::Running)
+                    );
                     saw_status = true;
                 }
                 InventoryEvent::IpsChanged { guest, .. } if guest.vmid == 101 => saw_ips = true,
@@ -132,7 +136,7 @@ async fn events_follow_a_guest_that_starts() {
     // Readers see the new state without waiting for anything.
     assert_eq!(
         inv.get_resource(GuestKind::Lxc, 101).unwrap().status(),
-        "running"
+        &ResourceStatus::Running
     );
 }
 
@@ -265,7 +269,7 @@ async fn the_sweep_spends_at_most_one_request_per_hundred_guests_per_poll() {
     let reachable = snapshot
         .guests()
         .iter()
-        .filter(|g| g.status() != "unknown")
+        .filter(|g| *g.status() != ResourceStatus::Unknown)
         .collect::<Vec<_>>();
     assert!(!reachable.is_empty());
     let missed: Vec<u64> = reachable
@@ -322,7 +326,7 @@ async fn a_restarted_guest_gets_fresh_ips_at_the_next_poll() {
         "the list and the guest's interfaces"
     );
     let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
-    assert_eq!(web.status(), "running");
+    assert_eq!(web.status(), &ResourceStatus::Running);
     assert_eq!(
         web.ips,
         vec!["10.0.0.199".parse::<std::net::IpAddr>().unwrap()]
@@ -350,7 +354,7 @@ async fn a_restarted_guest_gets_fresh_ips_at_the_next_poll() {
         "the list and the guest's interfaces"
     );
     let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
-    assert_eq!(web.status(), "running");
+    assert_eq!(web.status(), &ResourceStatus::Running);
     assert!(web.ips_resolved > resolved, "the IPs were resolved again");
     assert_clean(&sim);
 }

@@ -1,5 +1,6 @@
 //! The watcher stream and the store against the simulator.
 
+use pvekit::types::ResourceStatus;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -29,7 +30,7 @@ async fn a_watcher_lists_then_reports_changes_into_a_store() {
     assert!(all.guests().len() > 3);
     assert_eq!(store.guests().len(), all.guests().len());
     let before = store.get(GuestKind::Lxc, 101).unwrap();
-    assert_eq!(before.status(), "stopped");
+    assert_eq!(before.status(), &ResourceStatus::Stopped);
     // A change made elsewhere (another client, the web UI) shows up as an event.
     c.node("pve1").lxc(101).action(Action::Start).await.unwrap();
     let changes = tokio::time::timeout(Duration::from_secs(10), async {
@@ -46,7 +47,10 @@ async fn a_watcher_lists_then_reports_changes_into_a_store() {
             InventoryEvent::StatusChanged { guest, from } if guest.vmid == 101 && from == "stopped")),
         "{changes:?}"
     );
-    assert_eq!(store.get(GuestKind::Lxc, 101).unwrap().status(), "running");
+    assert_eq!(
+        store.get(GuestKind::Lxc, 101).unwrap().status(),
+        &ResourceStatus::Running
+    );
     let name = before.name().unwrap().to_string();
     assert_eq!(
         store
