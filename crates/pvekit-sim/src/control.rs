@@ -15,6 +15,11 @@
 //! Sessions whose target goes away end: taking a node offline ends its shells and its
 //! containers' consoles, removing a container ends its consoles.
 //!
+//! Guest services (a test fixture, see [`crate::ScenarioService`]): a guest added with
+//! `services` listens on its loopback address while it runs (after `ready_after_ms`); one
+//! whose services cannot be served is refused whole ([`ControlError::Service`]); removing a
+//! guest closes its listeners before [`SimControl::remove_guest`] returns.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use pvekit_sim::{ScenarioGuest, ScenarioNode, SimOptions, Simulator};
@@ -62,6 +67,10 @@ pub enum ControlError {
     /// The node or guest is invalid (its name, VMID or settings), as a scenario would say.
     #[error("{0}")]
     Invalid(String),
+    /// The guest's services cannot be served (an address that is not loopback, none, a port
+    /// taken by another guest, ...).
+    #[error(transparent)]
+    Service(#[from] crate::services::ServiceError),
 }
 
 /// Changes the cluster of a running simulator; cheap to clone, usable from any thread.
@@ -103,22 +112,26 @@ impl SimControl {
     }
 
     /// Adds a guest, LXC or QEMU, on an existing node, exactly as a scenario would state it
-    /// (config keys left out get a fresh guest's defaults).
+    /// (config keys left out get a fresh guest's defaults). A running guest with services
+    /// listens on its address from `ready_after_ms` after now (less its `uptime`).
     ///
     /// # Errors
-    /// [`ControlError::GuestExists`], [`ControlError::UnknownNode`], or
-    /// [`ControlError::Invalid`] (VMID out of range, a running template, ...).
+    /// [`ControlError::GuestExists`], [`ControlError::UnknownNode`],
+    /// [`ControlError::Service`] for services that cannot be served (checked first, so a
+    /// refused guest opens nothing), or [`ControlError::Invalid`] (VMID out of range, a
+    /// running template, ...).
     pub fn add_guest(&self, guest: ScenarioGuest) -> Result<(), ControlError> {
-        let now = self.state.clock.now();
+        let now_ms = self.state.clock.now_ms();
         self.state.settle();
-        self.state.model_mut().add_guest(&guest, now)?;
+        self.state.model_mut().add_guest(&guest, now_ms)?;
         self.changed();
         Ok(())
     }
 
     /// Removes a guest whatever its state, as if it had been destroyed elsewhere: its
-    /// endpoints answer that its config file does not exist, its consoles end, tasks of it
-    /// still running end without effect.
+    /// endpoints answer that its config file does not exist, its consoles end, its service
+    /// listeners close (before this returns) and their connections drop, tasks of it still
+    /// running end without effect.
     ///
     /// # Errors
     /// [`ControlError::UnknownGuest`].
@@ -132,5 +145,6 @@ impl SimControl {
 
     fn changed(&self) {
         self.state.terminals.cluster_changed();
+        self.state.reconcile_services();
     }
 }

@@ -34,6 +34,12 @@
 //!   size and CPU time, and no host files but `/usr` (read-only) and the state directory. The
 //!   simulator writes into the roots once per run and never through a symlink. Details in the
 //!   `term::sandbox` and `term::agent` module docs.
+//! - Guest services, a test fixture rather than Proxmox VE behaviour: a scenario guest's
+//!   `services` ([`ScenarioService`], [`ScenarioGuest::with_service`]) are real TCP or HTTP
+//!   listeners on its loopback address (the static `ip=` of its net0, or of ipconfig0 for a
+//!   VM) while it runs, from `ready_after_ms` after it started; they close when it stops,
+//!   suspends, pauses or is removed, and with the simulator. [`RunningSim::service_listeners`]
+//!   lists them. Addresses outside 127.0.0.0/8 are refused ([`ServiceError`]).
 //! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] gives the
 //!   rules of the simulator's hand-written route table (one entry per method: its rule and its
 //!   handler); [`conformance::SchemaSet`] reads the official schema file and checks requests
@@ -79,6 +85,8 @@
 //! - LXC suspend is `lxc-checkpoint` as in pve-container: the container is stopped afterwards and
 //!   resume restores it; QEMU suspend pauses (`qmpstatus: paused`) or, with `todisk`, stops the
 //!   VM with a `suspended` lock.
+//! - Guests' `services` listen on the host's loopback interface (a real node never listens
+//!   on its guests' addresses): a client test probing a guest reaches the simulator.
 //! - Config PUT applies every change at once, also on a running container (no pending section,
 //!   no hotplug errors); GET `current=1` reads the same values.
 //!
@@ -105,6 +113,7 @@ mod latency;
 mod model;
 mod record;
 pub mod rules;
+mod services;
 mod start;
 mod state;
 mod term;
@@ -120,8 +129,9 @@ pub use acl::AclEntry;
 pub use control::{ControlError, SimControl};
 pub use model::scenario::{
     GuestStatus, Scenario, ScenarioCounters, ScenarioGuest, ScenarioInterface, ScenarioNode,
-    ScenarioToken, ScenarioUser,
+    ScenarioService, ScenarioToken, ScenarioUser,
 };
+pub use services::ServiceError;
 
 /// The rules of the simulator's hand-written route table (every method it knows), for
 /// conformance checks against the official schema.
@@ -313,6 +323,16 @@ pub enum SimError {
         /// What is wrong.
         message: String,
     },
+    /// A scenario guest's services cannot be served (a test fixture, see
+    /// [`ScenarioService`]): an address outside 127.0.0.0/8, none, a port declared twice...
+    #[error("scenario {path}: {source}")]
+    Service {
+        /// The file (`<inline>` for [`SimOptions::scenario_inline`]).
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: ServiceError,
+    },
     /// Anything else that prevented start-up.
     #[error("simulator start-up failed: {0}")]
     Startup(String),
@@ -350,7 +370,7 @@ impl Simulator {
     /// address cannot be bound, [`SimError::Startup`] for bad credentials options or TLS set-up.
     pub async fn start(opts: SimOptions) -> Result<RunningSim, SimError> {
         let clock = Arc::new(clock::Clock::default());
-        let (model, users) = start::model(&opts, clock.now())?;
+        let (model, users) = start::model(&opts, clock.now_ms())?;
         let creds = start::credentials(&opts)?;
         let auth = start::auth(&creds, users);
         let identity = cert::generate(&model.nodes[model.local].name, &auth::random_uuid())?;
@@ -372,8 +392,12 @@ impl Simulator {
             fingerprint: fingerprint.clone(),
             terminals,
             login_outage: Default::default(),
+            services: services::Services::new(),
         });
         let (handle, task) = start::serve(listener, identity.server_config, state.clone()).await?;
+        // Guests that run from the start listen before this returns.
+        state.services.start_timer(Arc::downgrade(&state));
+        state.settle_tasks();
         let info = SimInfo {
             url: start::url(addr),
             fingerprint,
@@ -420,6 +444,7 @@ impl RunningSim {
     /// change state by the next request).
     pub fn advance_clock(&self, by: Duration) {
         self.state.clock.advance(by);
+        self.state.services.poke();
     }
     /// Makes `POST /access/ticket` (logins and ticket renewals) answer `status` with an
     /// empty body until called with `None`; tickets already issued stay valid.
@@ -443,6 +468,12 @@ impl RunningSim {
     pub fn state_dir(&self) -> &std::path::Path {
         self.state.terminals.state.path()
     }
+    /// The addresses the guests' services listen on now (see [`ScenarioService`]), sorted;
+    /// tasks the clock has finished are settled first.
+    pub fn service_listeners(&self) -> Vec<SocketAddr> {
+        self.state.settle_tasks();
+        self.state.services.listening()
+    }
     /// Number of live terminal sessions (opened by termproxy and not ended yet).
     pub fn terminal_sessions(&self) -> usize {
         self.state.terminals.live()
@@ -455,6 +486,7 @@ impl RunningSim {
     /// Stops serving and waits for the server to finish; terminal sessions end (their
     /// process trees are killed).
     pub async fn shutdown(mut self) {
+        self.state.services.stop();
         self.state.terminals.shutdown();
         self.handle.graceful_shutdown(Some(Duration::from_secs(1)));
         if let Some(task) = self.task.take() {
@@ -472,6 +504,7 @@ impl RunningSim {
 
 impl Drop for RunningSim {
     fn drop(&mut self) {
+        self.state.services.stop();
         self.state.terminals.shutdown();
         self.state.terminals.state.remove_temporary();
         if self.task.is_some() {

@@ -23,8 +23,12 @@ use crate::state::AppState;
 use crate::term::{Terminals, sandbox::StateDir};
 use crate::{Scenario, ScenarioUser, SimError, SimOptions};
 
-/// Step 1: the cluster and the scenario's users; `now` is the simulator clock.
-pub(crate) fn model(opts: &SimOptions, now: i64) -> Result<(Model, Vec<ScenarioUser>), SimError> {
+/// Step 1: the cluster and the scenario's users; `now_ms` is the simulator clock. A
+/// scenario's guest services are checked first, for a typed error ([`SimError::Service`]).
+pub(crate) fn model(
+    opts: &SimOptions,
+    now_ms: i64,
+) -> Result<(Model, Vec<ScenarioUser>), SimError> {
     let scenario = if let Some(s) = &opts.scenario_inline {
         Some((s.clone(), PathBuf::from("<inline>")))
     } else if let Some(path) = &opts.scenario {
@@ -32,7 +36,7 @@ pub(crate) fn model(opts: &SimOptions, now: i64) -> Result<(Model, Vec<ScenarioU
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let s = Scenario::from_yaml(&text).map_err(|message| SimError::Scenario {
+        let s = Scenario::parse_yaml(&text).map_err(|message| SimError::Scenario {
             path: path.clone(),
             message,
         })?;
@@ -41,13 +45,25 @@ pub(crate) fn model(opts: &SimOptions, now: i64) -> Result<(Model, Vec<ScenarioU
         None
     };
     Ok(match scenario {
-        Some((s, path)) => (
-            s.to_model(opts.seed, now)
-                .map_err(|message| SimError::Scenario { path, message })?,
-            s.users,
-        ),
+        Some((s, path)) => {
+            s.check_services().map_err(|source| SimError::Service {
+                path: path.clone(),
+                source,
+            })?;
+            (
+                s.to_model(opts.seed, now_ms)
+                    .map_err(|message| SimError::Scenario { path, message })?,
+                s.users,
+            )
+        }
         None => (
-            model::generate::generate(opts.seed, opts.nodes, opts.containers, opts.vms, now),
+            model::generate::generate(
+                opts.seed,
+                opts.nodes,
+                opts.containers,
+                opts.vms,
+                now_ms.div_euclid(1000),
+            ),
             Vec::new(),
         ),
     })

@@ -34,6 +34,8 @@ pub(crate) struct AppState {
     /// While non-zero, `POST /access/ticket` answers this HTTP status (a test's stand-in
     /// for a cluster that cannot sign tickets for a while).
     pub login_outage: std::sync::atomic::AtomicU16,
+    /// The guests' service listeners (a test fixture, see [`crate::services`]).
+    pub services: crate::services::Services,
 }
 
 impl AppState {
@@ -51,11 +53,23 @@ impl AppState {
     /// Finishes the tasks whose end the clock has passed; every request does this first, so
     /// what it reads is consistent with the clock.
     pub fn settle(&self) {
-        let now_ms = self.clock.now_ms();
         self.terminals.expire(self);
+        self.settle_tasks();
+    }
+
+    /// The tasks part of [`AppState::settle`], then the service listeners follow the guests.
+    pub fn settle_tasks(&self) {
+        let now_ms = self.clock.now_ms();
         if self.model().tasks.has_due(now_ms) {
             self.model_mut().settle(now_ms);
         }
+        self.reconcile_services();
+    }
+
+    /// Opens and closes the guests' service listeners to match the model now.
+    pub fn reconcile_services(&self) {
+        let model = self.model();
+        self.services.reconcile(&model, &self.clock);
     }
 
     /// The default task duration in milliseconds.

@@ -478,6 +478,10 @@ fn process(
         Ok(v) => Outcome::Data(v),
         Err(e) => Outcome::Error(e),
     };
+    if *method != Method::GET {
+        // A new task, a changed address: the service listeners follow (a test fixture).
+        st.reconcile_services();
+    }
     (outcome, body_record)
 }
 

@@ -8,6 +8,7 @@
 use super::scenario::{ScenarioGuest, ScenarioNode};
 use super::{Guest, Model};
 use crate::control::ControlError;
+use crate::services::ServiceError;
 
 impl Model {
     /// Adds a node at the end of the node list, with the next corosync node id; the
@@ -49,8 +50,23 @@ impl Model {
         Ok(())
     }
 
-    /// Adds a guest on an existing node.
-    pub fn add_guest(&mut self, g: &ScenarioGuest, now: i64) -> Result<(), ControlError> {
+    /// Adds a guest on an existing node; `now_ms` is the simulator clock. Its services (a
+    /// test fixture) are checked first, for a typed error: a loopback address, and no address
+    /// and port another guest declares.
+    pub fn add_guest(&mut self, g: &ScenarioGuest, now_ms: i64) -> Result<(), ControlError> {
+        if let Some(addr) = g.check_services()? {
+            for s in &g.services {
+                if let Some(other) = self.service_user(addr, s.port) {
+                    return Err(ServiceError::Clash {
+                        vmid: g.vmid,
+                        other,
+                        addr,
+                        port: s.port,
+                    }
+                    .into());
+                }
+            }
+        }
         g.check().map_err(ControlError::Invalid)?;
         if self.guests.contains_key(&g.vmid) {
             return Err(ControlError::GuestExists(g.vmid));
@@ -58,12 +74,25 @@ impl Model {
         if !self.node_index.contains_key(&g.node) {
             return Err(ControlError::UnknownNode(g.node.clone()));
         }
-        let guest = g.to_guest(self.seed, now);
+        let guest = g.to_guest(self.seed, now_ms);
         let ids = self.by_node.entry(guest.node.clone()).or_default();
         let at = ids.partition_point(|&v| v < guest.vmid);
         ids.insert(at, guest.vmid);
+        if !guest.services.is_empty() {
+            self.service_guests.insert(guest.vmid);
+        }
         self.guests.insert(guest.vmid, guest);
         Ok(())
+    }
+
+    /// The guest that declares a service on `addr` and `port` (at its current address).
+    fn service_user(&self, addr: std::net::Ipv4Addr, port: u16) -> Option<u32> {
+        self.service_guests.iter().copied().find(|id| {
+            self.guests.get(id).is_some_and(|g| {
+                crate::services::guest_address(g) == Some(addr)
+                    && g.services.iter().any(|s| s.port == port)
+            })
+        })
     }
 
     /// Removes a guest, whatever its state (as if destroyed elsewhere); tasks of it that are
@@ -76,6 +105,7 @@ impl Model {
         if let Some(ids) = self.by_node.get_mut(&g.node) {
             ids.retain(|&v| v != vmid);
         }
+        self.service_guests.remove(&vmid);
         Ok(g)
     }
 }

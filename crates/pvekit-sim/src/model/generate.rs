@@ -327,6 +327,7 @@ pub(crate) fn generate(seed: u64, nodes: usize, containers: usize, vms: usize, n
             template,
             lock,
             started_at,
+            started_ms: started_at.map(|s| s * 1000),
             config,
             interfaces: None,
             docker,
@@ -338,6 +339,7 @@ pub(crate) fn generate(seed: u64, nodes: usize, containers: usize, vms: usize, n
             task_secs: None,
             pinned: None,
             agent_running: true,
+            services: Vec::new(),
         });
         vmid += r.range(1, 3) as u32;
     }

@@ -13,12 +13,13 @@ pub(crate) mod power;
 pub mod scenario;
 pub(crate) mod tasks;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use pvekit_core::Upid;
 use pvekit_core::types::GuestKind;
 
 use crate::error::ApiError;
+use scenario::ScenarioService;
 
 /// A node of the simulated cluster.
 #[derive(Debug, Clone)]
@@ -59,6 +60,9 @@ pub(crate) struct Guest {
     pub lock: Option<String>,
     /// When the guest was started (simulator clock, unix seconds), while running.
     pub started_at: Option<i64>,
+    /// The same moment in unix milliseconds (`started_at` is this rounded down): service
+    /// listeners open `ready_after_ms` after it.
+    pub started_ms: Option<i64>,
     /// Config keys and values as they would be in the config file (values as text).
     pub config: BTreeMap<String, String>,
     /// Interfaces reported while running, overriding those derived from netN.
@@ -80,6 +84,9 @@ pub(crate) struct Guest {
     pub pinned: Option<Pinned>,
     /// QEMU: whether an enabled guest agent answers.
     pub agent_running: bool,
+    /// TCP services the simulator serves on the guest's address while it runs (a test
+    /// fixture, see `crate::services`).
+    pub services: Vec<ScenarioService>,
 }
 
 /// Figures a scenario pins for a running guest.
@@ -162,6 +169,9 @@ pub(crate) struct Model {
     /// The seed the cluster was made from (nodes and guests added at run time take theirs
     /// from it as a scenario's would).
     pub seed: u64,
+    /// VMIDs of the guests that declare services (usually none), so the service listeners
+    /// are reconciled without a walk over every guest.
+    pub service_guests: BTreeSet<u32>,
 }
 
 impl Model {
@@ -179,8 +189,12 @@ impl Model {
             .collect();
         let mut by_node: HashMap<String, Vec<u32>> = HashMap::new();
         let mut map = BTreeMap::new();
+        let mut service_guests = BTreeSet::new();
         for g in guests {
             by_node.entry(g.node.clone()).or_default().push(g.vmid);
+            if !g.services.is_empty() {
+                service_guests.insert(g.vmid);
+            }
             map.insert(g.vmid, g);
         }
         let local = nodes.iter().position(|n| n.online).unwrap_or(0);
@@ -194,6 +208,7 @@ impl Model {
             config_version: 3,
             tasks: tasks::Tasks::default(),
             seed,
+            service_guests,
         }
     }
 
@@ -309,6 +324,7 @@ impl Model {
         let stop = |g: &mut Guest| {
             g.running = false;
             g.started_at = None;
+            g.started_ms = None;
             g.paused = false;
         };
         match effect {
@@ -317,6 +333,7 @@ impl Model {
                 if !g.running {
                     g.running = true;
                     g.started_at = Some(at);
+                    g.started_ms = Some(end_ms);
                     g.pid = new_pid.unwrap_or(g.pid);
                 }
                 g.paused = false;
@@ -339,6 +356,7 @@ impl Model {
             Effect::Restart => {
                 if g.running {
                     g.started_at = Some(at);
+                    g.started_ms = Some(end_ms);
                     g.pid = new_pid.unwrap_or(g.pid);
                     g.paused = false;
                 }

@@ -22,6 +22,14 @@
 //!       mem: 268435456
 //!       netin: 1048576
 //!   - type: lxc
+//!     vmid: 104
+//!     node: pve1
+//!     config:
+//!       net0: name=eth0,bridge=vmbr0,ip=127.0.0.23/8,type=veth
+//!     services:            # a test fixture: real listeners on 127.0.0.23 while it runs
+//!       - { port: 8080, http: true, ready_after_ms: 1500 }
+//!       - { port: 5432 }   # plain TCP, listening as soon as it runs
+//!   - type: lxc
 //!     vmid: 102
 //!     node: pve1
 //!     start_error: "startup for container '102' failed"   # the start task fails
@@ -52,6 +60,9 @@
 //! ```
 //!
 //! Unknown keys are errors. Config keys left out get the defaults of a freshly created guest.
+//!
+//! A guest's `services` are not Proxmox VE behaviour but a test fixture: while the guest runs,
+//! the simulator listens on its loopback address (see [`ScenarioService`]).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -61,6 +72,7 @@ use super::counters::mix;
 use super::generate::{lxc_defaults, make_node, qemu_defaults};
 use super::{Guest, Iface, Model, Node, Pinned};
 use crate::acl::AclEntry;
+use crate::services::ServiceError;
 use pvekit_core::types::GuestKind;
 
 /// A cluster stated exactly.
@@ -222,6 +234,61 @@ pub struct ScenarioGuest {
     /// agent is not running".
     #[serde(default)]
     pub agent_running: Option<bool>,
+    /// TCP services the simulator really serves on the guest's address while it runs (a test
+    /// fixture, not Proxmox VE behaviour). The address is the static IPv4 address of the
+    /// guest's first interface as its config states it (LXC: `ip=` of `net0`; QEMU: `ip=` of
+    /// `ipconfig0`), which must be a loopback address (127.0.0.0/8).
+    #[serde(default)]
+    pub services: Vec<ScenarioService>,
+}
+
+/// A TCP service of a scenario guest: while the guest runs (and is not paused), from
+/// `ready_after_ms` after it started, the simulator listens on the guest's address and this
+/// port. A test fixture for clients that wake a guest and probe it, not Proxmox VE behaviour.
+///
+/// ```yaml
+/// services: [{port: 8080, http: true, ready_after_ms: 1500}, {port: 22}]
+/// ```
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioService {
+    /// The TCP port (1 to 65535).
+    pub port: u16,
+    /// Whether the port answers HTTP/1.1 (`200 OK` to any request, with a short text naming
+    /// the guest); otherwise it only accepts connections (default false).
+    #[serde(default)]
+    pub http: bool,
+    /// How long after the guest starts running the port starts listening, in milliseconds of
+    /// the simulator clock (default 0). A reboot starts the wait again; resuming a paused VM
+    /// does not.
+    #[serde(default)]
+    pub ready_after_ms: u64,
+}
+
+impl ScenarioService {
+    /// A plain TCP service on `port`: connections are accepted, nothing is answered.
+    pub fn tcp(port: u16) -> ScenarioService {
+        ScenarioService {
+            port,
+            http: false,
+            ready_after_ms: 0,
+        }
+    }
+
+    /// An HTTP service on `port`: every request gets `200 OK`.
+    pub fn http(port: u16) -> ScenarioService {
+        ScenarioService {
+            http: true,
+            ..ScenarioService::tcp(port)
+        }
+    }
+
+    /// Sets how long after the guest starts the port starts listening.
+    #[must_use]
+    pub fn with_ready_after_ms(mut self, ms: u64) -> ScenarioService {
+        self.ready_after_ms = ms;
+        self
+    }
 }
 
 /// Figures pinned for a running guest; those left out keep moving.
@@ -271,9 +338,14 @@ impl Scenario {
     /// # Errors
     /// The YAML error (with its location) or the first inconsistency found.
     pub fn from_yaml(text: &str) -> Result<Scenario, String> {
-        let s: Scenario = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        let s = Scenario::parse_yaml(text)?;
         s.check()?;
         Ok(s)
+    }
+
+    /// Parses without checking (the simulator checks the services first, for a typed error).
+    pub(crate) fn parse_yaml(text: &str) -> Result<Scenario, String> {
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
     }
 
     /// Checks the scenario for inconsistencies (unknown nodes, duplicate VMIDs, ...).
@@ -313,7 +385,35 @@ impl Scenario {
                 return Err(format!("guest {} is on unknown node '{}'", g.vmid, g.node));
             }
         }
+        self.check_services().map_err(|e| e.to_string())?;
         self.check_users()
+    }
+
+    /// Checks the guests' `services`: each guest that declares some has a static loopback
+    /// IPv4 address (reported by its `interfaces` when it states them), valid ports, each
+    /// once, and no two guests declare the same address and port. [`Scenario::check`] makes
+    /// this check too; the simulator makes it first, for a typed error.
+    ///
+    /// # Errors
+    /// The first problem found, naming the guest (and the address).
+    pub fn check_services(&self) -> Result<(), ServiceError> {
+        let mut taken = std::collections::HashMap::new();
+        for g in &self.guests {
+            let Some(addr) = g.check_services()? else {
+                continue;
+            };
+            for s in &g.services {
+                if let Some(other) = taken.insert((addr, s.port), g.vmid) {
+                    return Err(ServiceError::Clash {
+                        vmid: g.vmid,
+                        other,
+                        addr,
+                        port: s.port,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_users(&self) -> Result<(), String> {
@@ -361,9 +461,10 @@ impl Scenario {
         Ok(())
     }
 
-    /// Builds the model; `now` is the simulator clock.
-    pub(crate) fn to_model(&self, seed: u64, now: i64) -> Result<Model, String> {
+    /// Builds the model; `now_ms` is the simulator clock.
+    pub(crate) fn to_model(&self, seed: u64, now_ms: i64) -> Result<Model, String> {
         self.check()?;
+        let now = now_ms.div_euclid(1000);
         let standalone = self.cluster.is_none();
         let nodes = self
             .nodes
@@ -374,7 +475,11 @@ impl Scenario {
                 n.to_node(i, nodeid, seed, now)
             })
             .collect::<Vec<_>>();
-        let guests = self.guests.iter().map(|g| g.to_guest(seed, now)).collect();
+        let guests = self
+            .guests
+            .iter()
+            .map(|g| g.to_guest(seed, now_ms))
+            .collect();
         Ok(Model::new(self.cluster.clone(), nodes, guests, seed))
     }
 }
@@ -463,6 +568,7 @@ impl ScenarioGuest {
             task_secs: None,
             counters: None,
             agent_running: None,
+            services: Vec::new(),
         }
     }
 
@@ -504,8 +610,28 @@ impl ScenarioGuest {
         self.with_config(format!("net{index}"), value.into())
     }
 
+    /// Adds a TCP service the simulator serves on the guest's (loopback) address while it
+    /// runs; see [`ScenarioService`].
+    #[must_use]
+    pub fn with_service(mut self, service: ScenarioService) -> ScenarioGuest {
+        self.services.push(service);
+        self
+    }
+
+    /// Checks the guest's `services` alone (see [`Scenario::check_services`]); returns the
+    /// address they listen on, `None` without services.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn check_services(&self) -> Result<Option<std::net::Ipv4Addr>, ServiceError> {
+        if self.services.is_empty() {
+            return Ok(None);
+        }
+        crate::services::check_guest(&self.to_guest(0, 0)).map(Some)
+    }
+
     /// Checks what can be checked of the guest alone (VMID range, template not running,
-    /// task figures, scalar config values).
+    /// task figures, scalar config values, services).
     ///
     /// # Errors
     /// A sentence naming the first problem.
@@ -549,11 +675,12 @@ impl ScenarioGuest {
                 ));
             }
         }
+        g.check_services().map_err(|e| e.to_string())?;
         Ok(())
     }
 
-    /// The model guest; `now` is the simulator clock.
-    pub(crate) fn to_guest(&self, seed: u64, now: i64) -> Guest {
+    /// The model guest; `now_ms` is the simulator clock.
+    pub(crate) fn to_guest(&self, seed: u64, now_ms: i64) -> Guest {
         let g = self;
         let gseed = mix(seed ^ (u64::from(g.vmid) << 20));
         let kind = g.kind;
@@ -587,6 +714,10 @@ impl ScenarioGuest {
             GuestKind::Qemu => qemu_defaults(g.vmid, gseed, &mut config),
         }
         let running = g.status == GuestStatus::Running;
+        let uptime = i64::try_from(g.uptime.unwrap_or(3600 + gseed % 86400)).unwrap_or(i64::MAX);
+        // In milliseconds, so a guest stated with `uptime: 0` started just now (its services
+        // wait their whole `ready_after_ms`); `started_at` is the same moment in seconds.
+        let started_ms = running.then(|| now_ms.saturating_sub(uptime.saturating_mul(1000)));
         Guest {
             vmid: g.vmid,
             kind,
@@ -594,7 +725,8 @@ impl ScenarioGuest {
             running,
             template: g.template,
             lock: g.lock.clone(),
-            started_at: running.then(|| now - g.uptime.unwrap_or(3600 + gseed % 86400) as i64),
+            started_at: started_ms.map(|ms| ms.div_euclid(1000)),
+            started_ms,
             config,
             interfaces: g.interfaces.as_ref().map(|list| {
                 list.iter()
@@ -626,6 +758,7 @@ impl ScenarioGuest {
                 diskwrite: c.diskwrite,
             }),
             agent_running: g.agent_running.unwrap_or(true),
+            services: g.services.clone(),
         }
     }
 }

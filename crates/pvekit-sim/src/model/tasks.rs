@@ -151,6 +151,11 @@ impl Tasks {
         }
     }
 
+    /// The unfinished tasks.
+    pub fn pending(&self) -> impl Iterator<Item = &Task> {
+        self.pending.iter().filter_map(|u| self.by_upid.get(u))
+    }
+
     /// Whether some unfinished task has reached its end.
     pub fn has_due(&self, now_ms: i64) -> bool {
         self.pending
