@@ -13,6 +13,7 @@ mod permissions;
 mod rrd;
 mod sandbox;
 mod scenario;
+mod services;
 mod shapes;
 mod tasks;
 mod terminal;
