@@ -57,6 +57,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// Waking a guest failed ([`crate::Waker`]).
+    #[error("waking failed while {stage}: {reason}")]
+    WakeFailed {
+        /// What the wake was doing: starting, waiting for an address, for the probe, ...
+        stage: &'static str,
+        /// The cause.
+        reason: String,
+        /// Whether the wake's timeout passed.
+        timed_out: bool,
+    },
+
     /// An operation took longer than allowed.
     #[error("{what} timed out after {after:?}")]
     Timeout {
@@ -255,6 +266,8 @@ impl Error {
             Error::NoSession => "set username and password for root@pam (node journals also work with a token, through the REST journal)".into(),
             Error::NotRootPam { .. } => "log in as root@pam for commands, journals, tails and shells (node journals also work for other users with Sys.Syslog, through the REST journal)".into(),
             Error::Connect { .. } => "check the url and that the node is up and reachable".into(),
+            Error::WakeFailed { timed_out: true, stage: "waiting for the probe", .. } => "check that the service listens on that port and address, or allow more time".into(),
+            Error::WakeFailed { timed_out: true, .. } => "allow more time (a wake's timeout covers the start, the boot and the probe)".into(),
             Error::TargetNotFound { .. } => "names are compared ignoring case; listings show only the guests this login may audit (VM.Audit)".into(),
             _ => return None,
         })

@@ -126,6 +126,8 @@ pub struct Snapshot {
     pub taken_at: Option<SystemTime>,
     /// Set when the latest refresh failed: the data is from an earlier one.
     pub stale: Option<String>,
+    /// The cluster's members when the data was fetched.
+    nodes: Arc<[ClusterNode]>,
 }
 
 /// The reverse-lookup indexes of a snapshot: positions in its guest list, by IP and by a hash
@@ -215,7 +217,31 @@ impl Snapshot {
             index,
             taken_at: Some(taken_at),
             stale: None,
+            nodes: old.nodes.clone(),
         }
+    }
+
+    /// The snapshot with these members (shared with the previous snapshot when unchanged).
+    #[must_use]
+    pub fn with_nodes(mut self, nodes: Vec<ClusterNode>) -> Snapshot {
+        if *self.nodes != *nodes {
+            self.nodes = nodes.into();
+        }
+        self
+    }
+
+    /// The cluster's members when the data was fetched (online or not).
+    pub fn nodes(&self) -> &[ClusterNode] {
+        &self.nodes
+    }
+
+    /// Every guest named `name` (case-insensitively), by VMID. Scans the list: meant for
+    /// binding routes, not for each request (use [`Snapshot::reverse_lookup`] there).
+    pub fn guests_named(&self, name: &str) -> Vec<&Arc<GuestResource>> {
+        self.guests
+            .iter()
+            .filter(|g| g.name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .collect()
     }
 
     /// Every guest, by VMID.
@@ -444,6 +470,7 @@ impl Inventory {
                     index: old.index.clone(),
                     taken_at: old.taken_at,
                     stale: Some(msg.clone()),
+                    nodes: old.nodes.clone(),
                 };
                 self.snapshot.store(Arc::new(stale));
                 let _ = self.events.send(InventoryEvent::RefreshFailed(msg));
@@ -562,7 +589,7 @@ impl Inventory {
             .collect()
             .await;
         sweep.credit -= f64::from(swept);
-        let new = Snapshot::build_after(&old, guests, taken_at);
+        let new = Snapshot::build_after(&old, guests, taken_at).with_nodes(self.client.members());
         let events = diff(&old, &new);
         debug!(
             guests = new.guests.len(),

@@ -77,11 +77,13 @@ mod journal;
 mod lenient_decoding;
 mod node;
 mod pool;
+mod route;
 mod stats;
 pub mod target;
 mod task;
 mod terminal;
 mod tls;
+mod wake;
 mod watch;
 
 /// The shortest interval any poll, stream or task wait uses: a zero interval given by a
@@ -102,10 +104,15 @@ pub use journal::JournalPage;
 pub use node::Node;
 pub use pool::NodePool;
 pub use pvekit_core as core;
+pub use route::{NodeConfig, ResolvedRoute, RouteHints};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use stats::{NODE_STATS_POLL_INTERVAL, NodeStats};
 pub use task::{TASK_POLL_INTERVAL, TASK_TIMEOUT, Task, TaskProgress, TaskStatus, WaitOptions};
 pub use terminal::{KEEPALIVE_INTERVAL, TermInput, Terminal};
+pub use wake::{
+    ActiveGuard, IdleEvent, IdleOptions, IdleWatcher, PROBE_INTERVAL, Probe, Ready, SleepMethod,
+    WAKE_TIMEOUT, WakeEvent, WakeEventKind, WakeHandle, WakeOptions, Waker,
+};
 pub use watch::{Store, WatchConfig, WatchEvent, WatchStreamExt, watcher};
 
 /// The typed answers of the API that the library returns (from [`pvekit_core::types`]),
