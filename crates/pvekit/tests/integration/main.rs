@@ -16,4 +16,5 @@ mod redaction;
 mod terminal;
 mod tls;
 mod transport;
+mod wake;
 mod watch;
