@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::commands::{
-    enter, exec, history, ips, journal, lookup, node_stats, power, set_shutdown_timeout, shell,
-    sim, stats, status, tail, watch,
+    enter, exec, history, ips, journal, lookup, node_stats, power, resolve, set_shutdown_timeout,
+    shell, sim, stats, status, tail, wake, watch,
 };
 use crate::output::Format;
 
@@ -156,6 +156,12 @@ pub enum Command {
     Lookup(lookup::Args),
     /// Print inventory changes (guests added, removed, started, stopped, new IPs) until Ctrl-C.
     Watch(watch::Args),
+    /// Wake a guest on demand: start it unless it runs, then wait until it has an address
+    /// and answers (--port, --http); exits 0 only once it does.
+    Wake(wake::Args),
+    /// Show what a route's NodeConfig (a file and/or flags) binds to: node, guest, IPs,
+    /// services and files.
+    Resolve(resolve::Args),
     /// Run a command in a container (or on a node) and exit with its exit status.
     Exec(exec::Args),
     /// Follow the journal of a container or a node until Ctrl-C.

@@ -36,6 +36,7 @@ pub mod node_stats;
 pub mod nodes;
 pub mod power;
 pub mod remote;
+pub mod resolve;
 pub mod set_shutdown_timeout;
 pub mod shell;
 pub mod sim;
@@ -43,6 +44,7 @@ pub mod stats;
 pub mod status;
 pub mod tail;
 pub mod term;
+pub mod wake;
 pub mod watch;
 
 /// Ends pvekit with this exit status and no message: `pvekit exec` passes on the remote
@@ -111,6 +113,8 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::NodeStats(args) => node_stats::run(args, &ctx).await,
         Command::Lookup(args) => lookup::run(args, &ctx).await,
         Command::Watch(args) => watch::run(args, &ctx).await,
+        Command::Wake(args) => wake::run(args, &ctx).await,
+        Command::Resolve(args) => resolve::run(args, &ctx).await,
         Command::Exec(args) => exec::run(args, &ctx).await,
         Command::Journal(args) => journal::run(args, &ctx).await,
         Command::Tail(args) => tail::run(args, &ctx).await,

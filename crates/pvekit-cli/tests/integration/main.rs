@@ -12,6 +12,7 @@ mod config;
 mod connect;
 mod demo;
 mod guests;
+mod routes;
 mod secrets;
 mod sim;
 mod terminal;
