@@ -12,6 +12,7 @@ mod lookup;
 mod raw_inventory;
 mod steady;
 mod terminal;
+mod wake;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,8 @@ enum Command {
     Exec(terminal::ExecArgs),
     /// Lines per second through a followed journal.
     Journal(terminal::JournalArgs),
+    /// Wake on demand: the time pvekit adds to a container's own start and boot.
+    Wake(wake::Args),
     /// Runs a simulator and prints its JSON line (used by the other benchmarks).
     #[command(hide = true)]
     ServeSim(inventory::SimArgs),
@@ -109,6 +112,7 @@ async fn main() -> ExitCode {
         Command::Lookup(a) => lookup::run(a),
         Command::Exec(a) => terminal::exec(a).await,
         Command::Journal(a) => terminal::journal(a).await,
+        Command::Wake(a) => wake::run(a).await,
         Command::ServeSim(a) => inventory::serve_sim(a).await,
     };
     match result {
