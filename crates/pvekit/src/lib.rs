@@ -15,6 +15,11 @@
 //! - [`watcher`], [`WatchEvent`] and [`Store`]: a cluster's guests as a stream of events, and
 //!   an indexed view of them for lookups by IP, hostname or alias; [`Inventory`] is the same
 //!   machinery with a background poller and a broadcast channel.
+//! - [`NodeConfig`] and [`ResolvedRoute`]: a reverse-proxy route's binding to a node or
+//!   guest, as GoDoxy writes it, resolved against a [`Store`]'s snapshot without a request.
+//! - [`Waker`] and [`IdleWatcher`]: wake a guest on demand (start, address, readiness
+//!   [`Probe`]; one flight per guest; progress as [`WakeEvent`]s) and put it back to sleep
+//!   after an idle timeout.
 //! - [`NodePool`]: the clients of many clusters, and their nodes by name.
 //! - [`Error`]: typed errors whose `Display` states what happened and whose
 //!   [`Error::hint`] says what to do.
