@@ -282,6 +282,14 @@ impl Client {
         self.inner.conn.call(Method::PUT, path, params).await
     }
 
+    /// `DELETE` with query parameters and decode `data` (usually `null`).
+    ///
+    /// # Errors
+    /// As [`Client::post`].
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str, params: Params<'_>) -> Result<T> {
+        self.inner.conn.call(Method::DELETE, path, params).await
+    }
+
     /// `POST` with the login ticket even when a token is configured (terminal endpoints).
     pub(crate) async fn post_with_login<T: DeserializeOwned>(
         &self,

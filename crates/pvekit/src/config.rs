@@ -227,7 +227,7 @@ pub(crate) fn redact_userinfo(raw: &str) -> String {
     }
 }
 
-fn parse_url(raw: &str) -> Result<(Url, String)> {
+pub(crate) fn parse_url(raw: &str) -> Result<(Url, String)> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(Error::config(

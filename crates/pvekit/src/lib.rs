@@ -70,7 +70,9 @@
 #[doc = include_str!("../../../README.md")]
 struct ReadmeExamples;
 
+pub mod access;
 mod auth;
+mod certificate;
 mod client;
 mod config;
 mod error;
@@ -96,6 +98,7 @@ mod watch;
 /// this.
 pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
+pub use certificate::{ServerCertificate, inspect_certificate};
 pub use client::{Client, ClientOptions, Params};
 pub use config::{Config, Timeouts};
 pub use error::{Error, Result};
