@@ -318,6 +318,17 @@ impl Client {
         })
     }
 
+    /// The API token the client's API calls use, if the config has one.
+    pub fn token_id(&self) -> Option<&pvekit_core::AuthId> {
+        self.inner
+            .conn
+            .resolved
+            .credentials
+            .token
+            .as_ref()
+            .map(|(id, _)| id)
+    }
+
     /// The user of the username/password login, if the config has one.
     pub fn login_user(&self) -> Option<&pvekit_core::AuthId> {
         self.inner.conn.auth.login.as_ref().map(|l| &l.userid)

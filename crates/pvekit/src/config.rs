@@ -139,6 +139,15 @@ impl Config {
         redact_userinfo(&self.url)
     }
 
+    /// The URL's origin, `https://host:port` (with its path prefix, if any), as
+    /// [`crate::Client::url`] gives it: two spellings of one server have the same origin.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the url is missing or invalid.
+    pub fn origin(&self) -> Result<String> {
+        parse_url(&self.url).map(|(_, origin)| origin)
+    }
+
     /// Checks the config and says exactly what is wrong.
     ///
     /// # Errors
