@@ -4,11 +4,8 @@
 //!   `admin`, `user` and `audit` privileges; `PVE<Cat>Admin` and `PVEAdmin` get admin, user and
 //!   audit ones, `PVE<Cat>User` user and audit ones (where the category has user privileges),
 //!   `PVEAuditor` the audit ones; `Administrator` has all, `NoAccess` none.
-//! - The roles on a path come from walking it from `/` down: at each level, the entries for the
-//!   principal there (propagating ones, or any on the final level) replace what was inherited.
-//!   `NoAccess` among them means no privileges.
-//! - `root@pam` has every privilege. A token without privilege separation has its user's; one
-//!   with it has the intersection of its own and its user's.
+//! - Custom roles, the ACL tree and how entries become privileges on a path (walked from `/`
+//!   down, pools, tokens) live in [`crate::usercfg`].
 
 use std::collections::BTreeSet;
 
@@ -23,7 +20,8 @@ type Category = (
     &'static [&'static str],
 );
 
-/// The privilege groups of Proxmox VE 9.
+/// The privilege groups of Proxmox VE 9 (pve-access-control src/PVE/AccessControl.pm
+/// `$privgroups`; `Permissions.Modify` stands outside them).
 const CATEGORIES: &[Category] = &[
     (
         "VM",
@@ -186,42 +184,37 @@ pub(crate) fn levels(path: &str) -> Vec<String> {
     out
 }
 
-/// The privileges `entries` grant on `path`.
-pub(crate) fn privs_on(entries: &[AclEntry], path: &str) -> Privs {
-    let walk = levels(path);
-    let mut roles: Vec<&str> = Vec::new();
-    for (i, level) in walk.iter().enumerate() {
-        let last = i + 1 == walk.len();
-        let here: Vec<&str> = entries
-            .iter()
-            .filter(|e| levels(&e.path).last() == Some(level) && (last || e.propagate))
-            .map(|e| e.role.as_str())
-            .collect();
-        if !here.is_empty() {
-            roles = here;
+/// The names of the built-in roles (pve-access-control src/PVE/AccessControl.pm
+/// `create_roles`, plus `Administrator` and `NoAccess`), sorted.
+pub(crate) fn builtin_roles() -> Vec<String> {
+    let mut out: Vec<String> = [
+        "Administrator",
+        "NoAccess",
+        "PVEAdmin",
+        "PVEAuditor",
+        "PVETemplateUser",
+    ]
+    .iter()
+    .map(|r| r.to_string())
+    .collect();
+    for (cat, _, _, user, _) in CATEGORIES {
+        out.push(format!("PVE{cat}Admin"));
+        if !user.is_empty() {
+            out.push(format!("PVE{cat}User"));
         }
     }
-    if roles.contains(&"NoAccess") {
-        return Privs::new();
-    }
-    roles
-        .iter()
-        .filter_map(|r| role_privs(r))
-        .flatten()
-        .collect()
+    out.sort();
+    out
+}
+
+/// The privilege called `name`, when it is one (pve-access-control `verify_privname`).
+pub(crate) fn priv_name(name: &str) -> Option<&'static str> {
+    all_privs().into_iter().find(|p| *p == name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn acl(path: &str, role: &str, propagate: bool) -> AclEntry {
-        AclEntry {
-            path: path.into(),
-            role: role.into(),
-            propagate,
-        }
-    }
 
     #[test]
     fn built_in_roles() {
@@ -244,24 +237,8 @@ mod tests {
         // Sys has no user privileges, so there is no PVESysUser.
         assert_eq!(role_privs("PVESysUser"), None);
         assert_eq!(role_privs("Nope"), None);
-    }
-
-    #[test]
-    fn deeper_entries_replace_inherited_ones() {
-        let entries = [
-            acl("/", "PVEAuditor", true),
-            acl("/vms/100", "PVEVMUser", true),
-            acl("/vms/101", "NoAccess", true),
-            acl("/nodes/pve1", "PVESysAdmin", false),
-        ];
-        assert!(privs_on(&entries, "/vms/100").contains("VM.PowerMgmt"));
-        assert!(privs_on(&entries, "/vms/102").contains("VM.Audit"));
-        assert!(!privs_on(&entries, "/vms/102").contains("VM.PowerMgmt"));
-        assert!(privs_on(&entries, "/vms/101").is_empty());
-        assert!(privs_on(&entries, "/nodes/pve1").contains("Sys.Console"));
-        // Not propagated: below /nodes/pve1 the inherited auditor role stays.
-        assert!(!privs_on(&entries, "/nodes/pve1/x").contains("Sys.Console"));
-        assert!(privs_on(&entries, "/nodes/pve2").contains("Sys.Audit"));
-        assert!(privs_on(&[], "/").is_empty());
+        let all = builtin_roles();
+        assert_eq!(all.len(), 17, "{all:?}");
+        assert!(all.iter().all(|r| role_privs(r).is_some()));
     }
 }

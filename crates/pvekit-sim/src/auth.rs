@@ -13,21 +13,21 @@ use pvekit_core::ticket::{
 use ring::hmac;
 
 use crate::ScenarioUser;
-use crate::acl::{self, Privs};
+use crate::acl::Privs;
+use crate::usercfg::{PermMap, UserCfg};
 use ring::rand::{SecureRandom, SystemRandom};
 
-/// The credentials and signing keys of one simulator.
+/// The credentials and signing keys of one simulator, and the access-control configuration
+/// (users, tokens, roles, ACLs, pools) that the access endpoints change at run time.
 pub(crate) struct Auth {
     ticket_key: hmac::Key,
     csrf_key: hmac::Key,
-    /// The one user that can log in (`root@pam` by default).
+    /// The simulator's own user (`root@pam` by default).
     pub userid: String,
-    password: String,
-    /// The main API token id (`root@pam!pvekit` by default), without privilege separation.
+    /// The simulator's own API token id (`root@pam!pvekit` by default), without privilege
+    /// separation.
     pub token_id: String,
-    secret: String,
-    /// The scenario's further users, with their ACLs and tokens.
-    users: Vec<ScenarioUser>,
+    cfg: std::sync::RwLock<UserCfg>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -89,76 +89,52 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 impl Auth {
     /// New credentials with fresh signing keys.
     pub fn new(userid: String, password: String, token_id: String, secret: String) -> Auth {
+        let cfg = UserCfg::new(&userid, &password, &token_id, &secret);
         Auth {
             ticket_key: hmac::Key::new(hmac::HMAC_SHA256, &random_bytes::<32>()),
             csrf_key: hmac::Key::new(hmac::HMAC_SHA256, &random_bytes::<32>()),
             userid,
-            password,
             token_id,
-            secret,
-            users: Vec::new(),
+            cfg: std::sync::RwLock::new(cfg),
         }
     }
 
     /// Adds the scenario's users (checked by [`crate::Scenario::check`]).
-    pub fn with_users(mut self, users: Vec<ScenarioUser>) -> Auth {
-        self.users = users;
+    pub fn with_users(self, users: Vec<ScenarioUser>) -> Auth {
+        self.cfg_mut().add_scenario_users(&users);
         self
     }
 
-    /// Whether `authid` has every privilege everywhere: `root@pam`, the simulator's own user
-    /// and its token.
-    fn is_almighty(&self, authid: &str) -> bool {
-        authid == "root@pam" || authid == self.userid || authid == self.token_id
+    /// Reads the access-control configuration (a poisoned lock still holds a consistent
+    /// one: writers never panic half-way).
+    pub fn cfg(&self) -> std::sync::RwLockReadGuard<'_, UserCfg> {
+        self.cfg.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether `authid` holds `privilege` on `path`; cheap for the almighty ones, which list
-    /// every guest of large clusters.
+    /// Changes the access-control configuration.
+    pub fn cfg_mut(&self) -> std::sync::RwLockWriteGuard<'_, UserCfg> {
+        self.cfg.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `authid` holds `privilege` on `path`.
     pub fn has(&self, authid: &str, path: &str, privilege: &str) -> bool {
-        self.is_almighty(authid) || self.privileges(authid, path).contains(privilege)
+        let cfg = self.cfg();
+        cfg.is_almighty(authid) || cfg.permissions(authid, path).contains_key(privilege)
     }
 
-    /// Every node of the ACL tree: each path with entries (of any user or token) and the
-    /// paths above it.
+    /// Every node of the ACL tree.
     pub fn acl_paths(&self) -> Vec<String> {
-        self.users
-            .iter()
-            .flat_map(|u| u.acl.iter().chain(u.tokens.iter().flat_map(|t| &t.acl)))
-            .flat_map(|e| acl::levels(&e.path))
-            .collect()
+        self.cfg().acl_tree_paths()
     }
 
-    fn user(&self, userid: &str) -> Option<&ScenarioUser> {
-        self.users.iter().find(|u| u.userid == userid)
-    }
-
-    /// The privileges of a user or token id on an ACL path. `root@pam` and the simulator's
-    /// own user have all (its own token has no privilege separation); scenario users have
-    /// what their ACL grants, their tokens with privilege separation the intersection of
-    /// their own ACL's and their user's.
+    /// The privileges of a user or token id on an ACL path (see [`crate::usercfg`]).
     pub fn privileges(&self, authid: &str, path: &str) -> Privs {
-        if self.is_almighty(authid) {
-            return acl::all_privs();
-        }
-        let (userid, token) = match authid.split_once('!') {
-            Some((u, t)) => (u, Some(t)),
-            None => (authid, None),
-        };
-        let Some(user) = self.user(userid) else {
-            return Privs::new();
-        };
-        let mine = acl::privs_on(&user.acl, path);
-        match token {
-            None => mine,
-            Some(name) => match user.tokens.iter().find(|t| t.name == name) {
-                None => Privs::new(),
-                Some(t) if !t.privsep => mine,
-                Some(t) => acl::privs_on(&t.acl, path)
-                    .intersection(&mine)
-                    .copied()
-                    .collect(),
-            },
-        }
+        self.cfg().privileges(authid, path)
+    }
+
+    /// The privileges with their propagate flags (PVE::RPCEnvironment `permissions`).
+    pub fn permissions(&self, authid: &str, path: &str) -> PermMap {
+        self.cfg().permissions(authid, path)
     }
 
     /// Issues a ticket for `userid` at `now`.
@@ -206,17 +182,16 @@ impl Auth {
             && is_age_valid(now - issued, TICKET_SKEW_SECS, TICKET_LIFETIME_SECS)
     }
 
-    /// Checks `user@realm!name=secret` (the part after `PVEAPIToken=`); returns the token id.
-    pub fn verify_token(&self, value: &str) -> Option<String> {
+    /// Checks `user@realm!name=secret` (the part after `PVEAPIToken=`) at `now`; returns the
+    /// token id. As pve-access-control's `verify_token`: the token must exist (a deleted one
+    /// fails at once), not be expired, and the secret must match.
+    pub fn verify_token(&self, value: &str, now: i64) -> Option<String> {
         let (id, secret) = value.rsplit_once('=')?;
-        let expected = if id == self.token_id {
-            self.secret.as_str()
-        } else {
-            let (userid, name) = id.split_once('!')?;
-            let token = self.user(userid)?.tokens.iter().find(|t| t.name == name)?;
-            token.secret.as_str()
-        };
-        same_bytes(secret.as_bytes(), expected.as_bytes()).then(|| id.to_string())
+        let (userid, name) = id.split_once('!')?;
+        let cfg = self.cfg();
+        let token = cfg.token(userid, name)?;
+        let expired = token.expire != 0 && i64::try_from(token.expire).unwrap_or(i64::MAX) < now;
+        (!expired && same_bytes(secret.as_bytes(), token.secret.as_bytes())).then(|| id.to_string())
     }
 
     /// A VNC ticket (`PVEVNC:<8 HEX time>::<base64 signature>`) bound to the authenticated id,
@@ -272,11 +247,8 @@ impl Auth {
             Some(r) => format!("{username}@{r}"),
             None => username.to_string(),
         };
-        let expected = if userid == self.userid {
-            self.password.as_str()
-        } else {
-            self.user(&userid)?.password.as_deref()?
-        };
+        let cfg = self.cfg();
+        let expected = cfg.users.get(&userid)?.password.as_deref()?;
         if password.starts_with("PVE:") {
             let owner = self.verify_ticket(password, now)?;
             let root_may = owner == "root@pam" && !verify;
@@ -318,7 +290,7 @@ mod tests {
         assert_eq!(c.len(), 8 + 1 + 43);
         assert!(a.verify_csrf(&c, "root@pam", 1_700_000_100));
         assert!(!a.verify_csrf(&c, "other@pam", 1_700_000_100));
-        assert_eq!(a.verify_token("root@pam!t=s-e=cret"), None);
+        assert_eq!(a.verify_token("root@pam!t=s-e=cret", 0), None);
         assert!(a.login("root", Some("pam"), "pw", 0, false).is_some());
         assert!(a.login("root@pam", Some("pam"), "pw", 0, false).is_none());
         let v = a.issue_vnc_ticket("root@pam", "/nodes/pve1", 5900, 1_700_000_000);

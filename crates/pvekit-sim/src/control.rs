@@ -33,6 +33,7 @@
 //!         .with_net(0, "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:09:00,ip=10.0.9.1/24,type=veth"),
 //! )?;
 //! control.set_node_online("pve9", false)?;
+//! control.add_pool("lab", Some("test guests"), &[900])?;
 //! control.remove_guest(900)?;
 //! # Ok(()) }
 //! ```
@@ -140,6 +141,60 @@ impl SimControl {
         let g = self.state.model_mut().remove_guest(vmid)?;
         self.state.terminals.forget_ct(g.vmid);
         self.changed();
+        Ok(())
+    }
+
+    /// Adds a resource pool holding existing guests (what pve-manager's `POST /pools` and
+    /// `PUT /pools` would make): `GET /pools` lists it, `/pool/<poolid>` is an ACL path,
+    /// and roles granted there apply to its guests. Pool names follow `pve-poolid` (up to
+    /// three `/`-separated levels, each starting with a letter).
+    ///
+    /// # Errors
+    /// [`ControlError::Invalid`] for a bad name, a pool that exists or a guest already in
+    /// another pool; [`ControlError::UnknownGuest`].
+    pub fn add_pool(
+        &self,
+        poolid: &str,
+        comment: Option<&str>,
+        vmids: &[u32],
+    ) -> Result<(), ControlError> {
+        let valid = crate::formats::check_named("pve-poolid", poolid).is_ok()
+            && poolid
+                .split('/')
+                .all(|p| p.starts_with(|c: char| c.is_ascii_alphabetic()));
+        if !valid {
+            return Err(ControlError::Invalid(format!(
+                "invalid pool name '{poolid}'"
+            )));
+        }
+        {
+            let model = self.state.model();
+            if let Some(v) = vmids.iter().find(|v| !model.guests.contains_key(v)) {
+                return Err(ControlError::UnknownGuest(*v));
+            }
+        }
+        let mut cfg = self.state.auth.cfg_mut();
+        if cfg.pools.contains_key(poolid) {
+            return Err(ControlError::Invalid(format!(
+                "pool '{poolid}' already exists"
+            )));
+        }
+        if let Some((name, v)) = cfg
+            .pools
+            .iter()
+            .find_map(|(n, p)| vmids.iter().find(|v| p.vms.contains(v)).map(|v| (n, v)))
+        {
+            return Err(ControlError::Invalid(format!(
+                "VM {v} is already a pool member of '{name}'"
+            )));
+        }
+        cfg.pools.insert(
+            poolid.to_string(),
+            crate::usercfg::PoolCfg {
+                comment: comment.map(str::to_string),
+                vms: vmids.iter().copied().collect(),
+            },
+        );
         Ok(())
     }
 

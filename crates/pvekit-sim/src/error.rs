@@ -45,6 +45,17 @@ impl ApiError {
         ApiError::new(403, format!("Permission check failed ({what})\n"))
     }
 
+    /// 403 as `raise_perm_exc()` without an argument (a failed `or` or `userid-param` check):
+    /// `Permission check failed`.
+    pub fn permission_denied() -> ApiError {
+        ApiError::new(403, "Permission check failed\n")
+    }
+
+    /// 500 as a handler's plain `die "...\n"`.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, message)
+    }
+
     /// 501 for an unknown method or path (path below /api2/json).
     pub fn not_implemented(method: &str, path: &str) -> ApiError {
         ApiError::new(501, format!("Method '{method} {path}' not implemented\n"))

@@ -28,6 +28,23 @@ pub(crate) fn check_named(format: &str, v: &str) -> Result<(), String> {
                 .all(|c| c.is_ascii_alphanumeric() || b"-_+.".contains(&c))
         }),
         "CIDR" => is_cidr(v),
+        // pve-access-control's formats (src/PVE/Auth/Plugin.pm `verify_username`,
+        // src/PVE/AccessControl.pm `pve_verify_tokenid`, `verify_rolename`,
+        // `verify_groupname`, `verify_poolname`, `verify_privname`); a `-list` format checks
+        // each item of pve-common's `split_list` and reports the first bad one.
+        "pve-userid" | "pve-userid-list" | "pve-tokenid" | "pve-tokenid-list" | "pve-roleid"
+        | "pve-roleid-list" | "pve-groupid" | "pve-groupid-list" | "pve-priv" | "pve-priv-list"
+        | "pve-poolid" => {
+            let base = format.strip_suffix("-list").unwrap_or(format);
+            let items: Vec<&str> = if format.ends_with("-list") {
+                crate::usercfg::split_list(v).collect()
+            } else {
+                vec![v]
+            };
+            return items
+                .into_iter()
+                .try_for_each(|item| check_access_item(base, item));
+        }
         "pve-startup-order" => v.split(',').all(|part| {
             let (k, val) = part.split_once('=').unwrap_or(("order", part));
             matches!(k, "order" | "up" | "down")
@@ -51,6 +68,69 @@ pub(crate) fn check_named(format: &str, v: &str) -> Result<(), String> {
             "CIDR" => format!("value '{v}' does not look like a valid CIDR network"),
             _ => format!("value '{v}' does not match format {format}"),
         })
+    }
+}
+
+/// pve-access-control's realm regex (also that of token names): a letter, then at least one
+/// of `[A-Za-z0-9.-_]`.
+pub(crate) fn is_realm_word(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphabetic()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b".-_".contains(c))
+}
+
+/// `name@realm`, the user part without white space, `:` or `/`.
+pub(crate) fn is_userid(v: &str) -> bool {
+    v.rsplit_once('@').is_some_and(|(user, realm)| {
+        !user.is_empty()
+            && !user
+                .chars()
+                .any(|c| c.is_whitespace() || c == ':' || c == '/')
+            && is_realm_word(realm)
+    })
+}
+
+/// `name@realm!token`.
+pub(crate) fn is_tokenid(v: &str) -> bool {
+    v.rsplit_once('!')
+        .is_some_and(|(user, name)| is_userid(user) && is_realm_word(name))
+}
+
+/// One item of an access-control format; the error is the validator's `die` text.
+fn check_access_item(format: &str, v: &str) -> Result<(), String> {
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".-_".contains(&c))
+    };
+    match format {
+        "pve-userid" => {
+            let len = v.chars().count();
+            if len < 3 {
+                Err(format!("user name '{v}' is too short"))
+            } else if len > 64 {
+                Err(format!("user name '{v}' is too long ({len} > 64)"))
+            } else if is_userid(v) {
+                Ok(())
+            } else {
+                Err(format!("value '{v}' does not look like a valid user name"))
+            }
+        }
+        "pve-tokenid" if !is_tokenid(v) => {
+            Err(format!("value '{v}' does not look like a valid token ID"))
+        }
+        "pve-roleid" if !word(v) => Err(format!("role name '{v}' contains invalid characters")),
+        "pve-groupid" if !word(v) => Err(format!("group name '{v}' contains invalid characters")),
+        "pve-priv" if crate::acl::priv_name(v).is_none() => Err(format!("invalid privilege '{v}'")),
+        "pve-poolid" if v.split('/').count() > 3 => Err(format!(
+            "pool name '{v}' nested too deeply (max levels = 3)"
+        )),
+        "pve-poolid" if !v.split('/').all(word) => {
+            Err(format!("pool name '{v}' contains invalid characters"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -96,6 +176,14 @@ pub(crate) fn check_pattern(pattern: &str, v: &str) -> bool {
                     && n.bytes().all(|c| c.is_ascii_digit())
             })
         });
+    }
+    // pve-access-control: a token name (`token-subid`), and a user or token id
+    // (`$userid_or_token_regex`); pve-common anchors the former, the latter anchors itself.
+    if pattern == "(?^:[A-Za-z][A-Za-z0-9\\.\\-_]+)" {
+        return is_realm_word(v);
+    }
+    if pattern.starts_with("(?^:^(?^:[^\\s:/]+)\\@") {
+        return is_userid(v) || is_tokenid(v);
     }
     if pattern.contains("\\x00-\\x08") {
         // entrypoint / env: no control characters (NUL allowed as the env separator).

@@ -40,6 +40,13 @@
 //!   VM) while it runs, from `ready_after_ms` after it started; they close when it stops,
 //!   suspends, pauses or is removed, and with the simulator. [`RunningSim::service_listeners`]
 //!   lists them. Addresses outside 127.0.0.0/8 are refused ([`ServiceError`]).
+//! - Access control as pve-access-control does it: API tokens of a user (list, create
+//!   with privilege separation by default and the secret shown once, update, delete;
+//!   usable and revoked at once), roles (built-in and custom), ACLs (`PUT /access/acl`
+//!   with its `perm-modify` check and the "superset of privileges" rule), effective
+//!   permissions (`GET /access/permissions`: path to privilege to propagate flag) and the
+//!   pool list; a privilege-separated token holds the intersection of its ACL's and its
+//!   user's privileges. The state lives in the `usercfg` module.
 //! - [`rules`] holds the parameter-rule types and the validator; [`endpoint_rules`] gives the
 //!   rules of the simulator's hand-written route table (one entry per method: its rule and its
 //!   handler); [`conformance::SchemaSet`] reads the official schema file and checks requests
@@ -49,10 +56,12 @@
 //!
 //! - Tickets are signed with HMAC-SHA256 instead of RSA (tickets are opaque to clients).
 //! - One user (`root@pam` by default) and one API token exist, both with every privilege,
-//!   plus the users and tokens a scenario states with ACL entries of built-in roles (no
-//!   groups, pools or custom roles). Container config changes check the privileges of
-//!   each option, without the storage and bridge checks of disks and NICs, and without the
-//!   tag privileges.
+//!   plus the users and tokens a scenario states with ACL entries of built-in roles. Tokens,
+//!   custom roles and ACL entries can be added at run time through the API; users cannot
+//!   (no `/access/users` create), groups do not exist (a `groups` parameter names a group
+//!   that does not exist), pools come only from [`SimControl::add_pool`] and hold guests
+//!   only. Container config changes check the privileges of each option, without the
+//!   storage and bridge checks of disks and NICs, and without the tag privileges.
 //! - A 401 is answered at once unless [`SimOptions::auth_failure_delay`] is set (real: ~3 s).
 //! - Proxied calls to an offline node fail with status 595 and reason "Errors during connection
 //!   establishment, proxy handshake: No route to host"; guests on an offline node show
@@ -117,6 +126,7 @@ mod services;
 mod start;
 mod state;
 mod term;
+mod usercfg;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -172,6 +172,22 @@ pub enum Permission {
         /// Whether one of them is enough.
         any: bool,
     },
+    /// `check: [or, CHECK, CHECK, ...]`: one of the checks passes.
+    Or(Vec<Permission>),
+    /// `[userid-param, self]`: the `userid` parameter is the caller, an existing user.
+    UseridSelf,
+    /// `[userid-group, PRIVS]`: one of the privileges on `/access/groups` (or on a group of
+    /// the user named by the `userid` parameter, which must exist).
+    UseridGroup {
+        /// The privileges.
+        privs: Vec<String>,
+    },
+    /// `check: [perm-modify, PATH]`: `Permissions.Modify` on the path, or the privilege
+    /// that allocates what the path names (`VM.Allocate` below `/vms`, ...).
+    PermModify {
+        /// The ACL path template (`{path}`: the `path` parameter).
+        path: String,
+    },
 }
 
 impl Permission {
@@ -202,9 +218,41 @@ impl Permission {
                 _ => None,
             };
         }
-        let check = v.get("check")?.as_array()?;
-        if check.first()?.as_str()? != "perm" {
-            return None;
+        Permission::from_check(v.get("check")?.as_array()?)
+    }
+
+    /// Reads one `check` array (pve-access-control's `exec_api2_perm_check` forms: `perm`,
+    /// `or`, `userid-param self`, `userid-group`, `perm-modify`).
+    fn from_check(check: &[serde_json::Value]) -> Option<Permission> {
+        let strs = |v: &serde_json::Value| {
+            v.as_array()?
+                .iter()
+                .map(|p| p.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        };
+        match check.first()?.as_str()? {
+            "perm" => {}
+            "or" => {
+                return check[1..]
+                    .iter()
+                    .map(|c| Permission::from_check(c.as_array()?))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Permission::Or);
+            }
+            "userid-param" if check.len() == 2 && check[1].as_str() == Some("self") => {
+                return Some(Permission::UseridSelf);
+            }
+            "userid-group" if check.len() == 2 => {
+                return Some(Permission::UseridGroup {
+                    privs: strs(&check[1])?,
+                });
+            }
+            "perm-modify" if check.len() == 2 => {
+                return Some(Permission::PermModify {
+                    path: check[1].as_str()?.to_string(),
+                });
+            }
+            _ => return None,
         }
         let path = check.get(1)?.as_str()?.to_string();
         let privs = check

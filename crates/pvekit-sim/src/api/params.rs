@@ -123,6 +123,23 @@ fn permission(method: &str, path: &str) -> Permission {
     let guest = path.contains("{vmid}");
     match (method, path, tail) {
         (_, "/access/ticket", _) => Permission::World,
+        // pve-access-control src/PVE/API2/User.pm, the token methods.
+        (_, "/access/users/{userid}/token" | "/access/users/{userid}/token/{tokenid}", _) => {
+            Permission::Or(vec![
+                Permission::UseridSelf,
+                Permission::UseridGroup {
+                    privs: vec!["User.Modify".into()],
+                },
+            ])
+        }
+        // src/PVE/API2/Role.pm: changes need Sys.Modify on /access, reads are open.
+        ("POST" | "PUT" | "DELETE", "/access/roles" | "/access/roles/{roleid}", _) => {
+            Permission::check("/access", &["Sys.Modify"])
+        }
+        // src/PVE/API2/ACL.pm `update_acl`.
+        ("PUT", "/access/acl", _) => Permission::PermModify {
+            path: "{path}".into(),
+        },
         ("GET", "/cluster/status", _) => Permission::check("/", &["Sys.Audit"]),
         ("GET", "/nodes/{node}/status", _) => Permission::check(node, &["Sys.Audit"]),
         ("GET", "/nodes/{node}/journal", _) => Permission::check(node, &["Sys.Syslog"]),

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::handlers::{
-    PVE_RELEASE, PVE_REPOID, PVE_VERSION, Reply, access, agent, cluster, config, guests, nodes,
-    power, rrd, tasks, term,
+    PVE_RELEASE, PVE_REPOID, PVE_VERSION, Reply, access, acls, agent, cluster, config, guests,
+    nodes, pools, power, roles, rrd, tasks, term, tokens,
 };
 use super::params::{b, ep, int, lxc_config_params, node, proxied, s, with_node_vmid};
 use crate::error::ApiError;
@@ -393,8 +393,132 @@ fn build() -> Vec<Route> {
             |c| data(agent::network_get_interfaces(c)),
         ),
     ]);
+    v.extend(access_routes());
     for r in &mut v {
         r.rule.params.sort_by(|a, b| a.name.cmp(&b.name));
     }
     v
+}
+
+/// The token name pattern of pve-access-control (`token-subid`, the realm regex).
+const TOKEN_SUBID: &str = "(?^:[A-Za-z][A-Za-z0-9\\.\\-_]+)";
+/// `$PVE::AccessControl::userid_or_token_regex`.
+const USERID_OR_TOKEN: &str = "(?^:^(?^:[^\\s:/]+)\\@(?^:[A-Za-z][A-Za-z0-9\\.\\-_]+)(?:!(?^:[A-Za-z][A-Za-z0-9\\.\\-_]+))?$)";
+
+/// Access control: API tokens (pve-access-control src/PVE/API2/User.pm), roles
+/// (src/PVE/API2/Role.pm), ACLs (src/PVE/API2/ACL.pm), effective permissions
+/// (src/PVE/API2/AccessControl.pm) and the pool list (pve-manager PVE/API2/Pool.pm).
+fn access_routes() -> Vec<Route> {
+    let userid = || s("userid").len(64).fmt("pve-userid");
+    let tokenid = || s("tokenid").pattern(TOKEN_SUBID);
+    let token = "/access/users/{userid}/token/{tokenid}";
+    let roleid = || s("roleid").fmt("pve-roleid");
+    vec![
+        route(
+            ep("GET", "/access/users/{userid}/token", vec![userid()]),
+            |c| data(tokens::list(c)),
+        ),
+        route(ep("GET", token, vec![tokenid(), userid()]), |c| {
+            data(tokens::read(c))
+        }),
+        route(
+            ep(
+                "POST",
+                token,
+                vec![
+                    s("comment").opt(),
+                    int("expire").opt().min(0.0),
+                    b("privsep"),
+                    tokenid(),
+                    userid(),
+                ],
+            ),
+            |c| data(tokens::create(c)),
+        ),
+        route(
+            ep(
+                "PUT",
+                token,
+                vec![
+                    s("comment").opt(),
+                    s("delete").opt().fmt("pve-configid-list"),
+                    int("expire").opt().min(0.0),
+                    b("privsep"),
+                    tokenid(),
+                    userid(),
+                ],
+            ),
+            |c| data(tokens::update(c)),
+        ),
+        route(ep("DELETE", token, vec![tokenid(), userid()]), |c| {
+            data(tokens::remove(c))
+        }),
+        route(ep("GET", "/access/roles", vec![]), |c| data(roles::list(c))),
+        route(
+            ep(
+                "POST",
+                "/access/roles",
+                vec![s("privs").opt().fmt("pve-priv-list"), roleid()],
+            ),
+            |c| data(roles::create(c)),
+        ),
+        route(ep("GET", "/access/roles/{roleid}", vec![roleid()]), |c| {
+            data(roles::read(c))
+        }),
+        route(
+            ep(
+                "PUT",
+                "/access/roles/{roleid}",
+                vec![
+                    b("append").requires("privs"),
+                    s("privs").opt().fmt("pve-priv-list"),
+                    roleid(),
+                ],
+            ),
+            |c| data(roles::update(c)),
+        ),
+        route(
+            ep("DELETE", "/access/roles/{roleid}", vec![roleid()]),
+            |c| data(roles::remove(c)),
+        ),
+        route(ep("GET", "/access/acl", vec![]), |c| data(acls::list(c))),
+        route(
+            ep(
+                "PUT",
+                "/access/acl",
+                vec![
+                    b("delete"),
+                    s("groups").opt().fmt("pve-groupid-list"),
+                    s("path"),
+                    b("propagate"),
+                    s("roles").fmt("pve-roleid-list"),
+                    s("tokens").opt().fmt("pve-tokenid-list"),
+                    s("users").opt().fmt("pve-userid-list"),
+                ],
+            ),
+            |c| data(acls::update(c)),
+        ),
+        route(
+            ep(
+                "GET",
+                "/access/permissions",
+                vec![s("path").opt(), s("userid").opt().pattern(USERID_OR_TOKEN)],
+            ),
+            |c| data(acls::permissions(c)),
+        ),
+        route(
+            ep(
+                "GET",
+                "/pools",
+                vec![
+                    s("poolid").opt().fmt("pve-poolid"),
+                    s("type")
+                        .opt()
+                        .en(&["qemu", "lxc", "storage"])
+                        .requires("poolid"),
+                ],
+            ),
+            |c| data(pools::list(c)),
+        ),
+    ]
 }

@@ -8,7 +8,8 @@ use crate::api::Call;
 use crate::error::ApiError;
 
 /// The `cap` object of a login: the user's privileges by area, from the top paths of each
-/// area and every path that has ACL entries (pve-access-control `compute_api_permission`).
+/// area and every path that has ACL entries (pve-access-control src/PVE/RPCEnvironment.pm
+/// `compute_api_permission`).
 fn caps(call: &Call<'_>, userid: &str) -> Value {
     const AREAS: [(&str, &[&str]); 7] = [
         ("vms", &["VM.", "Permissions.Modify"]),
@@ -44,6 +45,23 @@ fn caps(call: &Call<'_>, userid: &str) -> Value {
             .and_then(|r| r.split('/').next())
             .filter(|t| !t.is_empty())
             .unwrap_or("dc");
+        if top == "pool" {
+            // A pool's privileges count for its guests and storage.
+            for privilege in call.state.auth.privileges(userid, &path) {
+                let areas: &[&str] = match privilege {
+                    "Permissions.Modify" => &["storage", "vms"],
+                    p if p.starts_with("VM.") => &["vms"],
+                    p if p.starts_with("Datastore.") => &["storage"],
+                    _ => &[],
+                };
+                for area in areas {
+                    if let Some(group) = out.get_mut(area) {
+                        group.insert(privilege.to_string(), Value::from(1));
+                    }
+                }
+            }
+            continue;
+        }
         let Some((area, prefixes)) = AREAS.iter().find(|(a, _)| *a == top) else {
             continue;
         };
@@ -60,19 +78,6 @@ fn caps(call: &Call<'_>, userid: &str) -> Value {
             .map(|(area, privs)| (area.to_string(), Value::Object(privs)))
             .collect(),
     )
-}
-
-/// An ACL path as pve-access-control normalizes it: slashes collapsed, no trailing one, a
-/// leading one added; `None` for characters outside `[A-Za-z0-9._/-]`.
-fn normalize_path(path: &str) -> Option<String> {
-    if path.is_empty() {
-        return None;
-    }
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    let out = format!("/{}", parts.join("/"));
-    out.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
-        .then_some(out)
 }
 
 /// Creates (or renews) a ticket.
@@ -105,7 +110,7 @@ pub(crate) fn create_ticket(call: &Call<'_>) -> Result<Value, ApiError> {
         // Verify mode: the privileges are checked on the (normalized) path, and no ticket is
         // issued. Any failure is the same generic 401.
         Some((path, privs)) => {
-            let path = normalize_path(&path).ok_or_else(failure)?;
+            let path = crate::usercfg::normalize_path(&path).ok_or_else(failure)?;
             let privs: Vec<&str> = privs
                 .split([',', ';', ' ', '\0'])
                 .filter(|p| !p.is_empty())

@@ -5,15 +5,19 @@
 //! server emits (0/1 integers for booleans, some numbers as strings).
 
 pub(crate) mod access;
+pub(crate) mod acls;
 pub(crate) mod agent;
 pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod guests;
 pub(crate) mod nodes;
+pub(crate) mod pools;
 pub(crate) mod power;
+pub(crate) mod roles;
 pub(crate) mod rrd;
 pub(crate) mod tasks;
 pub(crate) mod term;
+pub(crate) mod tokens;
 
 use serde_json::Value;
 
