@@ -4,12 +4,17 @@ Rendering of listings: an aligned, borderless table for people, or a JSON array 
 Rows are plain structs with `Serialize`; their field names are the JSON keys and are part of
 the CLI's stable interface. Renderers write to any `io::Write`, so a closed pipe surfaces as an
 `io::Error` (which `main` treats as success) instead of a panic.
+
+Tables colour their status cells ([`status_tone`]) only when [`use_colors`] says so: a table
+on a terminal, without `NO_COLOR` (<https://no-color.org>). JSON never has colours.
 */
 
-use std::io::{self, Write};
+use std::ffi::OsStr;
+use std::io::{self, IsTerminal, Write};
 
 use comfy_table::{
-    Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, presets::NOTHING,
+    Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table,
+    presets::NOTHING,
 };
 use pvekit::types::{GuestKind, ResourceStatus};
 use serde::Serialize;
@@ -21,6 +26,70 @@ pub enum Format {
     Table,
     /// A JSON array of objects with stable keys, for scripts.
     Json,
+}
+
+/// Whether output in `format` gets colours: only tables, only on a terminal, and not when
+/// `NO_COLOR` is set to a non-empty value (an empty `NO_COLOR` counts as unset, as the
+/// convention says).
+pub fn use_colors(format: Format, is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    format == Format::Table && is_terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
+/// [`use_colors`] for what this process writes to stdout.
+pub fn stdout_colors(format: Format) -> bool {
+    use_colors(
+        format,
+        io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
+/// How a status reads at a glance; its colour in a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Up: `running`, `online` (green).
+    Good,
+    /// Down, as asked: `stopped` (dim).
+    Quiet,
+    /// Down, not as asked: an offline node (red).
+    Bad,
+    /// In between or not known: `paused`, `suspended`, `unknown`, ... (yellow).
+    Warn,
+    /// Not a status (`-`): no colour.
+    Plain,
+}
+
+/// The [`Tone`] of a guest's or node's status as the server sends it (`yes`/`no` are the
+/// ONLINE column of `pvekit nodes`).
+pub fn status_tone(status: &str) -> Tone {
+    match status {
+        "running" | "online" | "yes" => Tone::Good,
+        "stopped" => Tone::Quiet,
+        "offline" | "no" => Tone::Bad,
+        "" | "-" => Tone::Plain,
+        _ => Tone::Warn,
+    }
+}
+
+/// A table cell in `tone` (the colour shows only on a table that styles, see [`write_table`]).
+pub fn tone_cell(text: String, tone: Tone) -> Cell {
+    let cell = Cell::new(text);
+    match tone {
+        Tone::Good => cell.fg(Color::Green),
+        Tone::Quiet => cell.add_attribute(Attribute::Dim),
+        Tone::Bad => cell.fg(Color::Red),
+        Tone::Warn => cell.fg(Color::Yellow),
+        Tone::Plain => cell,
+    }
+}
+
+/// Turns the colours of a table's cells on (or leaves them off, the default of [`table`]).
+pub fn colorize(table: &mut Table, color: bool) {
+    if color {
+        // Colour the text only, not the padding: lines keep no styled trailing blanks.
+        table.enforce_styling();
+        table.style_text_only();
+    }
 }
 
 /// One row of `pvekit nodes`.
@@ -113,35 +182,47 @@ pub fn write_json_line<T: Serialize>(out: &mut impl Write, value: &T) -> io::Res
     out.flush()
 }
 
-/// Renders nodes in `format`.
+/// Renders nodes in `format`, the ONLINE column in colour when `color` (see [`use_colors`]).
 ///
 /// # Errors
 /// Any write error.
-pub fn write_nodes(out: &mut impl Write, format: Format, rows: &[NodeRow]) -> io::Result<()> {
+pub fn write_nodes(
+    out: &mut impl Write,
+    format: Format,
+    rows: &[NodeRow],
+    color: bool,
+) -> io::Result<()> {
     match format {
         Format::Json => write_json(out, rows),
         Format::Table => {
             let body = rows.iter().map(|r| {
+                let online = if r.online { "yes" } else { "no" };
                 vec![
-                    r.name.clone(),
-                    r.id.clone(),
-                    r.ip.clone().unwrap_or_else(|| "-".into()),
-                    if r.online { "yes" } else { "no" }.to_string(),
-                    r.cluster.clone(),
+                    Cell::new(&r.name),
+                    Cell::new(&r.id),
+                    Cell::new(r.ip.as_deref().unwrap_or("-")),
+                    tone_cell(online.into(), status_tone(online)),
+                    Cell::new(&r.cluster),
                 ]
             });
-            let table = table(&["NAME", "ID", "IP", "ONLINE", "CLUSTER"], &[], body);
+            let mut table = table(&["NAME", "ID", "IP", "ONLINE", "CLUSTER"], &[], body);
+            colorize(&mut table, color);
             write_table(out, &table)
         }
     }
 }
 
 /// Renders guests in `format`. The table gets a CLUSTER column when the guests come from more
-/// than one cluster.
+/// than one cluster, and its STATUS column in colour when `color` (see [`use_colors`]).
 ///
 /// # Errors
 /// Any write error.
-pub fn write_guests(out: &mut impl Write, format: Format, rows: &[GuestRow]) -> io::Result<()> {
+pub fn write_guests(
+    out: &mut impl Write,
+    format: Format,
+    rows: &[GuestRow],
+    color: bool,
+) -> io::Result<()> {
     match format {
         Format::Json => write_json(out, rows),
         Format::Table => {
@@ -155,40 +236,49 @@ pub fn write_guests(out: &mut impl Write, format: Format, rows: &[GuestRow]) -> 
                 header.push("CLUSTER");
             }
             let body = rows.iter().map(|r| {
+                let status = r
+                    .status
+                    .as_ref()
+                    .map_or_else(|| "-".into(), ToString::to_string);
+                let tone = status_tone(&status);
                 let mut row = vec![
-                    r.vmid.to_string(),
-                    r.name.clone().unwrap_or_else(|| "-".into()),
-                    r.node.clone().unwrap_or_else(|| "-".into()),
-                    if r.template {
+                    Cell::new(r.vmid),
+                    Cell::new(r.name.as_deref().unwrap_or("-")),
+                    Cell::new(r.node.as_deref().unwrap_or("-")),
+                    Cell::new(if r.template {
                         format!("{} (template)", r.kind)
                     } else {
                         r.kind.to_string()
-                    },
-                    r.status
-                        .as_ref()
-                        .map_or_else(|| "-".into(), ToString::to_string),
-                    cpu_percent(r.cpu),
-                    mem_usage(r.mem, r.maxmem),
-                    if r.ips.is_empty() {
+                    }),
+                    tone_cell(status, tone),
+                    Cell::new(cpu_percent(r.cpu)),
+                    Cell::new(mem_usage(r.mem, r.maxmem)),
+                    Cell::new(if r.ips.is_empty() {
                         "-".into()
                     } else {
                         r.ips.join(",")
-                    },
+                    }),
                 ];
                 if several {
-                    row.push(r.cluster.clone());
+                    row.push(Cell::new(&r.cluster));
                 }
                 row
             });
-            let table = table(&header, &[0, 5, 6], body);
+            let mut table = table(&header, &[0, 5, 6], body);
+            colorize(&mut table, color);
             write_table(out, &table)
         }
     }
 }
 
 /// A borderless table: columns separated by two spaces, no wrapping (pipes keep whole lines),
-/// the columns in `right` right-aligned.
-pub fn table(header: &[&str], right: &[usize], rows: impl Iterator<Item = Vec<String>>) -> Table {
+/// the columns in `right` right-aligned; cells are strings or [`Cell`]s, and uncoloured unless
+/// [`colorize`]d.
+pub fn table<C: Into<Cell>>(
+    header: &[&str],
+    right: &[usize],
+    rows: impl Iterator<Item = Vec<C>>,
+) -> Table {
     let mut t = Table::new();
     let align = |i: usize| {
         if right.contains(&i) {
@@ -300,7 +390,7 @@ mod tests {
         rows[1].name = Some("a-much-longer-name".into());
         sort_guests(&mut rows);
         let mut out = Vec::new();
-        write_guests(&mut out, Format::Table, &rows).unwrap();
+        write_guests(&mut out, Format::Table, &rows, false).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
@@ -327,14 +417,14 @@ mod tests {
     fn cluster_column_only_with_several_clusters() {
         let rows = vec![guest(100, "a"), guest(100, "b")];
         let mut out = Vec::new();
-        write_guests(&mut out, Format::Table, &rows).unwrap();
+        write_guests(&mut out, Format::Table, &rows, false).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("CLUSTER"));
     }
 
     #[test]
     fn json_has_stable_keys() {
         let mut out = Vec::new();
-        write_guests(&mut out, Format::Json, &[guest(100, "c")]).unwrap();
+        write_guests(&mut out, Format::Json, &[guest(100, "c")], false).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let obj = v[0].as_object().unwrap();
         let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
@@ -352,12 +442,12 @@ mod tests {
             online: true,
             cluster: "c".into(),
         }];
-        write_nodes(&mut out, Format::Json, &nodes).unwrap();
+        write_nodes(&mut out, Format::Json, &nodes, false).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v[0]["ip"], serde_json::Value::Null);
         assert_eq!(v[0]["online"], true);
         let mut out = Vec::new();
-        write_guests(&mut out, Format::Json, &[guest(100, "c")]).unwrap();
+        write_guests(&mut out, Format::Json, &[guest(100, "c")], false).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v[0]["ips"], serde_json::json!(["10.0.0.5"]));
     }
@@ -365,14 +455,99 @@ mod tests {
     #[test]
     fn empty_listings() {
         let mut out = Vec::new();
-        write_guests(&mut out, Format::Table, &[]).unwrap();
+        write_guests(&mut out, Format::Table, &[], false).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap().trim(),
             "VMID  NAME  NODE  TYPE  STATUS  CPU  MEM  IPS"
         );
         let mut out = Vec::new();
-        write_nodes(&mut out, Format::Json, &[]).unwrap();
+        write_nodes(&mut out, Format::Json, &[], false).unwrap();
         assert_eq!(String::from_utf8(out).unwrap().trim(), "[]");
+    }
+
+    #[test]
+    fn colors_only_for_tables_on_a_terminal_without_no_color() {
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        assert!(use_colors(Format::Table, true, None));
+        assert!(
+            use_colors(Format::Table, true, empty),
+            "empty NO_COLOR is unset"
+        );
+        assert!(!use_colors(Format::Table, true, set));
+        assert!(!use_colors(Format::Table, true, Some(OsStr::new("0"))));
+        assert!(!use_colors(Format::Table, false, None), "not a terminal");
+        assert!(!use_colors(Format::Json, true, None), "JSON never");
+    }
+
+    #[test]
+    fn status_tones() {
+        assert_eq!(status_tone("running"), Tone::Good);
+        assert_eq!(status_tone("yes"), Tone::Good);
+        assert_eq!(status_tone("stopped"), Tone::Quiet);
+        assert_eq!(status_tone("no"), Tone::Bad);
+        assert_eq!(status_tone("unknown"), Tone::Warn);
+        assert_eq!(status_tone("paused"), Tone::Warn);
+        assert_eq!(status_tone("-"), Tone::Plain);
+    }
+
+    #[test]
+    fn colored_table_styles_the_status_text_and_keeps_the_layout() {
+        let mut rows = vec![guest(100, "c"), guest(101, "c"), guest(102, "c")];
+        rows[1].status = Some(ResourceStatus::Stopped);
+        rows[2].status = Some(ResourceStatus::Unknown);
+        let mut plain = Vec::new();
+        write_guests(&mut plain, Format::Table, &rows, false).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(!plain.contains('\x1b'), "{plain:?}");
+        let mut colored = Vec::new();
+        write_guests(&mut colored, Format::Table, &rows, true).unwrap();
+        let colored = String::from_utf8(colored).unwrap();
+        let lines: Vec<&str> = colored.lines().collect();
+        assert!(!lines[0].contains('\x1b'), "header uncoloured: {colored:?}");
+        assert!(
+            lines[1].contains("\x1b[38;5;10mrunning\x1b[39m"),
+            "{colored:?}"
+        );
+        assert!(lines[2].contains("\x1b[2mstopped\x1b[0m"), "{colored:?}");
+        assert!(
+            lines[3].contains("\x1b[38;5;11munknown\x1b[39m"),
+            "{colored:?}"
+        );
+        // Without the escapes, the same text: the colours do not shift the columns.
+        assert_eq!(strip_ansi(&colored), plain);
+        let mut json = Vec::new();
+        write_guests(&mut json, Format::Json, &rows, true).unwrap();
+        assert!(!json.contains(&0x1b));
+        let nodes = [NodeRow {
+            name: "pve1".into(),
+            id: "node/pve1".into(),
+            ip: None,
+            online: false,
+            cluster: "c".into(),
+        }];
+        let mut out = Vec::new();
+        write_nodes(&mut out, Format::Table, &nodes, true).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("\x1b[38;5;9mno\x1b[39m"), "{out:?}");
+    }
+
+    /// Drops `ESC [ ... letter` sequences.
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     #[test]

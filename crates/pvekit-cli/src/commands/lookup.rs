@@ -159,7 +159,12 @@ async fn lookup(
     };
     match format {
         Format::Json => output::write_json_value(&mut out, &row)?,
-        Format::Table => output::write_guests(&mut out, Format::Table, &[row])?,
+        Format::Table => output::write_guests(
+            &mut out,
+            Format::Table,
+            &[row],
+            output::stdout_colors(Format::Table),
+        )?,
     }
     Ok(())
 }

@@ -10,14 +10,14 @@ use pvekit::{Client, GuestResource, Inventory, InventoryOptions};
 use tokio::task::JoinSet;
 
 use crate::commands::{Context, distinct_clusters};
-use crate::output::{self, Format, GuestRow};
+use crate::output::{self, GuestRow};
 
 /// `pvekit ls`.
 ///
 /// # Errors
 /// Connection errors; a cluster's resources cannot be fetched; write errors.
 pub async fn run(ctx: &Context<'_>) -> Result<()> {
-    ctx.on_clusters(async |clients| list(clients, ctx.output()).await)
+    ctx.on_clusters(async |clients| list(clients, ctx).await)
         .await
 }
 
@@ -25,9 +25,15 @@ pub async fn run(ctx: &Context<'_>) -> Result<()> {
 ///
 /// # Errors
 /// When a cluster's resources cannot be fetched, or writing fails.
-async fn list(clients: &[Client], format: Format) -> Result<()> {
+async fn list(clients: &[Client], ctx: &Context<'_>) -> Result<()> {
     let rows = fetch_rows(clients).await?;
-    output::write_guests(&mut super::stdout(), format, &rows)?;
+    let format = ctx.output();
+    output::write_guests(
+        &mut super::stdout(),
+        format,
+        &rows,
+        output::stdout_colors(format),
+    )?;
     Ok(())
 }
 

@@ -39,6 +39,6 @@ fn list(clients: &[Client], format: Format, out: &mut impl Write) -> Result<()> 
         })
         .collect();
     output::sort_nodes(&mut rows);
-    output::write_nodes(out, format, &rows)?;
+    output::write_nodes(out, format, &rows, output::stdout_colors(format))?;
     Ok(())
 }

@@ -22,14 +22,14 @@ use pvekit::types::{ClusterResource, GuestKind, ResourceType};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::layout::{Constraint, Layout};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Row, Table};
+use ratatui::widgets::{Cell, Row, Table};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::commands::{Context, distinct_clusters, interrupted, seconds, target};
-use crate::output::{self, Format};
+use crate::output::{self, Format, Tone};
 use crate::settings::usage;
 use crate::target::{Target, resolve};
 
@@ -260,15 +260,47 @@ pub fn cells(rows: &[StatsRow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     (header, body)
 }
 
-/// Writes one plain snapshot.
-fn write_plain(out: &mut impl Write, rows: &[StatsRow], format: Format) -> io::Result<()> {
+/// The STATUS column of [`cells`].
+const STATUS: usize = 3;
+
+/// Writes one plain snapshot, its STATUS column in colour when `color`.
+fn write_plain(
+    out: &mut impl Write,
+    rows: &[StatsRow],
+    format: Format,
+    color: bool,
+) -> io::Result<()> {
     match format {
         Format::Json => output::write_json_line(out, &rows),
         Format::Table => {
             let (header, body) = cells(rows);
-            let table = output::table(&header, &RIGHT, body.into_iter());
+            let body = body.into_iter().map(|row| {
+                row.into_iter()
+                    .enumerate()
+                    .map(|(i, c)| match i {
+                        STATUS => {
+                            let tone = output::status_tone(&c);
+                            output::tone_cell(c, tone)
+                        }
+                        _ => comfy_table::Cell::new(c),
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let mut table = output::table(&header, &RIGHT, body);
+            output::colorize(&mut table, color);
             output::write_table(out, &table)
         }
+    }
+}
+
+/// The live table's style for a status in `tone`.
+fn tone_style(tone: Tone) -> Style {
+    match tone {
+        Tone::Good => Style::new().fg(Color::Green),
+        Tone::Quiet => Style::new().add_modifier(Modifier::DIM),
+        Tone::Bad => Style::new().fg(Color::Red),
+        Tone::Warn => Style::new().fg(Color::Yellow),
+        Tone::Plain => Style::new(),
     }
 }
 
@@ -318,12 +350,17 @@ async fn table(
 ) -> Result<()> {
     if once {
         let rows = fetch(clients, running).await?;
-        write_plain(&mut super::stdout(), &rows, format)?;
+        write_plain(
+            &mut super::stdout(),
+            &rows,
+            format,
+            output::stdout_colors(format),
+        )?;
         return Ok(());
     }
     let live = format == Format::Table && io::stdout().is_terminal();
     if live {
-        return live_table(clients, running, interval).await;
+        return live_table(clients, running, interval, output::stdout_colors(format)).await;
     }
     let stop = interrupted();
     tokio::pin!(stop);
@@ -340,7 +377,7 @@ async fn table(
                     writeln!(out)?;
                 }
                 first = false;
-                write_plain(&mut out, &rows, format)?;
+                write_plain(&mut out, &rows, format, output::stdout_colors(format))?;
             }
         }
     }
@@ -357,6 +394,8 @@ pub struct View {
     pub error: Option<String>,
     /// The refresh interval.
     pub interval: Duration,
+    /// Whether the STATUS column is coloured.
+    pub color: bool,
 }
 
 /// Draws the view into a frame: a title line, the table, and an error line when the last
@@ -403,11 +442,14 @@ pub fn render(frame: &mut ratatui::Frame<'_>, view: &View) {
     )
     .style(Style::new().add_modifier(Modifier::REVERSED));
     let rows = body_cells.into_iter().map(|row| {
-        Row::new(
-            row.into_iter()
-                .enumerate()
-                .map(|(i, c)| align(i, c, widths[i])),
-        )
+        Row::new(row.into_iter().enumerate().map(|(i, c)| {
+            let style = if view.color && i == STATUS {
+                tone_style(output::status_tone(&c))
+            } else {
+                Style::new()
+            };
+            Cell::from(align(i, c, widths[i])).style(style)
+        }))
     });
     let constraints = widths
         .iter()
@@ -513,7 +555,12 @@ fn clock() -> String {
     format!("{:02}:{:02}:{:02} UTC", s / 3600, s % 3600 / 60, s % 60)
 }
 
-async fn live_table(clients: &[Client], running: bool, interval: Duration) -> Result<()> {
+async fn live_table(
+    clients: &[Client],
+    running: bool,
+    interval: Duration,
+    color: bool,
+) -> Result<()> {
     let guard = TuiGuard::enter()?;
     let mut term = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(io::stdout()))?;
     let mut keys = spawn_key_reader();
@@ -521,6 +568,7 @@ async fn live_table(clients: &[Client], running: bool, interval: Duration) -> Re
     tokio::pin!(stop);
     let mut view = View {
         interval,
+        color,
         ..View::default()
     };
     let mut tick = tokio::time::interval(interval);
@@ -606,13 +654,13 @@ mod tests {
     #[test]
     fn plain_snapshot_is_a_table() {
         let mut out = Vec::new();
-        write_plain(&mut out, &[row(106, "lab")], Format::Table).unwrap();
+        write_plain(&mut out, &[row(106, "lab")], Format::Table, false).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("VMID  NAME   NODE  STATUS"), "{text}");
         assert!(lines[1].contains("256MiB / 1GiB"), "{text}");
         let mut out = Vec::new();
-        write_plain(&mut out, &[row(106, "lab")], Format::Json).unwrap();
+        write_plain(&mut out, &[row(106, "lab")], Format::Json, true).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v[0]["vmid"], 106);
         assert_eq!(v[0]["netin"], 123_456_789);
@@ -626,6 +674,7 @@ mod tests {
             at: Some("12:00:00 UTC".into()),
             error: Some("cannot connect".into()),
             interval: Duration::from_secs(3),
+            color: true,
         };
         term.draw(|f| render(f, &view)).unwrap();
         let buf = term.backend().buffer().clone();
@@ -647,6 +696,10 @@ mod tests {
         );
         assert!(text[3].contains("ct107"), "{text:?}");
         assert!(text[5].starts_with("refresh failed"), "{text:?}");
+        // The status is green (with colours on), its neighbours plain.
+        let at = u16::try_from(text[2].find("running").unwrap()).unwrap();
+        assert_eq!(buf[(at, 2)].fg, Color::Green);
+        assert_eq!(buf[(0, 2)].fg, Color::Reset);
     }
 
     fn stats_of(args: &[&str]) -> Result<Stats> {
