@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::commands::{
-    enter, exec, history, ips, journal, lookup, node_stats, power, resolve, set_shutdown_timeout,
-    shell, sim, stats, status, tail, wake, watch,
+    completions, enter, exec, history, ips, journal, lookup, man, node_stats, power, resolve,
+    set_shutdown_timeout, shell, sim, stats, status, tail, wake, watch,
 };
 use crate::output::Format;
 
@@ -40,7 +40,7 @@ Precedence (flags over env over file):
 #[derive(Parser)]
 #[command(
     name = "pvekit",
-    version,
+    version = crate::gitinfo::VERSION.as_str(),
     about = "A toolkit for Proxmox VE: list, inspect, power, watch and enter the guests and nodes of one or more clusters, or run a simulated cluster",
     after_long_help = SETTINGS_HELP,
     after_help = "See `pvekit --help` for configuration and precedence."
@@ -172,6 +172,28 @@ pub enum Command {
     Shell(shell::Args),
     /// Open an interactive shell inside a container (`pct enter`; needs a root@pam login).
     Enter(enter::Args),
+    /// Print a shell completion script (bash, zsh or fish): commands, flags, and the guests of
+    /// the last `pvekit ls` for guest arguments.
+    Completions(completions::Args),
+    /// Write man pages (pvekit.1 and one per command) into a directory.
+    Man(man::Args),
+    /// Print the cached guest names and VMIDs that complete CURRENT (used by the completion
+    /// scripts; never connects).
+    #[command(name = "__complete-targets", hide = true)]
+    CompleteTargets(completions::TargetsArgs),
+}
+
+impl Command {
+    /// Whether the command never talks to a cluster (and so reads no config file).
+    pub fn is_local(&self) -> bool {
+        matches!(
+            self,
+            Command::Sim(_)
+                | Command::Completions(_)
+                | Command::Man(_)
+                | Command::CompleteTargets(_)
+        )
+    }
 }
 
 /// Wraps a secret flag value at once, so it never sits in a plain `String`.

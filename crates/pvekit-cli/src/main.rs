@@ -11,8 +11,10 @@ Errors print as one line, `pvekit: <message>`, with exit status 1 (2 for usage e
 (`pvekit ls | head -1`) is not an error.
 */
 
+mod cache;
 mod cli;
 mod commands;
+mod gitinfo;
 mod output;
 mod safe_output;
 mod settings;

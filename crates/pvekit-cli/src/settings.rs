@@ -28,7 +28,7 @@ use pvekit::Config;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::cli::{Cli, Command, ConnFlags};
+use crate::cli::{Cli, ConnFlags};
 
 /// A usage error: flags that contradict each other. `main` exits with status 2 for it, as clap
 /// does for its own usage errors.
@@ -80,9 +80,10 @@ pub enum Connection {
 }
 
 /// Which command needs a config file: listings without `--demo`. `main` only reads the file
-/// when this says so, so `pvekit sim` and `pvekit --demo ls` work with a broken config.
+/// when this says so, so `pvekit sim`, `pvekit --demo ls` and completion work with a broken
+/// config.
 pub fn needs_config_file(cli: &Cli) -> bool {
-    !cli.demo && !matches!(cli.command, Command::Sim(_))
+    !cli.demo && !cli.command.is_local()
 }
 
 /// `$XDG_CONFIG_HOME/pvekit/config.yml`, else `$HOME/.config/pvekit/config.yml`.

@@ -2,6 +2,9 @@
 `pvekit ls`: every guest (LXC and QEMU) of every connected cluster, from one refresh of each
 cluster's [`pvekit::Inventory`]: `GET /cluster/resources?type=vm` plus each guest's IPs
 (private addresses, from its interfaces when it runs, else from its config).
+
+The guests' names and VMIDs are remembered for shell completion ([`crate::cache`]), except
+with `--demo`, whose made-up guests would hide a real cluster's.
 */
 
 use anyhow::{Result, anyhow};
@@ -9,6 +12,7 @@ use pvekit::types::ClusterResource;
 use pvekit::{Client, GuestResource, Inventory, InventoryOptions};
 use tokio::task::JoinSet;
 
+use crate::cache;
 use crate::commands::{Context, distinct_clusters};
 use crate::output::{self, GuestRow};
 
@@ -27,6 +31,9 @@ pub async fn run(ctx: &Context<'_>) -> Result<()> {
 /// When a cluster's resources cannot be fetched, or writing fails.
 async fn list(clients: &[Client], ctx: &Context<'_>) -> Result<()> {
     let rows = fetch_rows(clients).await?;
+    if !ctx.cli.demo {
+        cache::remember(ctx.env, &rows);
+    }
     let format = ctx.output();
     output::write_guests(
         &mut super::stdout(),

@@ -25,6 +25,7 @@ use crate::output::Format;
 use crate::settings::{ConfigFile, Connection, usage};
 use crate::target::Target;
 
+pub mod completions;
 pub mod enter;
 pub mod exec;
 pub mod history;
@@ -32,6 +33,7 @@ pub mod ips;
 pub mod journal;
 pub mod lookup;
 pub mod ls;
+pub mod man;
 pub mod node_stats;
 pub mod nodes;
 pub mod power;
@@ -120,6 +122,9 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::Tail(args) => tail::run(args, &ctx).await,
         Command::Shell(args) => shell::run(args, &ctx).await,
         Command::Enter(args) => enter::run(args, &ctx).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+        Command::CompleteTargets(args) => completions::run_targets(args, &ctx),
     }
 }
 

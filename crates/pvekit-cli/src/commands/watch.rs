@@ -2,7 +2,9 @@
 `pvekit watch`: inventory changes of every cluster until Ctrl-C.
 
 It first lists every guest as `added` (so a reader knows it is ready and what it saw),
-then prints one line per change as its [`pvekit::watcher`] finds it, until Ctrl-C.
+then prints one line per change as its [`pvekit::watcher`] finds it, until Ctrl-C. Once every
+cluster's first listing is in, the guests are remembered for shell completion, as `pvekit ls`
+does ([`crate::cache`]).
 */
 
 use std::io::Write;
@@ -15,8 +17,10 @@ use pvekit::{Client, GuestResource, InventoryEvent};
 use pvekit::{WatchConfig, WatchEvent, watcher};
 use serde_json::json;
 
+use crate::cache;
+use crate::commands::ls::inventory_row;
 use crate::commands::{Context, distinct_clusters, interrupted, seconds};
-use crate::output::{self, Format};
+use crate::output::{self, Format, GuestRow};
 
 fn ips(v: &[IpAddr]) -> String {
     if v.is_empty() {
@@ -135,7 +139,12 @@ pub struct Args {
 /// fails; write errors.
 pub async fn run(args: &Args, ctx: &Context<'_>) -> Result<()> {
     let interval = seconds("--interval", args.interval)?;
-    ctx.on_clusters(async |clients| watch(clients, interval, ctx.output()).await)
+    let remember = |rows: &[GuestRow]| {
+        if !ctx.cli.demo {
+            cache::remember(ctx.env, rows);
+        }
+    };
+    ctx.on_clusters(async |clients| watch(clients, interval, ctx.output(), &remember).await)
         .await
 }
 
@@ -143,7 +152,12 @@ pub async fn run(args: &Args, ctx: &Context<'_>) -> Result<()> {
 ///
 /// # Errors
 /// A cluster's first poll fails; write errors.
-async fn watch(clients: &[Client], interval: Duration, format: Format) -> Result<()> {
+async fn watch(
+    clients: &[Client],
+    interval: Duration,
+    format: Format,
+    remember: &dyn Fn(&[GuestRow]),
+) -> Result<()> {
     let clients = distinct_clusters(clients);
     let several = clients.len() > 1;
     let config = WatchConfig {
@@ -155,6 +169,8 @@ async fn watch(clients: &[Client], interval: Duration, format: Format) -> Result
         Box::pin(watcher((*c).clone(), config).map(move |e| (cluster.clone(), e)))
     }));
     let mut listed = 0;
+    // The first listings' guests, remembered once every cluster's is in.
+    let mut first_rows = Vec::new();
     let mut out = super::stdout();
     let stop = interrupted();
     tokio::pin!(stop);
@@ -170,6 +186,13 @@ async fn watch(clients: &[Client], interval: Duration, format: Format) -> Result
         let changes = match event {
             Ok(WatchEvent::Listed(all)) => {
                 listed += 1;
+                if listed <= clients.len() {
+                    first_rows.extend(all.guests().iter().map(|g| inventory_row(&cluster, g)));
+                    if listed == clients.len() {
+                        output::sort_guests(&mut first_rows);
+                        remember(&first_rows);
+                    }
+                }
                 all.guests()
                     .iter()
                     .cloned()

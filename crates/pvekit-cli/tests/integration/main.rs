@@ -11,6 +11,7 @@ mod util;
 mod config;
 mod connect;
 mod demo;
+mod extras;
 mod guests;
 mod routes;
 mod secrets;
