@@ -1,6 +1,7 @@
 //! Integration tests of pvekit-sim: every test starts its own simulator on 127.0.0.1:0 and
 //! talks to it over real HTTPS.
 
+mod access;
 mod agent;
 mod api;
 mod auth;
