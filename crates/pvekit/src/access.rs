@@ -37,11 +37,12 @@ pub enum Role {
 }
 
 impl Role {
-    /// The custom role pvekit creates for it (custom roles may not start with `PVE`).
+    /// The custom role pvekit creates for it. Custom role ids may not start with `PVE` in
+    /// any case (pve-access-control `Role.pm`), so not with `Pvekit` either.
     pub fn role_id(self) -> &'static str {
         match self {
-            Role::Viewer => "PvekitViewer",
-            Role::Operator => "PvekitOperator",
+            Role::Viewer => "ViewerPvekit",
+            Role::Operator => "OperatorPvekit",
         }
     }
 
@@ -138,7 +139,9 @@ pub struct TokenInfo {
     pub expire: u64,
 }
 
-/// Privileges by ACL path, as `GET /access/permissions` answers.
+/// Privileges by ACL path, as `GET /access/permissions` answers: a privilege is granted when
+/// it is listed; its value says whether it propagates below the path (pve-access-control
+/// `AccessControl.pm`, `permissions`).
 pub type Permissions = BTreeMap<String, BTreeMap<String, bool>>;
 
 /// Access-control calls of a cluster (from [`Client::access`]).
