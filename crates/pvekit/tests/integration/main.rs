@@ -6,6 +6,7 @@
 
 mod util;
 
+mod access;
 mod auth;
 mod command_transport;
 mod discovery;
