@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::commands::{
-    completions, enter, exec, history, ips, journal, lookup, man, node_stats, power, resolve,
-    set_shutdown_timeout, shell, sim, stats, status, tail, wake, watch,
+    completions, enter, exec, history, ips, journal, login, lookup, man, node_stats, power,
+    resolve, set_shutdown_timeout, shell, sim, stats, status, tail, wake, watch,
 };
 use crate::output::Format;
 
@@ -172,6 +172,12 @@ pub enum Command {
     Shell(shell::Args),
     /// Open an interactive shell inside a container (`pct enter`; needs a root@pam login).
     Enter(enter::Args),
+    /// Set up a cluster: pin its certificate on first use, log in once with a password, create
+    /// a least-privilege API token (--role viewer|operator) and write it to the config file.
+    Login(login::Args),
+    /// Check every configured cluster: reachable, version, TLS mode, login, and for each
+    /// feature whether the login has the privileges it needs.
+    Doctor,
     /// Print a shell completion script (bash, zsh or fish): commands, flags, and the guests of
     /// the last `pvekit ls` for guest arguments.
     Completions(completions::Args),

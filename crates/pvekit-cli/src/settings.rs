@@ -83,7 +83,8 @@ pub enum Connection {
 /// when this says so, so `pvekit sim`, `pvekit --demo ls` and completion work with a broken
 /// config.
 pub fn needs_config_file(cli: &Cli) -> bool {
-    !cli.demo && !cli.command.is_local()
+    // `login` reads and writes the file itself (it may not exist yet).
+    !cli.demo && !cli.command.is_local() && !matches!(cli.command, crate::cli::Command::Login(_))
 }
 
 /// `$XDG_CONFIG_HOME/pvekit/config.yml`, else `$HOME/.config/pvekit/config.yml`.

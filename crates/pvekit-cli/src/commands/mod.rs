@@ -26,11 +26,13 @@ use crate::settings::{ConfigFile, Connection, usage};
 use crate::target::Target;
 
 pub mod completions;
+pub mod doctor;
 pub mod enter;
 pub mod exec;
 pub mod history;
 pub mod ips;
 pub mod journal;
+pub mod login;
 pub mod lookup;
 pub mod ls;
 pub mod man;
@@ -122,6 +124,8 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::Tail(args) => tail::run(args, &ctx).await,
         Command::Shell(args) => shell::run(args, &ctx).await,
         Command::Enter(args) => enter::run(args, &ctx).await,
+        Command::Login(args) => login::run(args, &ctx).await,
+        Command::Doctor => doctor::run(&ctx).await,
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::CompleteTargets(args) => completions::run_targets(args, &ctx),

@@ -13,6 +13,7 @@ mod connect;
 mod demo;
 mod extras;
 mod guests;
+mod login;
 mod routes;
 mod secrets;
 mod sim;
