@@ -20,6 +20,14 @@
 //! whose services cannot be served is refused whole ([`ControlError::Service`]); removing a
 //! guest closes its listeners before [`SimControl::remove_guest`] returns.
 //!
+//! Listeners: every node has its own HTTPS listener ([`SimControl::endpoints`]);
+//! [`SimControl::stop_listener`] stops one (its port refuses connections, its open
+//! connections drop, calls proxied to that node from the other listeners fail with 595
+//! "Connection refused") and [`SimControl::start_listener`] starts it again on the same port.
+//!
+//! Faults: [`SimControl::faults`] adds and clears scheduled failures ([`crate::Fault`]);
+//! [`SimControl::invalidate_tickets`] makes every ticket issued so far fail at once.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use pvekit_sim::{ScenarioGuest, ScenarioNode, SimOptions, Simulator};
@@ -35,11 +43,22 @@
 //! control.set_node_online("pve9", false)?;
 //! control.add_pool("lab", Some("test guests"), &[900])?;
 //! control.remove_guest(900)?;
+//! control.stop_listener("pve2").await?;
+//! control.start_listener("pve2")?;
+//! control.faults().add(
+//!     pvekit_sim::Fault::new(pvekit_sim::FaultKind::Status { code: 503, reason: None })
+//!         .matching("GET /cluster/resources")
+//!         .nth(2),
+//! )?;
+//! control.faults().clear();
 //! # Ok(()) }
 //! ```
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::faults::Fault;
+use crate::listeners::NodeEndpoint;
 use crate::model::scenario::{ScenarioGuest, ScenarioNode};
 use crate::state::AppState;
 
@@ -72,6 +91,9 @@ pub enum ControlError {
     /// taken by another guest, ...).
     #[error(transparent)]
     Service(#[from] crate::services::ServiceError),
+    /// A node's listener could not be bound or started (its port taken meanwhile, ...).
+    #[error("listener: {0}")]
+    Listener(String),
 }
 
 /// Changes the cluster of a running simulator; cheap to clone, usable from any thread.
@@ -97,7 +119,53 @@ impl SimControl {
         let now = self.state.clock.now();
         self.state.model_mut().add_node(&node, now)?;
         self.changed();
-        Ok(())
+        // Its own listener, on a free loopback port (see [`SimControl::endpoints`]).
+        self.state.listeners.add_node(&self.state, &node.name)
+    }
+
+    /// Every node's listener (name, URL, certificate fingerprint), in node order, nodes added
+    /// at run time included; a stopped listener keeps its URL.
+    pub fn endpoints(&self) -> Vec<NodeEndpoint> {
+        self.state.listeners.endpoints()
+    }
+
+    /// Stops a node's listener, as when its pveproxy stops: once this returns its port refuses
+    /// connections, its open connections (websockets included) are dropped, and calls
+    /// proxied to the node from other listeners fail with 595 "Connection refused". The
+    /// node stays online in the cluster. Stopping a stopped listener does nothing.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownNode`].
+    pub async fn stop_listener(&self, node: &str) -> Result<(), ControlError> {
+        self.state.listeners.stop(&self.state, node).await
+    }
+
+    /// Starts a node's stopped listener again on the same address (and port), as when its
+    /// pveproxy restarts; returns that address. A running listener is left alone.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownNode`], or [`ControlError::Listener`] when the port cannot be
+    /// bound again.
+    pub fn start_listener(&self, node: &str) -> Result<SocketAddr, ControlError> {
+        self.state.listeners.start(&self.state, node)
+    }
+
+    /// Whether a node's listener runs.
+    pub fn listener_running(&self, node: &str) -> bool {
+        self.state.listeners.is_running(node)
+    }
+
+    /// The fault schedule.
+    pub fn faults(&self) -> FaultControl {
+        FaultControl {
+            state: self.state.clone(),
+        }
+    }
+
+    /// Every ticket issued so far stops verifying at once, as after a regenerated `authkey`:
+    /// the next request with one gets 401 (API tokens are not affected; a new login works).
+    pub fn invalidate_tickets(&self) {
+        self.state.auth.invalidate_tickets();
     }
 
     /// Takes a node offline (calls proxied to it fail with 595, its guests show as
@@ -201,5 +269,57 @@ impl SimControl {
     fn changed(&self) {
         self.state.terminals.cluster_changed();
         self.state.reconcile_services();
+    }
+}
+
+/// Adds and clears the faults of a running simulator ([`SimControl::faults`]); cheap to
+/// clone.
+#[derive(Clone)]
+pub struct FaultControl {
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for FaultControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultControl").finish_non_exhaustive()
+    }
+}
+
+impl FaultControl {
+    /// Schedules a fault after those already there; its count starts at the next matching
+    /// request.
+    ///
+    /// # Errors
+    /// [`ControlError::Invalid`] for a bad pattern, probability, count or status, and
+    /// [`ControlError::UnknownNode`] for a `node` (or a `node_offline` node) that does not
+    /// exist.
+    pub fn add(&self, fault: Fault) -> Result<(), ControlError> {
+        {
+            let model = self.state.model();
+            let offline = match &fault.fault {
+                crate::FaultKind::NodeOffline { node, .. } => Some(node),
+                _ => None,
+            };
+            if let Some(n) = fault
+                .node
+                .iter()
+                .chain(offline)
+                .find(|n| !model.node_index.contains_key(*n))
+            {
+                return Err(ControlError::UnknownNode(n.clone()));
+            }
+        }
+        self.state.faults.add(fault).map_err(ControlError::Invalid)
+    }
+
+    /// Removes every fault. Effects already applied stay (a node taken offline, tickets
+    /// invalidated); requests already stalled stay stalled.
+    pub fn clear(&self) {
+        self.state.faults.clear();
+    }
+
+    /// The faults scheduled now, in order.
+    pub fn list(&self) -> Vec<Fault> {
+        self.state.faults.list()
     }
 }

@@ -14,6 +14,8 @@ pub(crate) struct ApiError {
     pub message: String,
     /// Per-parameter errors (400 only).
     pub errors: Option<BTreeMap<String, String>>,
+    /// An error pveproxy relays from AnyEvent::HTTP (595, 596): no body, connection closed.
+    pub relayed: bool,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             status,
             message: message.into(),
             errors: None,
+            relayed: false,
         }
     }
 
@@ -31,6 +34,7 @@ impl ApiError {
             status: 400,
             message: "Parameter verification failed.\n".to_string(),
             errors: Some(errors),
+            relayed: false,
         }
     }
 
@@ -61,8 +65,22 @@ impl ApiError {
         ApiError::new(501, format!("Method '{method} {path}' not implemented\n"))
     }
 
-    /// The response: `{"data":null,"message":...,"errors":...}` with the reason phrase set.
+    /// An AnyEvent::HTTP error pveproxy relays after a failed proxy connection (see
+    /// [`crate::model::Model::reachable_node`]): `status` with `reason` as the reason phrase,
+    /// no body.
+    pub fn proxy(status: u16, reason: &str) -> ApiError {
+        ApiError {
+            relayed: true,
+            ..ApiError::new(status, reason)
+        }
+    }
+
+    /// The response: `{"data":null,"message":...,"errors":...}` with the reason phrase set
+    /// (for a relayed error: no body, `Connection: close`).
     pub fn into_response(self) -> Response<Body> {
+        if self.relayed {
+            return relayed_response(self.status, &self.message);
+        }
         let mut body = json!({"data": Value::Null, "message": self.message});
         if let Some(errors) = &self.errors {
             body["errors"] = json!(errors);
@@ -139,5 +157,30 @@ pub(crate) fn json_response(status: u16, body: &Value, reason: Option<&str>) -> 
     if let Some(r) = reason {
         set_reason(&mut resp, r);
     }
+    resp
+}
+
+/// What pveproxy sends for an error AnyEvent::HTTP reported while proxying (pve-http-server
+/// src/PVE/APIServer/AnyEvent.pm `proxy_request` then `response`): the status and reason
+/// relayed, no body (so no Content-Length and no Content-Type), and `Connection: close`
+/// (keep-alive ends for every code >= 400).
+pub(crate) fn relayed_response(status: u16, reason: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    set_common_headers(&mut resp, false);
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    set_reason(&mut resp, reason);
+    resp
+}
+
+/// An HTML error page from a reverse proxy in front of pveproxy (nginx).
+pub(crate) fn nginx_response(status: u16, reason: &str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let h = resp.headers_mut();
+    h.insert(header::SERVER, HeaderValue::from_static("nginx"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    set_reason(&mut resp, reason);
     resp
 }

@@ -16,6 +16,15 @@
 //! - [`RunningSim::control`] gives a [`SimControl`] that changes the cluster while it runs:
 //!   nodes and guests added (stated like a scenario's, [`ScenarioNode`], [`ScenarioGuest`]),
 //!   guests removed, nodes taken offline and back; every endpoint and terminal sees the change.
+//! - Every node has its own HTTPS listener with its own certificate signed by the cluster CA
+//!   ([`SimInfo::nodes`]); each serves the whole API, calls about other nodes are "proxied".
+//!   [`SimControl::stop_listener`] and [`SimControl::start_listener`] stop and restart one.
+//! - Faults ([`Fault`], the `faults` module): latency with jitter and spikes, stalled answers,
+//!   connection resets before and during the body, truncated bodies, malformed JSON, 502,
+//!   503, 595 and 596 answers, nodes going offline, tickets invalidated, terminal websockets
+//!   dropped and termproxy never answering `OK`; from a scenario's `faults:`,
+//!   [`SimOptions::faults`] or [`SimControl::faults`], by endpoint glob, node listener,
+//!   request counts or a seeded probability.
 //! - [`Scenario`] states an exact cluster, from YAML or built in code, including per-guest task
 //!   behaviour (`start_error`, `task_secs`), pinned `counters` and a silent guest agent.
 //! - Guest power actions answer real-format UPIDs; `GET /nodes/{node}/tasks/{upid}/status` and
@@ -63,9 +72,12 @@
 //!   only. Container config changes check the privileges of each option, without the
 //!   storage and bridge checks of disks and NICs, and without the tag privileges.
 //! - A 401 is answered at once unless [`SimOptions::auth_failure_delay`] is set (real: ~3 s).
-//! - Proxied calls to an offline node fail with status 595 and reason "Errors during connection
-//!   establishment, proxy handshake: No route to host"; guests on an offline node show
-//!   `status: "unknown"` without stats in cluster/resources.
+//! - Proxied calls to an offline node fail at once with status 595 and reason "No route to
+//!   host" (a real connect waits for the ARP timeout first), to a node whose listener is
+//!   stopped with 595 "Connection refused", both without a body as pveproxy relays
+//!   AnyEvent::HTTP's errors; guests on an offline node show `status: "unknown"` without stats
+//!   in cluster/resources. An offline node's own listener keeps answering with the cluster's
+//!   view (stop its listener too for a node that is down); the first node cannot go offline.
 //! - Methods listed in [`endpoint_rules`] whose behaviour is not simulated yet (task log
 //!   `download=1`) validate their parameters and then answer 501.
 //! - RRD history is computed from the live counter functions (as if the guest had always been
@@ -117,8 +129,10 @@ mod clock;
 pub mod conformance;
 mod control;
 mod error;
+mod faults;
 mod formats;
 mod latency;
+mod listeners;
 mod model;
 mod record;
 pub mod rules;
@@ -136,7 +150,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use acl::AclEntry;
-pub use control::{ControlError, SimControl};
+pub use control::{ControlError, FaultControl, SimControl};
+pub use faults::{Fault, FaultKind};
+pub use listeners::NodeEndpoint;
 pub use model::scenario::{
     GuestStatus, Scenario, ScenarioCounters, ScenarioGuest, ScenarioInterface, ScenarioNode,
     ScenarioService, ScenarioToken, ScenarioUser,
@@ -199,6 +215,10 @@ pub struct SimOptions {
     /// temporary directory per simulator, removed when it is dropped; a directory given here
     /// is kept.
     pub state_dir: Option<PathBuf>,
+    /// A YAML file with a `faults:` list (see [`Fault`]), scheduled after a scenario's.
+    pub faults: Option<PathBuf>,
+    /// Faults built in code, scheduled after those of `faults`.
+    pub faults_inline: Vec<Fault>,
 }
 
 /// `<redacted>` for a secret that is set.
@@ -226,6 +246,8 @@ impl std::fmt::Debug for SimOptions {
             .field("terminal_ok_delay", &self.terminal_ok_delay)
             .field("task_duration", &self.task_duration)
             .field("state_dir", &self.state_dir)
+            .field("faults", &self.faults)
+            .field("faults_inline", &self.faults_inline)
             .finish()
     }
 }
@@ -250,6 +272,8 @@ impl Default for SimOptions {
             terminal_ok_delay: Duration::ZERO,
             task_duration: Duration::from_secs(1),
             state_dir: None,
+            faults: None,
+            faults_inline: Vec::new(),
         }
     }
 }
@@ -260,9 +284,9 @@ impl Default for SimOptions {
 pub struct SimInfo {
     /// Base URL with the address the simulator really listens on, `https://127.0.0.1:PORT`
     /// (`https://0.0.0.0:PORT` when it listens on every address, `https://[::1]:PORT` for
-    /// IPv6).
+    /// IPv6): the first node's listener.
     pub url: String,
-    /// SHA-256 fingerprint of the server certificate, `AA:BB:...`.
+    /// SHA-256 fingerprint of the first node's certificate, `AA:BB:...`.
     pub fingerprint: String,
     /// Login user id.
     pub username: String,
@@ -272,6 +296,9 @@ pub struct SimInfo {
     pub token_id: String,
     /// API token secret.
     pub secret: String,
+    /// Every node's own listener (the first one is `url`), in node order, as at start
+    /// ([`SimControl::endpoints`] lists nodes added later too).
+    pub nodes: Vec<NodeEndpoint>,
 }
 
 impl std::fmt::Debug for SimInfo {
@@ -283,6 +310,7 @@ impl std::fmt::Debug for SimInfo {
             .field("password", &"<redacted>")
             .field("token_id", &self.token_id)
             .field("secret", &"<redacted>")
+            .field("nodes", &self.nodes)
             .finish()
     }
 }
@@ -325,6 +353,14 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// The faults file could not be read, or a fault is invalid.
+    #[error("faults {path}: {message}")]
+    Faults {
+        /// The file (`<inline>` for [`SimOptions::faults_inline`]).
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The scenario file could not be read or is invalid.
     #[error("scenario {path}: {message}")]
     Scenario {
@@ -355,10 +391,9 @@ pub struct Simulator;
 pub struct RunningSim {
     info: SimInfo,
     addr: SocketAddr,
-    ca_pem: String,
     state: Arc<state::AppState>,
-    handle: axum_server::Handle<SocketAddr>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    /// Whether the listeners still run (not shut down yet).
+    serving: bool,
 }
 
 impl std::fmt::Debug for RunningSim {
@@ -380,12 +415,17 @@ impl Simulator {
     /// address cannot be bound, [`SimError::Startup`] for bad credentials options or TLS set-up.
     pub async fn start(opts: SimOptions) -> Result<RunningSim, SimError> {
         let clock = Arc::new(clock::Clock::default());
-        let (model, users) = start::model(&opts, clock.now_ms())?;
+        let (model, users, scenario_faults) = start::model(&opts, clock.now_ms())?;
+        let faults = start::faults(&opts, scenario_faults)?;
         let creds = start::credentials(&opts)?;
         let auth = start::auth(&creds, users);
-        let identity = cert::generate(&model.nodes[model.local].name, &auth::random_uuid())?;
-        let fingerprint = identity.fingerprint.to_string();
-        let (listener, addr) = start::bind(opts.listen)?;
+        let ca = cert::Ca::generate(&auth::random_uuid())?;
+        let names: Vec<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
+        let listeners = listeners::Listeners::bind(ca, &names, model.local, opts.listen)?;
+        let endpoints = listeners.endpoints();
+        let first = &endpoints[model.local];
+        let (url, fingerprint) = (first.url.clone(), first.fingerprint.clone());
+        let addr = listeners.addr(model.local).unwrap_or(opts.listen);
         // After the bind: a simulator that cannot listen writes nothing into a state directory.
         let terminals = start::terminals(&opts, clock.now_ms())?;
 
@@ -399,31 +439,31 @@ impl Simulator {
             terminal_ok_delay: opts.terminal_ok_delay,
             strict: opts.strict,
             task_duration: opts.task_duration,
-            fingerprint: fingerprint.clone(),
             terminals,
             login_outage: Default::default(),
             services: services::Services::new(),
+            listeners,
+            faults,
         });
-        let (handle, task) = start::serve(listener, identity.server_config, state.clone()).await?;
+        state.listeners.serve_all(&state)?;
         // Guests that run from the start listen before this returns.
         state.services.start_timer(Arc::downgrade(&state));
         state.settle_tasks();
         let info = SimInfo {
-            url: start::url(addr),
+            url,
             fingerprint,
             username: creds.username,
             password: creds.password,
             token_id: creds.token_id,
             secret: creds.secret,
+            nodes: endpoints,
         };
         tracing::info!(url = %info.url, "pvekit-sim listening");
         Ok(RunningSim {
             info,
             addr,
-            ca_pem: identity.ca_pem,
             state,
-            handle,
-            task: Some(task),
+            serving: true,
         })
     }
 }
@@ -439,7 +479,7 @@ impl RunningSim {
     }
     /// PEM of the CA that signed the server certificate (for "trust this CA" setups).
     pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
+        self.state.listeners.ca_pem()
     }
     /// Every request received so far (secret values replaced by `<redacted>`).
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -498,10 +538,8 @@ impl RunningSim {
     pub async fn shutdown(mut self) {
         self.state.services.stop();
         self.state.terminals.shutdown();
-        self.handle.graceful_shutdown(Some(Duration::from_secs(1)));
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.state.listeners.shutdown(Duration::from_secs(1)).await;
+        self.serving = false;
         for _ in 0..100 {
             if self.state.terminals.connected() == 0 {
                 break;
@@ -517,8 +555,8 @@ impl Drop for RunningSim {
         self.state.services.stop();
         self.state.terminals.shutdown();
         self.state.terminals.state.remove_temporary();
-        if self.task.is_some() {
-            self.handle.shutdown();
+        if self.serving {
+            self.state.listeners.abort();
         }
     }
 }

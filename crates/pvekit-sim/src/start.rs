@@ -5,30 +5,30 @@
 //! 2. [`credentials`] and [`auth()`]: the login user, its password, the API token and its
 //!    secret (given or random), checked, and the authentication state with the scenario's
 //!    users;
-//! 3. the certificate ([`crate::cert::generate`]): a CA and a node certificate for the node
-//!    that answers;
-//! 4. [`bind`]: the listening socket;
+//!    [`faults()`]: the fault schedule (the scenario's, the file's, the inline ones), checked;
+//! 3. the certificates ([`crate::cert::Ca`]): the cluster CA and one leaf per node;
+//! 4. the listening sockets, one per node ([`crate::listeners::Listeners::bind`]);
 //! 5. [`terminals`]: the state directory with the sandboxes' tools (roots come later, at
-//!    each node's first session), only once the socket is bound;
-//! 6. [`serve`]: the HTTPS server on the socket, returning once it accepts connections;
-//!    [`url`] names the address it really listens on.
+//!    each node's first session), only once the sockets are bound;
+//! 6. the HTTPS servers on the sockets ([`crate::listeners::Listeners::serve_all`]); [`url`]
+//!    names the address one really listens on.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use crate::auth::{self, Auth};
+use crate::faults::{Fault, Schedule};
 use crate::model::{self, Model};
-use crate::state::AppState;
 use crate::term::{Terminals, sandbox::StateDir};
 use crate::{Scenario, ScenarioUser, SimError, SimOptions};
 
-/// Step 1: the cluster and the scenario's users; `now_ms` is the simulator clock. A
-/// scenario's guest services are checked first, for a typed error ([`SimError::Service`]).
+/// Step 1: the cluster, the scenario's users and its faults; `now_ms` is the simulator
+/// clock. A scenario's guest services are checked first, for a typed error
+/// ([`SimError::Service`]).
 pub(crate) fn model(
     opts: &SimOptions,
     now_ms: i64,
-) -> Result<(Model, Vec<ScenarioUser>), SimError> {
+) -> Result<(Model, Vec<ScenarioUser>, Vec<Fault>), SimError> {
     let scenario = if let Some(s) = &opts.scenario_inline {
         Some((s.clone(), PathBuf::from("<inline>")))
     } else if let Some(path) = &opts.scenario {
@@ -54,6 +54,7 @@ pub(crate) fn model(
                 s.to_model(opts.seed, now_ms)
                     .map_err(|message| SimError::Scenario { path, message })?,
                 s.users,
+                s.faults,
             )
         }
         None => (
@@ -64,6 +65,7 @@ pub(crate) fn model(
                 opts.vms,
                 now_ms.div_euclid(1000),
             ),
+            Vec::new(),
             Vec::new(),
         ),
     })
@@ -123,54 +125,48 @@ pub(crate) fn auth(c: &Credentials, users: Vec<ScenarioUser>) -> Auth {
     .with_users(users)
 }
 
+/// A faults file: a `faults:` list, nothing else.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsFile {
+    faults: Vec<Fault>,
+}
+
+/// Step 2, continued: the fault schedule, seeded with the simulator's seed: the scenario's
+/// faults, then the file's ([`SimOptions::faults`]), then the inline ones.
+pub(crate) fn faults(opts: &SimOptions, scenario: Vec<Fault>) -> Result<Schedule, SimError> {
+    let schedule = Schedule::new(opts.seed);
+    let scenario_path = opts
+        .scenario
+        .clone()
+        .filter(|_| opts.scenario_inline.is_none())
+        .unwrap_or_else(|| PathBuf::from("<inline>"));
+    let add = |list: Vec<Fault>, path: &PathBuf| {
+        list.into_iter().try_for_each(|f| {
+            schedule.add(f).map_err(|message| SimError::Faults {
+                path: path.clone(),
+                message,
+            })
+        })
+    };
+    add(scenario, &scenario_path)?;
+    if let Some(path) = &opts.faults {
+        let err = |message: String| SimError::Faults {
+            path: path.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let file: FaultsFile = serde_saphyr::from_str(&text).map_err(|e| err(e.to_string()))?;
+        add(file.faults, path)?;
+    }
+    add(opts.faults_inline.clone(), &PathBuf::from("<inline>"))?;
+    Ok(schedule)
+}
+
 /// Step 5: the terminal side over a fresh (or the given) state directory.
 pub(crate) fn terminals(opts: &SimOptions, now_ms: i64) -> Result<Terminals, SimError> {
     let state_dir = StateDir::create(opts.state_dir.clone())?;
     Ok(Terminals::new(state_dir, now_ms))
-}
-
-/// Step 4: the listening socket and the address it is bound to.
-pub(crate) fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), SimError> {
-    let err = |source| SimError::Bind {
-        addr: listen,
-        source,
-    };
-    let listener = TcpListener::bind(listen).map_err(err)?;
-    let addr = listener.local_addr().map_err(err)?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| SimError::Startup(format!("listener: {e}")))?;
-    Ok((listener, addr))
-}
-
-/// The running server: its handle (for shutdown) and its task.
-pub(crate) type Server = (axum_server::Handle<SocketAddr>, tokio::task::JoinHandle<()>);
-
-/// Step 6: serves HTTPS on `listener` with `tls`; returns once it listens.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    state: Arc<AppState>,
-) -> Result<Server, SimError> {
-    let app = axum::Router::new()
-        .fallback(crate::api::serve)
-        .with_state(state);
-    let handle = axum_server::Handle::new();
-    let tls = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
-        .map_err(|e| SimError::Startup(format!("server: {e}")))?
-        // Answers go out at once, as pveproxy's do: no Nagle delay against delayed ACKs.
-        .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
-        .handle(handle.clone());
-    let task = tokio::spawn(async move {
-        if let Err(e) = server.serve(app.into_make_service()).await {
-            tracing::error!(error = %e, "pvekit-sim server stopped");
-        }
-    });
-    if handle.listening().await.is_none() {
-        return Err(SimError::Startup("server did not start listening".into()));
-    }
-    Ok((handle, task))
 }
 
 /// The URL of the address the server really listens on: with 0.0.0.0 that is every address,

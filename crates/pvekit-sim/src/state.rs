@@ -27,8 +27,6 @@ pub(crate) struct AppState {
     pub strict: bool,
     /// How long guest tasks run by default.
     pub task_duration: Duration,
-    /// The node certificate's fingerprint (shown in GET /nodes).
-    pub fingerprint: String,
     /// Terminal sessions, their sandboxes and the state directory.
     pub terminals: crate::term::Terminals,
     /// While non-zero, `POST /access/ticket` answers this HTTP status (a test's stand-in
@@ -36,6 +34,10 @@ pub(crate) struct AppState {
     pub login_outage: std::sync::atomic::AtomicU16,
     /// The guests' service listeners (a test fixture, see [`crate::services`]).
     pub services: crate::services::Services,
+    /// Every node's HTTPS listener (and the nodes' certificates).
+    pub listeners: crate::listeners::Listeners,
+    /// The fault schedule (empty unless faults are configured).
+    pub faults: crate::faults::Schedule,
 }
 
 impl AppState {

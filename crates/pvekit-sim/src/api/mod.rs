@@ -11,6 +11,11 @@
 //! 5. The route's handler (after the tasks that are due have finished), whose errors carry a
 //!    JSON body and a reason phrase.
 //!
+//! Scheduled faults ([`crate::faults`]) are looked at once the path is known: their delays,
+//! their side effects (a node offline, tickets invalidated), then the answer they replace or
+//! break. Each request knows the node whose listener took it ([`crate::listeners::Front`]):
+//! calls about that node are local, calls about others are "proxied".
+//!
 //! The state every request works on is [`crate::state::AppState`].
 
 mod handlers;
@@ -20,14 +25,16 @@ pub(crate) mod routes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderMap, Method, Response};
+use axum::http::{HeaderMap, HeaderValue, Method, Response, header as h};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, AuthFailure, json_response};
+use crate::faults::{FaultKind, Fired, StatusAnswer};
+use crate::listeners::{ConnSocket, Front};
 use crate::record::redact;
 use crate::rules::{self, EndpointRule, Permission};
 use crate::state::AppState;
@@ -50,6 +57,8 @@ pub(crate) enum Identity {
 /// The decoded request as handlers see it.
 pub(crate) struct Call<'a> {
     pub state: &'a AppState,
+    /// Index of the node whose listener took the request.
+    pub local: usize,
     /// The rule of the route called.
     pub rule: &'a EndpointRule,
     /// The caller; tasks record it as their user.
@@ -123,7 +132,8 @@ enum Outcome {
 }
 
 /// The one axum handler: every request goes through here.
-pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Response<Body> {
+pub(crate) async fn serve(State(front): State<Front>, req: Request) -> Response<Body> {
+    let st = front.st.clone();
     st.latency.wait().await;
     let (mut parts, body) = req.into_parts();
     let method = parts.method.clone();
@@ -145,6 +155,40 @@ pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Resp
     } else {
         rel_or_raw
     };
+    let fired = if st.faults.is_active() {
+        let node = st.model().nodes.get(front.node).map(|n| n.name.clone());
+        st.faults
+            .fire(method.as_str(), &rel_or_raw, node.as_deref().unwrap_or(""))
+    } else {
+        Fired::default()
+    };
+    let answer_fault = match apply_fired(&front, fired).await {
+        Ok(answer) => answer,
+        Err(stop) => {
+            st.recorder.request(RecordedRequest {
+                method: method.to_string(),
+                path: rel_or_raw.clone(),
+                params: redact(&form_pairs(&query)),
+                status: 0,
+            });
+            return stop
+                .run(
+                    &front,
+                    parts.extensions.get::<ConnSocket>(),
+                    parts.extensions.get(),
+                )
+                .await;
+        }
+    };
+    if let Some(FaultKind::Status { code, reason }) = &answer_fault {
+        st.recorder.request(RecordedRequest {
+            method: method.to_string(),
+            path: rel_or_raw.clone(),
+            params: redact(&form_pairs(&query)),
+            status: *code,
+        });
+        return status_fault(*code, reason.as_deref());
+    }
 
     // A websocket handshake on vncwebsocket: authenticated and validated like any GET, then
     // upgraded instead of answered.
@@ -188,7 +232,15 @@ pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Resp
     let outcome = match rel {
         None => Outcome::Error(ApiError::new(501, "no such uri\n")),
         Some(rel) => {
-            let (outcome, body_pairs) = process(&st, &method, &rel, &parts.headers, &query, &body);
+            let (outcome, body_pairs) = process(
+                &st,
+                front.node,
+                &method,
+                &rel,
+                &parts.headers,
+                &query,
+                &body,
+            );
             recorded.extend(body_pairs);
             outcome
         }
@@ -206,10 +258,17 @@ pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Resp
         });
         let protocol = parts.headers.get("sec-websocket-protocol").cloned();
         let session_state = st.clone();
+        let faults = crate::term::session::SessionFaults::new(
+            answer_fault.as_ref(),
+            &front,
+            parts.extensions.get::<ConnSocket>(),
+        );
         let mut resp = ws
             .max_message_size(crate::term::session::MAX_FRAME)
             .max_frame_size(crate::term::session::MAX_FRAME)
-            .on_upgrade(move |socket| crate::term::session::run(session_state, port, socket));
+            .on_upgrade(move |socket| {
+                crate::term::session::run(session_state, port, socket, faults)
+            });
         // pveproxy echoes the requested subprotocol verbatim (and sends none when none was
         // requested).
         if let Some(p) = protocol {
@@ -217,7 +276,159 @@ pub(crate) async fn serve(State(st): State<Arc<AppState>>, req: Request) -> Resp
         }
         return resp;
     }
-    finish(&st, &method, &rel_or_raw, recorded, outcome).await
+    let resp = finish(&st, &method, &rel_or_raw, recorded, outcome).await;
+    match answer_fault {
+        Some(kind) => break_body(resp, &kind, parts.extensions.get::<ConnSocket>()).await,
+        None => resp,
+    }
+}
+
+/// What a fault does instead of answering.
+enum NoAnswer {
+    /// Hold the connection without answering.
+    Stall,
+    /// Reset the connection.
+    Reset,
+}
+
+impl NoAnswer {
+    /// Holds the request until the listener or the simulator stops (the client closing the
+    /// connection drops it earlier), or resets its connection: SO_LINGER 0 on the socket, then
+    /// axum-server aborts the connection (its task drops the socket: a TCP RST).
+    async fn run(
+        self,
+        front: &Front,
+        socket: Option<&ConnSocket>,
+        conn: Option<&axum_server::ConnectionShutdown>,
+    ) -> Response<Body> {
+        if let (NoAnswer::Reset, Some(socket), Some(conn)) = (&self, socket, conn) {
+            socket.reset_on_close();
+            conn.shutdown();
+        }
+        front.gone().await;
+        // The listener stopped: its connections are dropped, and this answer goes nowhere.
+        Response::new(Body::empty())
+    }
+}
+
+/// Applies the delays and side effects of the faults that fired; returns the fault that
+/// decides the answer, or what to do instead of answering.
+async fn apply_fired(front: &Front, fired: Fired) -> Result<Option<FaultKind>, NoAnswer> {
+    let st = &front.st;
+    if !fired.delay.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(fired.delay) => {}
+            () = front.gone() => return Err(NoAnswer::Stall),
+        }
+    }
+    for (node, back_after) in fired.offline {
+        set_offline_for(front, &node, back_after);
+    }
+    if fired.invalidate_tickets {
+        st.auth.invalidate_tickets();
+    }
+    match fired.answer {
+        Some(FaultKind::Stall) => Err(NoAnswer::Stall),
+        Some(FaultKind::Reset) => Err(NoAnswer::Reset),
+        other => Ok(other),
+    }
+}
+
+/// A `node_offline` fault: the node goes offline now (as `SimControl::set_node_online`), and
+/// back after `back_after` if given.
+fn set_offline_for(front: &Front, node: &str, back_after: Option<std::time::Duration>) {
+    let st = &front.st;
+    if let Err(e) = st.model_mut().set_online(node, false) {
+        tracing::warn!(error = %e, "pvekit-sim: fault node_offline not applied");
+        return;
+    }
+    st.terminals.cluster_changed();
+    st.reconcile_services();
+    if let Some(after) = back_after {
+        let weak = Arc::downgrade(st);
+        let node = node.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Some(st) = weak.upgrade() {
+                let _ = st.model_mut().set_online(&node, true);
+                st.terminals.cluster_changed();
+                st.reconcile_services();
+            }
+        });
+    }
+}
+
+/// The answer of a `status` fault.
+fn status_fault(code: u16, reason: Option<&str>) -> Response<Body> {
+    match crate::faults::status_answer(code, reason) {
+        StatusAnswer::Proxy(reason) => crate::error::relayed_response(code, &reason),
+        StatusAnswer::Nginx { phrase, body } => crate::error::nginx_response(code, &phrase, body),
+        StatusAnswer::Json(message) => ApiError::new(code, message).into_response(),
+    }
+}
+
+/// The longest body a fault rewrites (larger answers pass whole).
+const MAX_FAULT_BODY: usize = 64 * 1024 * 1024;
+
+/// Breaks a complete answer's body as a `truncate`, `reset_mid_body` or `malformed_json` fault
+/// asks; other kinds leave it alone.
+async fn break_body(
+    resp: Response<Body>,
+    kind: &FaultKind,
+    socket: Option<&ConnSocket>,
+) -> Response<Body> {
+    let (cut, reset) = match kind {
+        FaultKind::Truncate { after_bytes } => (*after_bytes, false),
+        FaultKind::ResetMidBody { after_bytes } => (*after_bytes, true),
+        FaultKind::MalformedJson => (None, false),
+        _ => return resp,
+    };
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_FAULT_BODY).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let keep = cut.unwrap_or(bytes.len() / 2).min(bytes.len());
+    if matches!(kind, FaultKind::MalformedJson) {
+        // Half a JSON document never parses; an empty one becomes a lone brace.
+        let broken = if keep == 0 {
+            Bytes::from_static(b"{")
+        } else {
+            bytes.slice(..keep)
+        };
+        parts.headers.remove(h::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::from(broken));
+    }
+    // The full length is announced, part of the body goes out, then the connection ends.
+    parts
+        .headers
+        .insert(h::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let head = bytes.slice(..keep);
+    let socket = socket.cloned();
+    let stream = futures_util::stream::unfold(0u8, move |step| {
+        let head = head.clone();
+        let socket = socket.clone();
+        async move {
+            match step {
+                0 => Some((Ok::<Bytes, std::io::Error>(head), 1)),
+                1 => {
+                    // Give the part already written time to leave before the connection ends.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    if reset && let Some(s) = &socket {
+                        s.reset_on_close();
+                    }
+                    Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionAborted,
+                            "pvekit-sim fault: body cut",
+                        )),
+                        2,
+                    ))
+                }
+                _ => None,
+            }
+        }
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 async fn finish(
@@ -321,6 +532,7 @@ fn is_open(method: &Method, rel: &str) -> bool {
 /// parameters (for the request log).
 fn process(
     st: &AppState,
+    local: usize,
     method: &Method,
     rel: &str,
     headers: &HeaderMap,
@@ -467,6 +679,7 @@ fn process(
 
     let call = Call {
         state: st,
+        local,
         rule,
         identity,
         params,

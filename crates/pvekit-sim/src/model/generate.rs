@@ -55,6 +55,7 @@ pub(crate) fn make_node(
         rootfs_total: *r.pick(&[64u64, 100, 250]) << 30,
         level: String::new(),
         seed: mix(seed),
+        pveproxy: false,
     }
 }
 

@@ -37,6 +37,8 @@ pub(crate) struct Node {
     pub rootfs_total: u64,
     pub level: String,
     pub seed: u64,
+    /// Whether its pveproxy (the simulator's listener for it) accepts connections.
+    pub pveproxy: bool,
 }
 
 /// One interface as `ip a` inside a container would show it.
@@ -364,12 +366,18 @@ impl Model {
         }
     }
 
-    /// The node a proxied call goes to, or the error the real proxy would answer.
-    pub fn reachable_node(&self, name: &str) -> Result<&Node, ApiError> {
-        let node = self
+    /// The node a call goes to, or the error the real proxy would answer. `from` is the
+    /// index of the node whose listener took the request: a call about that node is answered
+    /// locally; one about another node is proxied to it (pve-http-server
+    /// src/PVE/APIServer/AnyEvent.pm `proxy_request`, AnyEvent::HTTP to `https://<ip>:8006`),
+    /// and when that connect fails pveproxy relays AnyEvent::HTTP's status 595 with `$!` as
+    /// the reason and no body: "No route to host" for a node that is down (no host answers
+    /// for its address), "Connection refused" for a node whose pveproxy is not listening.
+    pub fn reachable_node(&self, from: usize, name: &str) -> Result<&Node, ApiError> {
+        let (i, node) = self
             .node_index
             .get(name)
-            .map(|&i| &self.nodes[i])
+            .map(|&i| (i, &self.nodes[i]))
             .ok_or_else(|| {
                 ApiError::new(
                     500,
@@ -378,13 +386,23 @@ impl Model {
                     ),
                 )
             })?;
+        if i == from {
+            return Ok(node);
+        }
         if !node.online {
-            return Err(ApiError::new(
-                595,
-                "Errors during connection establishment, proxy handshake: No route to host\n",
-            ));
+            return Err(ApiError::proxy(595, "No route to host"));
+        }
+        if !node.pveproxy {
+            return Err(ApiError::proxy(595, "Connection refused"));
         }
         Ok(node)
+    }
+
+    /// Records whether node `i`'s listener runs.
+    pub fn set_pveproxy(&mut self, i: usize, up: bool) {
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.pveproxy = up;
+        }
     }
 
     /// A guest of the given kind on the given node, or the "does not exist" error.

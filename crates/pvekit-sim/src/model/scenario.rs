@@ -57,6 +57,11 @@
 //!         privsep: true    # default: its own ACL, intersected with the user's
 //!         acl:
 //!           - { path: /, role: PVEAuditor }
+//! faults:                  # injected failures (see `Fault`)
+//!   - match: "GET /nodes/*/status"
+//!     node: pve2           # only on pve2's listener
+//!     every: 10
+//!     fault: {status: {code: 595, reason: No route to host}}
 //! ```
 //!
 //! Unknown keys are errors. Config keys left out get the defaults of a freshly created guest.
@@ -90,6 +95,9 @@ pub struct Scenario {
     /// More users (and their API tokens) with the roles their ACL entries grant.
     #[serde(default)]
     pub users: Vec<ScenarioUser>,
+    /// Injected failures, scheduled from the start (see [`crate::Fault`]).
+    #[serde(default)]
+    pub faults: Vec<crate::Fault>,
 }
 
 /// A user of a scenario: a login (when it has a password), ACL entries, API tokens.
@@ -355,6 +363,21 @@ impl Scenario {
     pub fn check(&self) -> Result<(), String> {
         if self.nodes.is_empty() {
             return Err("a scenario needs at least one node".into());
+        }
+        for f in &self.faults {
+            f.check()?;
+            let offline = match &f.fault {
+                crate::FaultKind::NodeOffline { node, .. } => Some(node),
+                _ => None,
+            };
+            if let Some(n) = f
+                .node
+                .iter()
+                .chain(offline)
+                .find(|n| !self.nodes.iter().any(|x| &x.name == *n))
+            {
+                return Err(format!("fault on unknown node '{n}'"));
+            }
         }
         if self.cluster.is_none() && self.nodes.len() != 1 {
             return Err("a standalone scenario (no `cluster`) has exactly one node".into());

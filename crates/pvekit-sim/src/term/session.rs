@@ -5,9 +5,14 @@
 //! and binary frames from the client both carry protocol bytes; pings are answered; a close
 //! frame or EOF from the client ends the session without a close frame back, and the end of
 //! the session is a bare close of the connection (no close frame either).
+//!
+//! Faults ([`SessionFaults`]): a session ends when the listener it came on stops; a
+//! `websocket_drop` fault resets the connection mid-stream, a `termproxy_no_ok` fault never
+//! answers `OK`.
 
 use std::ffi::OsString;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket};
@@ -18,8 +23,58 @@ use super::agent::{Scope, ct_info};
 use super::protocol::{Event, Parser};
 use super::sandbox::{PATH, Sandbox, kill_tree};
 use super::{CONNECT_TIMEOUT, Pending, Target};
+use crate::faults::FaultKind;
+use crate::listeners::{ConnSocket, Front};
 use crate::state::AppState;
 use pvekit_core::types::GuestKind;
+
+/// The faults of one terminal session (from the vncwebsocket request), and the listener's
+/// stop signal.
+pub(crate) struct SessionFaults {
+    /// termproxy never answers `OK`.
+    no_ok: bool,
+    /// Drop the connection once this many output bytes went out after `OK`.
+    drop_after_bytes: Option<usize>,
+    /// Drop the connection this long after `OK`.
+    drop_after: Option<Duration>,
+    /// The connection's socket, to reset it.
+    socket: Option<ConnSocket>,
+    /// The listener's stop signal.
+    stopped: tokio::sync::watch::Receiver<bool>,
+}
+
+impl SessionFaults {
+    /// The faults for a session whose request's answer fault is `kind`, on `front`'s listener.
+    pub fn new(kind: Option<&FaultKind>, front: &Front, socket: Option<&ConnSocket>) -> Self {
+        let mut f = SessionFaults {
+            no_ok: false,
+            drop_after_bytes: None,
+            drop_after: None,
+            socket: socket.cloned(),
+            stopped: front.stopped.clone(),
+        };
+        match kind {
+            Some(FaultKind::TermproxyNoOk) => f.no_ok = true,
+            Some(FaultKind::WebsocketDrop {
+                after_bytes,
+                after_ms,
+            }) => {
+                f.drop_after_bytes = *after_bytes;
+                f.drop_after = after_ms.map(Duration::from_millis);
+                if after_bytes.is_none() && after_ms.is_none() {
+                    f.drop_after = Some(Duration::ZERO);
+                }
+            }
+            _ => {}
+        }
+        f
+    }
+
+    /// Resolves when the listener stops.
+    async fn stopped(&mut self) {
+        let _ = self.stopped.wait_for(|s| *s).await;
+    }
+}
 
 /// Largest frame pveproxy forwards (and accepts).
 pub(crate) const MAX_FRAME: usize = 128 * 1024;
@@ -47,7 +102,7 @@ impl Drop for Closer {
 }
 
 /// Runs the session waiting on `port` over `ws`; returns when it is over.
-pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
+pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket, mut faults: SessionFaults) {
     let Some(session) = st.terminals.claim(port) else {
         // Nothing listens there (any more): the proxy connection fails, the socket closes.
         return;
@@ -64,6 +119,7 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
 
     // The auth line, within 10 s.
     let mut pending: Vec<u8> = Vec::new();
+    let mut stopped = faults.stopped.clone();
     let line = tokio::time::timeout(CONNECT_TIMEOUT, async {
         loop {
             if let Some(i) = pending.iter().position(|&b| b == b'\n') {
@@ -74,7 +130,11 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
             if pending.len() > MAX_AUTH_LINE {
                 return None;
             }
-            match stream.next().await {
+            let next = tokio::select! {
+                m = stream.next() => m,
+                _ = stopped.wait_for(|s| *s) => None,
+            };
+            match next {
                 Some(Ok(Message::Binary(b))) => pending.extend_from_slice(&b),
                 Some(Ok(Message::Text(t))) => pending.extend_from_slice(t.as_bytes()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -95,6 +155,22 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
         tokio::select! {
             () = tokio::time::sleep(st.terminal_ok_delay) => {}
             _ = shutdown.changed() => return,
+            () = faults.stopped() => return,
+        }
+    }
+    if faults.no_ok {
+        // A `termproxy_no_ok` fault: the handshake never completes; whatever the client
+        // sends is read and dropped until it gives up or the listener or simulator stops.
+        closer.result = Err("no OK sent (fault)".into());
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = faults.stopped() => return,
+                m = stream.next() => match m {
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                    Some(Ok(_)) => {}
+                },
+            }
         }
     }
     if sink
@@ -150,6 +226,9 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
     let mut parser = Parser::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut input: Vec<Event> = parser.push(&pending);
+    let mut sent: usize = 0;
+    let drop_at = faults.drop_after.map(|d| tokio::time::Instant::now() + d);
+    let mut dropped = false;
 
     'pump: loop {
         for ev in input.drain(..) {
@@ -165,8 +244,22 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
                 Event::Keepalive => st.terminals.count_keepalive(),
             }
         }
+        if faults.drop_after_bytes.is_some_and(|n| sent >= n) {
+            dropped = true;
+            break;
+        }
         tokio::select! {
             _ = shutdown.changed() => break,
+            () = faults.stopped() => break,
+            () = async {
+                match drop_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                dropped = true;
+                break;
+            }
             // A change at run time took the node offline or removed the container.
             r = changes.changed() => if r.is_err() || !still_there(&st, &session) {
                 break;
@@ -175,6 +268,10 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
                 // EIO once the child side is gone: the end of the session.
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    let n = faults
+                        .drop_after_bytes
+                        .map_or(n, |limit| n.min(limit.saturating_sub(sent).max(1)));
+                    sent += n;
                     let frame = Message::Binary(Bytes::copy_from_slice(&buf[..n]));
                     if sink.send(frame).await.is_err() {
                         break;
@@ -195,6 +292,13 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
             },
         }
     }
+    if dropped {
+        // A `websocket_drop` fault: the connection is reset (SO_LINGER 0, then closed below),
+        // as when a proxy on the way goes away mid-stream.
+        if let Some(s) = &faults.socket {
+            s.reset_on_close();
+        }
+    }
     kill_tree(&mut child);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await;
     drop(reader);
@@ -207,7 +311,7 @@ pub(crate) async fn run(st: Arc<AppState>, port: u16, ws: WebSocket) {
 /// Whether the session's node is still online and its container still there.
 fn still_there(st: &AppState, s: &Pending) -> bool {
     let model = st.model();
-    let online = model.reachable_node(&s.node).is_ok();
+    let online = model.reachable_node(usize::MAX, &s.node).is_ok();
     match s.target {
         Target::Node { .. } => online,
         Target::Ct { vmid } => online && model.guest_on(&s.node, vmid, GuestKind::Lxc).is_ok(),

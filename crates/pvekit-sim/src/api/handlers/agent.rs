@@ -12,7 +12,7 @@ use pvekit_core::types::GuestKind;
 /// The agent's `network-get-interfaces` reply, or the error of an unavailable agent.
 pub(crate) fn network_get_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
+    let node = model.reachable_node(call.local, &call.node()?)?;
     let vmid = call.vmid()?;
     let g = model.guest_on(&node.name, vmid, GuestKind::Qemu)?;
     if !g.config.contains_key("agent") {

@@ -30,7 +30,7 @@ pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
                     "name": n.name,
                     "nodeid": n.nodeid,
                     "online": b01(n.online),
-                    "local": b01(i == model.local),
+                    "local": b01(i == call.local),
                     "ip": n.ip,
                     "level": n.level,
                 }));

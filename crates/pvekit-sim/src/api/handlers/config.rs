@@ -80,7 +80,7 @@ pub(crate) fn config_file(g: &Guest) -> String {
 
 fn config(call: &Call<'_>, kind: GuestKind) -> Result<Value, ApiError> {
     let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
+    let node = model.reachable_node(call.local, &call.node()?)?;
     let g = model.guest_on(&node.name, call.vmid()?, kind)?;
     if let Some(snap) = call.str("snapshot") {
         return Err(ApiError::new(
@@ -313,7 +313,7 @@ pub(crate) fn lxc_update(call: &Call<'_>) -> Result<Value, ApiError> {
         .collect();
 
     let mut model = call.state.model_mut();
-    let node = model.reachable_node(&node)?.name.clone();
+    let node = model.reachable_node(call.local, &node)?.name.clone();
     let g = model.guest_on(&node, vmid, GuestKind::Lxc)?;
     if let Some(l) = &g.lock {
         return Err(ApiError::new(500, format!("CT is locked ({l})\n")));

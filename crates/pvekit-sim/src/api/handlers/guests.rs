@@ -84,7 +84,7 @@ fn guest_status(model: &Model, g: &Guest, now: f64) -> Map<String, Value> {
 
 fn list(call: &Call<'_>, kind: GuestKind) -> Result<Value, ApiError> {
     let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
+    let node = model.reachable_node(call.local, &call.node()?)?;
     let now = call.state.clock.now_f64();
     let out = model
         .guests_of(&node.name)
@@ -96,7 +96,7 @@ fn list(call: &Call<'_>, kind: GuestKind) -> Result<Value, ApiError> {
 
 fn current(call: &Call<'_>, kind: GuestKind) -> Result<Value, ApiError> {
     let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
+    let node = model.reachable_node(call.local, &call.node()?)?;
     let g = model.guest_on(&node.name, call.vmid()?, kind)?;
     let mut m = guest_status(&model, g, call.state.clock.now_f64());
     m.insert("ha".into(), json!({"managed": 0}));
@@ -130,7 +130,7 @@ pub(crate) fn qemu_current(call: &Call<'_>) -> Result<Value, ApiError> {
 /// `ip a` inside a running container; `null` when stopped.
 pub(crate) fn lxc_interfaces(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
+    let node = model.reachable_node(call.local, &call.node()?)?;
     let g = model.guest_on(&node.name, call.vmid()?, GuestKind::Lxc)?;
     if !g.running {
         return Ok(Value::Null);

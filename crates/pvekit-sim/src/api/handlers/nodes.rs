@@ -24,11 +24,12 @@ pub(crate) fn list(call: &Call<'_>) -> Result<Value, ApiError> {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let fp = if i == model.local {
-                call.state.fingerprint.clone()
-            } else {
-                fake_fingerprint(n.seed)
-            };
+            // Each node's own certificate (the listener's); made up only if it had none.
+            let fp = call
+                .state
+                .listeners
+                .fingerprint(i)
+                .unwrap_or_else(|| fake_fingerprint(n.seed));
             let mut item = json!({
                 "node": n.name,
                 "status": if n.online { "online" } else { "offline" },
@@ -51,7 +52,7 @@ pub(crate) fn list(call: &Call<'_>) -> Result<Value, ApiError> {
 /// Node status: uptime, load, memory, kernel, CPU info, versions.
 pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
     let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
+    let node = model.reachable_node(call.local, &call.node()?)?;
     let s = counters::node(node, call.state.clock.now_f64());
     let release = "6.14.8-2-pve";
     let version = "#1 SMP PREEMPT_DYNAMIC PMX 6.14.8-2 (2025-07-22T10:04Z)";

@@ -37,7 +37,7 @@ pub(crate) fn action(call: &Call<'_>, kind: GuestKind, action: Action) -> Result
     let node = call.node()?;
     let vmid = call.vmid()?;
     let mut model = call.state.model_mut();
-    let node = model.reachable_node(&node)?.name.clone();
+    let node = model.reachable_node(call.local, &node)?.name.clone();
     let g = model.guest_on(&node, vmid, kind)?;
     if kind == GuestKind::Qemu && action == Action::Suspend && params.todisk && g.running {
         check_suspend_to_disk(call, vmid, g)?;

@@ -49,7 +49,7 @@ fn find<'a>(tasks: &'a crate::model::tasks::Tasks, text: &str, node: &str) -> Op
 pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
     // Proxied to the node first; the handler there decodes the UPID.
     let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
+    let node = model.reachable_node(call.local, &call.node()?)?;
     let (text, upid) = upid(call)?;
     let task = find(&model.tasks, &text, &node.name)
         .ok_or_else(|| ApiError::param("upid", "no such task"))?;
@@ -79,7 +79,9 @@ pub(crate) fn status(call: &Call<'_>) -> Result<Value, ApiError> {
 /// Task log lines `{n, t}` from `start`, at most `limit` (0 = all), with `total`.
 pub(crate) fn log(call: &Call<'_>) -> Result<Reply, ApiError> {
     // Proxied to the node first; the handler there decodes the UPID and checks the owner.
-    call.state.model().reachable_node(&call.node()?)?;
+    call.state
+        .model()
+        .reachable_node(call.local, &call.node()?)?;
     let (text, parsed) = upid(call)?;
     check_access(call, &parsed)?;
     if call.flag("download") {
@@ -97,7 +99,7 @@ pub(crate) fn log(call: &Call<'_>) -> Result<Reply, ApiError> {
     }
     let now_ms = call.state.clock.now_ms();
     let model = call.state.model();
-    let node = model.reachable_node(&call.node()?)?;
+    let node = model.reachable_node(call.local, &call.node()?)?;
     let lines = match find(&model.tasks, &text, &node.name) {
         Some(t) => t.log(now_ms),
         // dump_logfile cannot open the file: one line saying so, total 1.

@@ -13,7 +13,7 @@ use pvekit_core::types::GuestKind;
 /// `upgrade`/`ceph_install` command), every other identity, tokens included, `/bin/login`.
 pub(crate) fn node_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
     let node = call.node()?;
-    call.state.model().reachable_node(&node)?;
+    call.state.model().reachable_node(call.local, &node)?;
     let root_shell = call.identity == Identity::User("root@pam".into());
     let cmd = call.str("cmd").unwrap_or_else(|| "login".into());
     call.state.terminals.open(
@@ -31,7 +31,7 @@ pub(crate) fn lxc_termproxy(call: &Call<'_>) -> Result<Value, ApiError> {
     let vmid = call.vmid()?;
     {
         let model = call.state.model();
-        model.reachable_node(&node)?;
+        model.reachable_node(call.local, &node)?;
         model.guest_on(&node, vmid, GuestKind::Lxc)?;
     }
     call.state.terminals.open(
@@ -49,13 +49,13 @@ pub(crate) fn vncwebsocket(call: &Call<'_>, kind: Option<GuestKind>) -> Result<V
     let node = call.node()?;
     let path = match kind {
         None => {
-            call.state.model().reachable_node(&node)?;
+            call.state.model().reachable_node(call.local, &node)?;
             format!("/nodes/{node}")
         }
         Some(k) => {
             let vmid = call.vmid()?;
             let model = call.state.model();
-            model.reachable_node(&node)?;
+            model.reachable_node(call.local, &node)?;
             model.guest_on(&node, vmid, k)?;
             format!("/vms/{vmid}")
         }
@@ -85,7 +85,7 @@ pub(crate) fn vncwebsocket(call: &Call<'_>, kind: Option<GuestKind>) -> Result<V
 /// cursors of the first and last entry.
 pub(crate) fn journal(call: &Call<'_>) -> Result<Value, ApiError> {
     let node = call.node()?;
-    let seed = call.state.model().reachable_node(&node)?.seed;
+    let seed = call.state.model().reachable_node(call.local, &node)?.seed;
     // pve-manager passes each bound to mini-journalreader only when it is true in Perl, so
     // 0 is the same as absent; values beyond i64 saturate (past every entry).
     let num = |k: &str| {
