@@ -293,21 +293,25 @@ enum NoAnswer {
 
 impl NoAnswer {
     /// Holds the request until the listener or the simulator stops (the client closing the
-    /// connection drops it earlier), or resets its connection: SO_LINGER 0 on the socket, then
-    /// axum-server aborts the connection (its task drops the socket: a TCP RST).
+    /// connection may drop it earlier), then drops the connection without an answer; or
+    /// resets its connection: SO_LINGER 0 on the socket, then axum-server aborts the
+    /// connection (its task drops the socket: a TCP RST).
     async fn run(
         self,
         front: &Front,
         socket: Option<&ConnSocket>,
         conn: Option<&axum_server::ConnectionShutdown>,
     ) -> Response<Body> {
-        if let (NoAnswer::Reset, Some(socket), Some(conn)) = (&self, socket, conn) {
+        if let (NoAnswer::Reset, Some(socket)) = (&self, socket) {
             socket.reset_on_close();
+        } else {
+            front.gone().await;
+        }
+        if let Some(conn) = conn {
             conn.shutdown();
         }
-        front.gone().await;
-        // The listener stopped: its connections are dropped, and this answer goes nowhere.
-        Response::new(Body::empty())
+        // The connection task drops this future with the connection; no answer goes out.
+        std::future::pending().await
     }
 }
 

@@ -9,6 +9,7 @@ mod captures;
 mod config;
 mod conformance;
 mod control;
+mod faults;
 mod latency;
 mod permissions;
 mod rrd;
