@@ -416,7 +416,7 @@ impl Simulator {
     pub async fn start(opts: SimOptions) -> Result<RunningSim, SimError> {
         let clock = Arc::new(clock::Clock::default());
         let (model, users, scenario_faults) = start::model(&opts, clock.now_ms())?;
-        let faults = start::faults(&opts, scenario_faults)?;
+        let faults = start::faults(&opts, &model, scenario_faults)?;
         let creds = start::credentials(&opts)?;
         let auth = start::auth(&creds, users);
         let ca = cert::Ca::generate(&auth::random_uuid())?;

@@ -30,7 +30,7 @@ pub(crate) fn model(
     now_ms: i64,
 ) -> Result<(Model, Vec<ScenarioUser>, Vec<Fault>), SimError> {
     let scenario = if let Some(s) = &opts.scenario_inline {
-        Some((s.clone(), PathBuf::from("<inline>")))
+        Some(((s.clone(), Vec::new()), PathBuf::from("<inline>")))
     } else if let Some(path) = &opts.scenario {
         let text = std::fs::read_to_string(path).map_err(|e| SimError::Scenario {
             path: path.clone(),
@@ -45,17 +45,16 @@ pub(crate) fn model(
         None
     };
     Ok(match scenario {
-        Some((s, path)) => {
+        Some(((s, faults), path)) => {
             s.check_services().map_err(|source| SimError::Service {
                 path: path.clone(),
                 source,
             })?;
-            (
-                s.to_model(opts.seed, now_ms)
-                    .map_err(|message| SimError::Scenario { path, message })?,
-                s.users,
-                s.faults,
-            )
+            let model = s
+                .to_model(opts.seed, now_ms)
+                .and_then(|m| s.check_faults(&faults).map(|()| m))
+                .map_err(|message| SimError::Scenario { path, message })?;
+            (model, s.users, faults)
         }
         None => (
             model::generate::generate(
@@ -134,7 +133,11 @@ struct FaultsFile {
 
 /// Step 2, continued: the fault schedule, seeded with the simulator's seed: the scenario's
 /// faults, then the file's ([`SimOptions::faults`]), then the inline ones.
-pub(crate) fn faults(opts: &SimOptions, scenario: Vec<Fault>) -> Result<Schedule, SimError> {
+pub(crate) fn faults(
+    opts: &SimOptions,
+    model: &Model,
+    scenario: Vec<Fault>,
+) -> Result<Schedule, SimError> {
     let schedule = Schedule::new(opts.seed);
     let scenario_path = opts
         .scenario
@@ -143,10 +146,25 @@ pub(crate) fn faults(opts: &SimOptions, scenario: Vec<Fault>) -> Result<Schedule
         .unwrap_or_else(|| PathBuf::from("<inline>"));
     let add = |list: Vec<Fault>, path: &PathBuf| {
         list.into_iter().try_for_each(|f| {
-            schedule.add(f).map_err(|message| SimError::Faults {
-                path: path.clone(),
-                message,
-            })
+            let offline = match &f.fault {
+                crate::FaultKind::NodeOffline { node, .. } => Some(node),
+                _ => None,
+            };
+            let unknown = f
+                .node
+                .iter()
+                .chain(offline)
+                .find(|n| !model.node_index.contains_key(*n));
+            let checked = match unknown {
+                Some(n) => Err(format!("fault on unknown node '{n}'")),
+                None => Ok(f),
+            };
+            checked
+                .and_then(|f| schedule.add(f))
+                .map_err(|message| SimError::Faults {
+                    path: path.clone(),
+                    message,
+                })
         })
     };
     add(scenario, &scenario_path)?;

@@ -57,7 +57,8 @@
 //!         privsep: true    # default: its own ACL, intersected with the user's
 //!         acl:
 //!           - { path: /, role: PVEAuditor }
-//! faults:                  # injected failures (see `Fault`)
+//! faults:                  # injected failures (see `Fault`; only in a scenario file, or
+//!                          # through Scenario::from_yaml_with_faults)
 //!   - match: "GET /nodes/*/status"
 //!     node: pve2           # only on pve2's listener
 //!     every: 10
@@ -95,9 +96,22 @@ pub struct Scenario {
     /// More users (and their API tokens) with the roles their ACL entries grant.
     #[serde(default)]
     pub users: Vec<ScenarioUser>,
-    /// Injected failures, scheduled from the start (see [`crate::Fault`]).
+}
+
+/// A scenario file: a [`Scenario`] plus its `faults:` (kept apart, so a [`Scenario`] built
+/// in code keeps its fields).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioDoc {
     #[serde(default)]
-    pub faults: Vec<crate::Fault>,
+    cluster: Option<String>,
+    nodes: Vec<ScenarioNode>,
+    #[serde(default)]
+    guests: Vec<ScenarioGuest>,
+    #[serde(default)]
+    users: Vec<ScenarioUser>,
+    #[serde(default)]
+    faults: Vec<crate::Fault>,
 }
 
 /// A user of a scenario: a login (when it has a password), ACL entries, API tokens.
@@ -341,30 +355,53 @@ pub struct ScenarioInterface {
 }
 
 impl Scenario {
-    /// Parses a scenario from YAML text.
+    /// Parses a scenario from YAML text. A `faults:` list is refused here (a [`Scenario`] has
+    /// no faults): read it with [`Scenario::from_yaml_with_faults`], or give the file as
+    /// [`crate::SimOptions::scenario`].
     ///
     /// # Errors
     /// The YAML error (with its location) or the first inconsistency found.
     pub fn from_yaml(text: &str) -> Result<Scenario, String> {
-        let s = Scenario::parse_yaml(text)?;
-        s.check()?;
+        let (s, faults) = Scenario::from_yaml_with_faults(text)?;
+        if !faults.is_empty() {
+            return Err(
+                "a Scenario has no `faults` (use Scenario::from_yaml_with_faults, \
+                        SimOptions::faults_inline, or the file as SimOptions::scenario)"
+                    .into(),
+            );
+        }
         Ok(s)
     }
 
-    /// Parses without checking (the simulator checks the services first, for a typed error).
-    pub(crate) fn parse_yaml(text: &str) -> Result<Scenario, String> {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
-    }
-
-    /// Checks the scenario for inconsistencies (unknown nodes, duplicate VMIDs, ...).
+    /// Parses a scenario file's YAML text: the scenario and its `faults:` (see
+    /// [`crate::Fault`]), both checked.
     ///
     /// # Errors
-    /// A sentence naming the first problem.
-    pub fn check(&self) -> Result<(), String> {
-        if self.nodes.is_empty() {
-            return Err("a scenario needs at least one node".into());
-        }
-        for f in &self.faults {
+    /// The YAML error (with its location) or the first inconsistency found.
+    pub fn from_yaml_with_faults(text: &str) -> Result<(Scenario, Vec<crate::Fault>), String> {
+        let (s, faults) = Scenario::parse_yaml(text)?;
+        s.check()?;
+        s.check_faults(&faults)?;
+        Ok((s, faults))
+    }
+
+    /// Parses without checking (the simulator checks the services first, for a typed error).
+    pub(crate) fn parse_yaml(text: &str) -> Result<(Scenario, Vec<crate::Fault>), String> {
+        let d: ScenarioDoc = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        Ok((
+            Scenario {
+                cluster: d.cluster,
+                nodes: d.nodes,
+                guests: d.guests,
+                users: d.users,
+            },
+            d.faults,
+        ))
+    }
+
+    /// Checks faults against the scenario: each valid, naming only its nodes.
+    pub(crate) fn check_faults(&self, faults: &[crate::Fault]) -> Result<(), String> {
+        for f in faults {
             f.check()?;
             let offline = match &f.fault {
                 crate::FaultKind::NodeOffline { node, .. } => Some(node),
@@ -378,6 +415,17 @@ impl Scenario {
             {
                 return Err(format!("fault on unknown node '{n}'"));
             }
+        }
+        Ok(())
+    }
+
+    /// Checks the scenario for inconsistencies (unknown nodes, duplicate VMIDs, ...).
+    ///
+    /// # Errors
+    /// A sentence naming the first problem.
+    pub fn check(&self) -> Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("a scenario needs at least one node".into());
         }
         if self.cluster.is_none() && self.nodes.len() != 1 {
             return Err("a standalone scenario (no `cluster`) has exactly one node".into());

@@ -558,13 +558,41 @@ async fn faults_per_node_listener_and_from_yaml() {
     let yaml = format!(
         "{CLUSTER}faults:\n  - match: \"GET /version\"\n    node: pve2\n    fault: {{status: {{code: 503}}}}\n  - match: \"/nodes/**\"\n    nth: 1\n    fault: {{latency: {{ms: 1, jitter_ms: 1}}}}\n  - fault: {{reset_mid_body: {{after_bytes: 3}}}}\n    nth: 1000\n  - {{fault: stall, nth: 1000}}\n  - {{fault: reset, nth: 1000}}\n  - {{fault: {{truncate: {{}}}}, nth: 1000}}\n  - {{fault: malformed_json, nth: 1000}}\n  - {{fault: invalidate_tickets, nth: 1000}}\n  - {{fault: {{node_offline: {{node: pve3, for_ms: 10}}}}, nth: 1000}}\n  - {{fault: {{websocket_drop: {{after_bytes: 5}}}}, nth: 1000}}\n  - {{fault: termproxy_no_ok, nth: 1000}}\n"
     );
-    let scenario = Scenario::from_yaml(&yaml).expect("faults parse");
-    assert_eq!(scenario.faults.len(), 11);
+    let (_, faults) = Scenario::from_yaml_with_faults(&yaml).expect("faults parse");
+    assert_eq!(faults.len(), 11);
+    assert!(
+        Scenario::from_yaml(&yaml).is_err(),
+        "a Scenario value has no faults"
+    );
+    // As a scenario file, and the same list as a faults file.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("scenario.yaml");
+    std::fs::write(&path, &yaml).expect("write");
     let s = start(SimOptions {
-        scenario_inline: Some(scenario),
+        scenario: Some(path),
         ..opts()
     })
     .await;
+    let faults_path = dir.path().join("faults.yaml");
+    std::fs::write(
+        &faults_path,
+        "faults:\n  - {match: GET /version, nth: 1, fault: {status: {code: 502}}}\n",
+    )
+    .expect("write");
+    let f = start(SimOptions {
+        faults: Some(faults_path.clone()),
+        ..opts()
+    })
+    .await;
+    assert_eq!(f.get("/version").await.status, 502);
+    assert_eq!(f.get("/version").await.status, 200);
+    std::fs::write(&faults_path, "faults: [{fault: stall, node: nope}]\n").expect("write");
+    let refused = pvekit_sim::Simulator::start(SimOptions {
+        faults: Some(faults_path),
+        ..opts()
+    })
+    .await;
+    assert!(matches!(refused, Err(pvekit_sim::SimError::Faults { .. })));
     let nodes = s.sim.info().nodes.clone();
     assert_eq!(get_at(&s, &nodes[0].url, "/version").await.0, 200);
     assert_eq!(get_at(&s, &nodes[1].url, "/version").await.0, 503);
@@ -577,7 +605,7 @@ async fn faults_per_node_listener_and_from_yaml() {
         "nodes: [{name: a}]\nfaults: [{fault: stall, node: b}]",
         "nodes: [{name: a}]\nfaults: [{fault: explode}]",
     ] {
-        assert!(Scenario::from_yaml(bad).is_err(), "{bad}");
+        assert!(Scenario::from_yaml_with_faults(bad).is_err(), "{bad}");
     }
     assert!(
         s.sim

@@ -35,7 +35,6 @@ fn sim_opts(guests: Vec<ScenarioGuest>, task_ms: u64) -> SimOptions {
             nodes: vec![ScenarioNode::new("pve1")],
             guests,
             users: Vec::new(),
-            faults: Vec::new(),
         }),
         task_duration: Duration::from_millis(task_ms),
         ..opts()
@@ -351,7 +350,6 @@ async fn other_service_errors() {
             nodes: vec![ScenarioNode::new("pve1")],
             guests,
             users: Vec::new(),
-            faults: Vec::new(),
         }
         .check_services()
     };
