@@ -49,6 +49,11 @@ pub struct Args {
     /// YAML scenario file stating the exact cluster (replaces --nodes/--containers/--vms).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// YAML file with a `faults:` list: latency, stalls, resets, truncated or malformed
+    /// answers, 502/503/595/596, nodes going offline, tickets invalidated, terminal drops
+    /// (see the simulator's docs).
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
     /// Check clients: on exit, list every request the simulator rejected and every request
     /// outside the official API schema (when its file is found), and exit with status 3 if
     /// there are any.
@@ -93,6 +98,7 @@ fn sim_options(cli: &Cli, args: &Args) -> Result<pvekit_sim::SimOptions> {
         latency: Duration::from_millis(args.latency_ms),
         auth_failure_delay: Duration::from_millis(args.auth_delay_ms),
         scenario: args.scenario.clone(),
+        faults: args.faults.clone(),
         username,
         password: c.password.as_ref().map(|s| s.expose_secret().to_string()),
         token_id: c.token_id.clone(),

@@ -136,3 +136,28 @@ fn prints_the_address_it_listens_on_and_warns_unless_loopback() {
     assert!(info.url.starts_with("https://127.0.0.1:"), "{}", info.url);
     assert!(!err.contains("WARNING"), "{err}");
 }
+
+#[test]
+fn faults_from_a_file_reach_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = dir.path().join("faults.yml");
+    std::fs::write(
+        &faults,
+        "faults:\n  - {match: \"GET /cluster/resources\", fault: {status: {code: 503}}}\n",
+    )
+    .unwrap();
+    let mut sim = crate::util::Sim::start(&["--faults", faults.to_str().unwrap()]);
+    sim.expect_rejections();
+    let out = crate::util::run(&mut crate::util::pvekit(&crate::util::args(
+        &sim.token_args(),
+        &["ls"],
+    )));
+    let line = out.fails(1);
+    assert!(line.contains("503"), "{line}");
+    // Other calls are untouched.
+    let nodes = crate::util::run(&mut crate::util::pvekit(&crate::util::args(
+        &sim.token_args(),
+        &["nodes", "-o", "json"],
+    )));
+    assert!(!nodes.json().as_array().unwrap().is_empty());
+}
