@@ -110,7 +110,13 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     }
     let max = overhead.iter().copied().fold(0.0, f64::max);
     emit("wake", "iterations", f64::from(a.iterations), "count", None);
-    emit("wake", "start_and_boot_ms", own.as_secs_f64() * 1000.0, "ms", None);
+    emit(
+        "wake",
+        "start_and_boot_ms",
+        own.as_secs_f64() * 1000.0,
+        "ms",
+        None,
+    );
     emit_goal(
         "wake",
         "overhead_ms_median",
@@ -119,7 +125,13 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         interval.as_secs_f64() * 1000.0,
     );
     emit("wake", "overhead_ms_max", max, "ms", None);
-    emit("wake", "already_running_ms_median", median(running), "ms", None);
+    emit(
+        "wake",
+        "already_running_ms_median",
+        median(running),
+        "ms",
+        None,
+    );
     sim.shutdown().await;
     Ok(())
 }
