@@ -196,9 +196,33 @@ async fn cpu_and_memory(a: &Args, client: &Client) -> anyhow::Result<()> {
         None,
     );
     emit("steady", "watch_changes", changes as f64, "count", None);
+    // CPU time per poll interval of wall time (a poll and its wait take a little longer).
+    emit(
+        "steady",
+        "cpu_ms_per_interval",
+        1000.0 * cpu / wall * interval.as_secs_f64(),
+        "ms",
+        None,
+    );
     emit_goal("steady", "cpu", 100.0 * cpu / wall, "% of a core", 1.0);
     emit_goal("steady", "rss", rss as f64 / 1024.0, "MiB", 20.0);
     emit("steady", "rss_max", rss_max as f64 / 1024.0, "MiB", None);
+    // What `rss` is made of: the heap and stacks, and the pages of the binary and libraries
+    // (the same for 10 guests as for 10,000).
+    emit(
+        "steady",
+        "rss_anon",
+        resident_kib("RssAnon")? as f64 / 1024.0,
+        "MiB",
+        None,
+    );
+    emit(
+        "steady",
+        "rss_file",
+        resident_kib("RssFile")? as f64 / 1024.0,
+        "MiB",
+        None,
+    );
     emit(
         "steady",
         "rss_peak_since_start",

@@ -36,6 +36,341 @@ pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Err
     Ok(value)
 }
 
+/// Decodes the items of a `{"data": [...]}` answer leniently (as [`from_slice`] does) while its
+/// bytes arrive, so a long list (`/cluster/resources` of 10,000 guests is about 3 MiB) is
+/// never held whole, neither as bytes nor as a `Vec` of items: each item is handed on as soon
+/// as it is complete, and only the bytes of an incomplete item are kept.
+///
+/// The items are read where the answer starts with the `data` list, as Proxmox VE writes it;
+/// any other shape is kept whole and decoded at [`DataItems::finish`] as an
+/// [`Envelope`](crate::Envelope) of a list, so every answer reads exactly as [`from_slice`]
+/// reads it, errors included.
+#[derive(Debug)]
+pub struct DataItems<T> {
+    /// Bytes not yet decoded (everything, in [`Items::Whole`]).
+    buf: Vec<u8>,
+    state: Items,
+    /// After an item found incomplete, the buffered length at which to try again (so an
+    /// item that spans many chunks is not decoded over and over).
+    retry_at: usize,
+    _item: std::marker::PhantomData<fn() -> T>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Items {
+    /// Before the list: the start of the answer is checked.
+    Start,
+    /// In the list, where an item or its end may come.
+    First,
+    /// In the list, after a comma: an item must come.
+    Item,
+    /// In the list, after an item: a comma or the end.
+    AfterItem,
+    /// After the list: the rest of the envelope, checked at the end.
+    Tail,
+    /// Not the usual shape: kept whole for [`from_slice`].
+    Whole,
+}
+
+/// What a `T` reads as leniently, for serde_json's own value-by-value reader.
+struct PerlItem<T>(T);
+
+impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for PerlItem<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(Streaming(d)).map(PerlItem)
+    }
+}
+
+/// The members of an envelope after its `data` list (`"total"`), read as [`crate::Envelope`]
+/// reads them.
+#[derive(serde::Deserialize)]
+struct Tail {
+    #[serde(default)]
+    data: Option<de::IgnoredAny>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    total: Option<u64>,
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// Where the `data` list's first item may start, if the answer starts as
+/// `{"data":[` (whitespace allowed); `Err(true)` when more bytes are needed to tell, `Err(false)`
+/// when it starts otherwise.
+fn list_start(b: &[u8]) -> Result<usize, bool> {
+    let mut i = 0;
+    for expected in [&b"{"[..], b"\"data\"", b":", b"["] {
+        i = skip_ws(b, i);
+        let have = &b[i..b.len().min(i + expected.len())];
+        if have != &expected[..have.len()] {
+            return Err(false);
+        }
+        if have.len() < expected.len() {
+            return Err(true);
+        }
+        i += expected.len();
+    }
+    Ok(i)
+}
+
+/// The length of the JSON value at the start of `b` (after whitespace), if it is complete;
+/// only used to tell an incomplete item from a broken one.
+fn complete_value_len(b: &[u8]) -> Option<usize> {
+    let start = skip_ws(b, 0);
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    for (i, &c) in b.iter().enumerate().skip(start) {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => {
+                    in_str = false;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            // A bare scalar ends at a delimiter.
+            b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t' if depth == 0 => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+impl<T: DeserializeOwned> Default for DataItems<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: DeserializeOwned> DataItems<T> {
+    /// A reader at the start of an answer.
+    pub fn new() -> Self {
+        DataItems {
+            buf: Vec::new(),
+            state: Items::Start,
+            retry_at: 0,
+            _item: std::marker::PhantomData,
+        }
+    }
+
+    /// Takes the next bytes of the answer and hands on every item they complete.
+    ///
+    /// # Errors
+    /// The answer is not JSON or an item does not fit `T` even leniently; or what `each`
+    /// returns.
+    pub fn feed<E: From<serde_json::Error>>(
+        &mut self,
+        bytes: &[u8],
+        mut each: impl FnMut(T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self.state {
+            Items::Start => {
+                self.buf.extend_from_slice(bytes);
+                return match list_start(&self.buf) {
+                    Ok(at) => {
+                        let first = std::mem::take(&mut self.buf);
+                        self.state = Items::First;
+                        self.feed(&first[at..], each)
+                    }
+                    Err(true) => Ok(()),
+                    Err(false) => {
+                        self.state = Items::Whole;
+                        Ok(())
+                    }
+                };
+            }
+            Items::Whole | Items::Tail => {
+                self.buf.extend_from_slice(bytes);
+                return Ok(());
+            }
+            _ => {}
+        }
+        // An incomplete item is completed from the new bytes, taken in growing steps; the rest
+        // of them is decoded where it lies, and only what is incomplete then is kept.
+        let mut rest = bytes;
+        while !self.buf.is_empty() && !rest.is_empty() {
+            let n = rest.len().min(self.buf.len().max(4096));
+            let had = self.buf.len();
+            self.buf.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if self.buf.len() < self.retry_at {
+                continue;
+            }
+            let buf = std::mem::take(&mut self.buf);
+            let mut pos = 0;
+            let result = self.items(&buf, &mut pos, &mut each);
+            self.buf = buf;
+            result?;
+            if self.state == Items::Tail {
+                self.buf.drain(..pos);
+                self.buf.extend_from_slice(rest);
+                return Ok(());
+            }
+            if pos >= had {
+                // The kept item is done: what is left are new bytes, decoded where they lie.
+                let left = self.buf.len() - pos;
+                rest = &bytes[bytes.len() - rest.len() - left..];
+                self.buf.clear();
+                self.retry_at = 0;
+            } else {
+                self.buf.drain(..pos);
+            }
+        }
+        if !self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut pos = 0;
+        let result = self.items(rest, &mut pos, &mut each);
+        if self.state == Items::Tail || result.is_ok() {
+            self.buf.extend_from_slice(&rest[pos..]);
+        }
+        result
+    }
+
+    /// Decodes the complete items of `b` from `pos` on (left after the last one taken; at the
+    /// list's end in [`Items::Tail`]).
+    fn items<E: From<serde_json::Error>>(
+        &mut self,
+        b: &[u8],
+        pos: &mut usize,
+        each: &mut impl FnMut(T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        loop {
+            let i = skip_ws(b, *pos);
+            let Some(&c) = b.get(i) else {
+                *pos = i;
+                return Ok(());
+            };
+            match self.state {
+                Items::First | Items::AfterItem if c == b']' => {
+                    *pos = i + 1;
+                    self.state = Items::Tail;
+                    return Ok(());
+                }
+                Items::AfterItem if c == b',' => {
+                    *pos = i + 1;
+                    self.state = Items::Item;
+                }
+                Items::AfterItem => {
+                    return Err(<serde_json::Error as de::Error>::custom(
+                        "expected `,` or `]` after an item of the data list",
+                    )
+                    .into());
+                }
+                _ => {
+                    let rest = &b[i..];
+                    let mut items =
+                        serde_json::Deserializer::from_slice(rest).into_iter::<PerlItem<T>>();
+                    match items.next() {
+                        Some(Ok(item)) => {
+                            let len = items.byte_offset();
+                            // A bare scalar may go on in the next bytes.
+                            let delimited = matches!(c, b'{' | b'[' | b'"');
+                            if !delimited && len == rest.len() {
+                                *pos = i;
+                                return Ok(());
+                            }
+                            *pos = i + len;
+                            self.state = Items::AfterItem;
+                            self.retry_at = 0;
+                            each(item.0)?;
+                        }
+                        Some(Err(e)) if e.is_eof() || complete_value_len(rest).is_none() => {
+                            // Incomplete: wait until it has doubled (or for the end).
+                            *pos = i;
+                            self.retry_at = 2 * rest.len().max(128);
+                            return Ok(());
+                        }
+                        Some(Err(e)) => return Err(e.into()),
+                        None => {
+                            *pos = i;
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the answer: hands on the items not handed on yet (all of them when the answer had
+    /// another shape) and checks that the answer was complete.
+    ///
+    /// # Errors
+    /// As [`DataItems::feed`]; also when the answer ends early.
+    pub fn finish<E: From<serde_json::Error>>(
+        mut self,
+        mut each: impl FnMut(T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self.state {
+            Items::Whole | Items::Start => {
+                let envelope: crate::Envelope<Vec<T>> = from_slice(&self.buf)?;
+                envelope.data.into_iter().try_for_each(each)
+            }
+            Items::Tail => {
+                let tail = &self.buf[skip_ws(&self.buf, 0)..];
+                let tail: Tail = match tail.first() {
+                    Some(b'}') => {
+                        // Nothing but whitespace may follow.
+                        let mut de = serde_json::Deserializer::from_slice(&tail[1..]);
+                        de.end()?;
+                        return Ok(());
+                    }
+                    Some(b',') => {
+                        let mut rest = Vec::with_capacity(tail.len());
+                        rest.push(b'{');
+                        rest.extend_from_slice(&tail[1..]);
+                        from_slice(&rest)?
+                    }
+                    _ => from_slice(tail)?,
+                };
+                if tail.data.is_some() {
+                    return Err(<serde_json::Error as de::Error>::duplicate_field("data").into());
+                }
+                Ok(())
+            }
+            _ => {
+                let buf = std::mem::take(&mut self.buf);
+                let mut pos = 0;
+                self.items(&buf, &mut pos, &mut each)?;
+                if self.state == Items::Tail {
+                    self.buf = buf[pos..].to_vec();
+                    return self.finish(each);
+                }
+                // The list never ended: the answer is cut short.
+                let mut de = serde_json::Deserializer::from_slice(&buf[pos..]);
+                Err(
+                    match <de::IgnoredAny as de::Deserialize>::deserialize(&mut de) {
+                        Err(e) => e,
+                        Ok(_) => <serde_json::Error as de::Error>::custom(
+                            "the answer ends inside the data list",
+                        ),
+                    }
+                    .into(),
+                )
+            }
+        }
+    }
+}
+
 /// Decodes an already parsed JSON value into `T`, leniently (see the module docs).
 ///
 /// # Errors
@@ -794,6 +1129,119 @@ mod tests {
         let t: T = serde_json::from_str(r#"{"b":false,"f":1e3}"#).unwrap();
         assert!(!t.b);
         assert_eq!(t.u, None);
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Item {
+        id: String,
+        #[serde(default)]
+        n: Option<u64>,
+        #[serde(default)]
+        f: Option<f64>,
+    }
+
+    /// The items of `body` read in pieces cut at `cuts`, or the error.
+    fn items_in_pieces(body: &[u8], cuts: &[usize]) -> Result<Vec<Item>, serde_json::Error> {
+        let mut reader = super::DataItems::<Item>::new();
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain([&body.len()]) {
+            reader.feed(&body[from..cut], |i| {
+                out.push(i);
+                Ok::<_, serde_json::Error>(())
+            })?;
+            from = cut;
+        }
+        reader.finish(|i| {
+            out.push(i);
+            Ok::<_, serde_json::Error>(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn data_items_read_in_pieces_as_the_whole_answer_reads() {
+        let bodies: &[&str] = &[
+            r#"{"data":[{"id":"a","n":"5","f":1.5e3},{"id":"b\"}]","n":7,"f":-0.25}]}"#,
+            " { \"data\" : [ { \"id\" : \"a\" } , {\"id\":\"\\u00e9\",\"n\":12345678} ] } \n",
+            r#"{"data":[]}"#,
+            r#"{"data":[{"id":"x","n":1.0}],"total":"2"}"#,
+            r#"{"total":2,"data":[{"id":"x"}]}"#,
+            r#"{"data":[{"id":"x"}],"total":"abc"}"#,
+            r#"{"data":[{"id":"x"}],"data":[]}"#,
+            r#"{"data":null}"#,
+            r#"{"data":[{"id":"x"},]}"#,
+            r#"{"data":[{"id":"x"}"#,
+            r#"{"data":[{"id":"x"}]"#,
+            r#"{"data":[{"id":"x"}]} x"#,
+            r#"{"data":[{"id":"x"} {"id":"y"}]}"#,
+            r#"{"data":[{"n":1}]}"#,
+            r#"{"data":[1]}"#,
+            r#"{"data":[12,{"id":"y"}]}"#,
+            r#"{"data":[{"id":"x","n":-1.5}]}"#,
+            r#"{"data":[{"id":"x","f":1.}]}"#,
+            r#"{"dat":[]}"#,
+            "",
+        ];
+        for body in bodies {
+            let b = body.as_bytes();
+            let whole = super::from_slice::<crate::Envelope<Vec<Item>>>(b).map(|e| e.data);
+            let check = |cuts: &[usize]| {
+                let pieces = items_in_pieces(b, cuts);
+                match (&whole, &pieces) {
+                    (Ok(a), Ok(p)) => assert_eq!(a, p, "{body} cut at {cuts:?}"),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{body} cut at {cuts:?}: whole {whole:?}, in pieces {pieces:?}"),
+                }
+            };
+            check(&[]);
+            for cut in 0..=b.len() {
+                check(&[cut]);
+            }
+            check(&(0..b.len()).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn data_items_read_a_long_list_in_chunks_of_any_size() {
+        let mut body = String::from(r#"{"data":["#);
+        for i in 0..2000u64 {
+            if i > 0 {
+                body.push(',');
+            }
+            // Now and then an item much longer than the chunks.
+            let id = if i % 500 == 7 {
+                "x".repeat(20_000)
+            } else {
+                format!("item{i}")
+            };
+            body.push_str(&format!(r#"{{"id":"{id}","n":"{i}","f":{i}.5}}"#));
+        }
+        body.push_str(r#"],"total":2000}"#);
+        let b = body.as_bytes();
+        let whole = super::from_slice::<crate::Envelope<Vec<Item>>>(b)
+            .unwrap()
+            .data;
+        let mut seed = 12345u64;
+        for max in [1usize, 7, 300, 4096, 70_000] {
+            let mut cuts = Vec::new();
+            let mut at = 0;
+            loop {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                at += 1 + (seed >> 33) as usize % max;
+                if at >= b.len() {
+                    break;
+                }
+                cuts.push(at);
+            }
+            assert_eq!(
+                items_in_pieces(b, &cuts).unwrap(),
+                whole,
+                "chunks up to {max}"
+            );
+        }
     }
 
     #[test]

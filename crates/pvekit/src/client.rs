@@ -218,6 +218,17 @@ impl Client {
             .clone()
     }
 
+    /// Calls `f` with the members as last discovered, without copying them.
+    pub(crate) fn with_members<R>(&self, f: impl FnOnce(&[ClusterNode]) -> R) -> R {
+        let members = self
+            .inner
+            .nodes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        f(&members)
+    }
+
     /// Handles on the members as last discovered.
     pub fn nodes(&self) -> Vec<Node> {
         self.members()
@@ -349,6 +360,20 @@ impl Client {
             }
             None => self.get("/cluster/resources").await,
         }
+    }
+
+    /// `GET` an API path, handing a successful answer's body to a fresh sink from `sink`
+    /// (one per attempt) as it arrives.
+    pub(crate) async fn get_into<S: BodySink>(
+        &self,
+        path: &str,
+        params: Params<'_>,
+        sink: &(impl Fn() -> S + Sync),
+    ) -> Result<S::Output> {
+        self.inner
+            .conn
+            .call_into(Via::Api, Method::GET, path, params, sink)
+            .await
     }
 
     /// `GET /cluster/status`, items of unknown type skipped.
@@ -538,6 +563,20 @@ impl Conn {
         path: &str,
         params: Params<'_>,
     ) -> Result<T> {
+        self.call_into(via, method, path, params, &Whole::<T>::default)
+            .await
+    }
+
+    /// Like `call_via`, handing a successful answer's body to a fresh sink from `sink` (one
+    /// per attempt) as it arrives.
+    async fn call_into<S: BodySink>(
+        &self,
+        via: Via,
+        method: Method,
+        path: &str,
+        params: Params<'_>,
+        sink: &(impl Fn() -> S + Sync),
+    ) -> Result<S::Output> {
         if !path.starts_with('/') {
             return Err(Error::invalid(format!(
                 "API path '{path}' must start with '/'"
@@ -551,7 +590,7 @@ impl Conn {
         let mut relogged = false;
         let mut attempt = 0u32;
         loop {
-            let result = self.send_once(via, &method, path, params).await;
+            let result = self.send_once(via, &method, path, params, sink).await;
             match result {
                 Err((Error::Auth { .. }, Some(old))) if !relogged => {
                     // The server no longer accepts the ticket: log in again, once. Never loop
@@ -575,13 +614,14 @@ impl Conn {
     }
 
     /// One attempt; on error also returns the ticket that was used, if any.
-    async fn send_once<T: DeserializeOwned>(
+    async fn send_once<S: BodySink>(
         &self,
         via: Via,
         method: &Method,
         path: &str,
         params: Params<'_>,
-    ) -> std::result::Result<T, (Error, Option<SecretString>)> {
+        sink: &(impl Fn() -> S + Sync),
+    ) -> std::result::Result<S::Output, (Error, Option<SecretString>)> {
         let mut req = self.http.request(method.clone(), self.url_for(path));
         req = if method == Method::GET || method == Method::DELETE {
             req.query(params)
@@ -609,6 +649,9 @@ impl Conn {
             (Via::Login, _, None) => return Err((Error::NoSession, None)),
             (Via::Api, None, None) => return Err((Error::config("no credentials"), None)),
         }
+        if S::OWN_CONNECTION {
+            req = req.header(http::header::CONNECTION, "close");
+        }
         let timeouts = &self.resolved.timeouts;
         let timeout = if self.verified.load(std::sync::atomic::Ordering::Relaxed) {
             timeouts.request
@@ -625,7 +668,7 @@ impl Conn {
                     self.verified
                         .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
-                self.decode(resp, method.as_str(), path, used_ticket.is_none())
+                self.decode_into(resp, method.as_str(), path, used_ticket.is_none(), sink())
                     .await
             }
             Err(e) => Err(e),
@@ -688,6 +731,19 @@ impl Conn {
         path: &str,
         used_token: bool,
     ) -> Result<T> {
+        self.decode_into(resp, method, path, used_token, Whole::<T>::default())
+            .await
+    }
+
+    /// Turns a response into what `sink` makes of a successful body, or a typed error.
+    async fn decode_into<S: BodySink>(
+        &self,
+        resp: reqwest::Response,
+        method: &str,
+        path: &str,
+        used_token: bool,
+        sink: S,
+    ) -> Result<S::Output> {
         let status = resp.status();
         let reason = resp
             .extensions()
@@ -697,7 +753,7 @@ impl Conn {
             .is_redirection()
             .then(|| resp.headers().get(reqwest::header::LOCATION).cloned())
             .flatten();
-        let body = read_capped(resp).await.map_err(|e| {
+        let read_error = |e: Option<reqwest::Error>| {
             let Some(e) = e else {
                 return Error::Transport {
                     method: method.into(),
@@ -720,17 +776,23 @@ impl Conn {
                     reason: error_chain(&e),
                 }
             }
-        })?;
+        };
         if status.is_success() {
-            // Numbers may come as strings from the Perl server: decode leniently.
-            return pvekit_core::perl::from_slice::<pvekit_core::Envelope<T>>(&body)
-                .map(|d| d.data)
-                .map_err(|e| Error::Decode {
-                    method: method.into(),
-                    path: path.into(),
-                    reason: e.to_string(),
-                });
+            let decode_error = |reason: String| Error::Decode {
+                method: method.into(),
+                path: path.into(),
+                reason,
+            };
+            let mut sink = sink;
+            read_capped_into(resp, &mut sink)
+                .await
+                .map_err(|e| match e {
+                    SinkOrRead::Sink(reason) => decode_error(reason),
+                    SinkOrRead::Read(e) => read_error(e),
+                })?;
+            return sink.finish().map_err(decode_error);
         }
+        let body = read_capped(resp).await.map_err(read_error)?;
         if status.is_redirection() {
             let to = location
                 .as_ref()
@@ -810,6 +872,83 @@ async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Takes a successful answer's body as it arrives and makes the call's result of it.
+pub(crate) trait BodySink: Send {
+    /// The call's result.
+    type Output;
+    /// Whether the answer is large enough to be read over a connection of its own, closed
+    /// after it: the HTTP client's read buffer grows with a large answer (to about 400 KiB)
+    /// and would stay that large on every pooled connection that ever carried one.
+    const OWN_CONNECTION: bool = false;
+    /// The body's length, when the server says it (before any bytes).
+    fn expect_len(&mut self, _len: usize) {}
+    /// The next bytes of the body.
+    fn feed(&mut self, bytes: &[u8]) -> std::result::Result<(), String>;
+    /// The body is complete.
+    fn finish(self) -> std::result::Result<Self::Output, String>;
+}
+
+/// The whole body, decoded leniently as an envelope of `T` once complete.
+struct Whole<T> {
+    body: Vec<u8>,
+    _data: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Default for Whole<T> {
+    fn default() -> Self {
+        Whole {
+            body: Vec::new(),
+            _data: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> BodySink for Whole<T> {
+    type Output = T;
+    fn expect_len(&mut self, len: usize) {
+        self.body.reserve_exact(len);
+    }
+    fn feed(&mut self, bytes: &[u8]) -> std::result::Result<(), String> {
+        self.body.extend_from_slice(bytes);
+        Ok(())
+    }
+    fn finish(self) -> std::result::Result<T, String> {
+        // Numbers may come as strings from the Perl server: decode leniently.
+        pvekit_core::perl::from_slice::<pvekit_core::Envelope<T>>(&self.body)
+            .map(|d| d.data)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Why a body could not be taken in.
+enum SinkOrRead {
+    /// The sink refused it.
+    Sink(String),
+    /// As [`read_capped`].
+    Read(Option<reqwest::Error>),
+}
+
+/// Hands a body of at most [`MAX_BODY`] bytes to `sink` as it arrives.
+async fn read_capped_into<S: BodySink>(
+    mut resp: reqwest::Response,
+    sink: &mut S,
+) -> std::result::Result<(), SinkOrRead> {
+    match resp.content_length() {
+        Some(n) if n > MAX_BODY as u64 => return Err(SinkOrRead::Read(None)),
+        Some(n) => sink.expect_len(n as usize),
+        None => {}
+    }
+    let mut read = 0;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| SinkOrRead::Read(Some(e)))? {
+        read += chunk.len();
+        if read > MAX_BODY {
+            return Err(SinkOrRead::Read(None));
+        }
+        sink.feed(&chunk).map_err(SinkOrRead::Sink)?;
+    }
+    Ok(())
 }
 
 /// Where and how to open a websocket to the cluster.

@@ -37,12 +37,13 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
+use pvekit_core::perl::DataItems;
 use pvekit_core::types::{ClusterNode, ClusterResource, GuestKind, ResourceStatus, ResourceType};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::client::Client;
+use crate::client::{BodySink, Client};
 use crate::error::{Error, Result};
 use crate::guest::IpPolicy;
 
@@ -189,7 +190,11 @@ impl Index {
     fn fits(old: &[Arc<GuestResource>], new: &[Arc<GuestResource>]) -> bool {
         old.len() == new.len()
             && old.iter().zip(new).all(|(a, b)| {
-                a.vmid == b.vmid && a.kind == b.kind && a.ips == b.ips && a.name() == b.name()
+                Arc::ptr_eq(a, b)
+                    || (a.vmid == b.vmid
+                        && a.kind == b.kind
+                        && a.ips == b.ips
+                        && a.name() == b.name())
             })
     }
 }
@@ -207,6 +212,15 @@ impl Snapshot {
         taken_at: SystemTime,
     ) -> Snapshot {
         guests.sort_unstable_by_key(|g| (g.vmid, g.kind));
+        Snapshot::build_sorted(old, guests, taken_at)
+    }
+
+    /// Like [`Snapshot::build_after`], the guests already sorted by VMID and kind.
+    fn build_sorted(
+        old: &Snapshot,
+        guests: Vec<Arc<GuestResource>>,
+        taken_at: SystemTime,
+    ) -> Snapshot {
         let index = if !guests.is_empty() && Index::fits(&old.guests, &guests) {
             old.index.clone()
         } else {
@@ -227,6 +241,17 @@ impl Snapshot {
         if *self.nodes != *nodes {
             self.nodes = nodes.into();
         }
+        self
+    }
+
+    /// The snapshot with the client's members (shared with the previous snapshot when
+    /// unchanged, without a copy).
+    fn with_members(mut self, client: &Client) -> Snapshot {
+        client.with_members(|members| {
+            if *self.nodes != *members {
+                self.nodes = members.into();
+            }
+        });
         self
     }
 
@@ -354,6 +379,10 @@ pub struct Inventory {
 #[derive(Debug)]
 struct Sweep {
     credit: f64,
+    /// For each guest of the last `/cluster/resources`, in the server's order, its position
+    /// in the snapshot built from it: the server keeps its order from one poll to the next,
+    /// so this finds most guests' previous state without a search.
+    order: Vec<u32>,
 }
 
 impl std::fmt::Debug for Inventory {
@@ -388,6 +417,7 @@ impl Inventory {
             // Starts full, so a first refresh past `ip_ttl` sweeps at once.
             refreshing: tokio::sync::Mutex::new(Sweep {
                 credit: f64::INFINITY,
+                order: Vec::new(),
             }),
             nodes,
         })
@@ -481,11 +511,10 @@ impl Inventory {
 
     /// When guests sit on a node the member list does not know (it joined after connect),
     /// discovers the members again, once, so node lookups know it too.
-    async fn follow_new_nodes(&self, resources: &[ClusterResource]) {
+    async fn follow_new_nodes(&self, names: &[String]) {
         let index = self.nodes.load();
-        let unknown = resources
+        let unknown = names
             .iter()
-            .filter_map(|r| r.node.as_deref())
             .any(|n| !index.by_name.contains_key(&n.to_ascii_lowercase()));
         if !unknown {
             return;
@@ -499,7 +528,7 @@ impl Inventory {
         };
         // Names discovery still does not list (a login that may not read the cluster
         // status) are known by name from now on, so they cost no further discovery.
-        for n in resources.iter().filter_map(|r| r.node.as_deref()) {
+        for n in names {
             index
                 .by_name
                 .entry(n.to_ascii_lowercase())
@@ -510,86 +539,89 @@ impl Inventory {
 
     async fn refresh_inner(&self, sweep: &mut Sweep) -> Result<Vec<InventoryEvent>> {
         let taken_at = SystemTime::now();
-        let resources = self
-            .client
-            .cluster_resources(Some(ResourceType::Vm))
-            .await?;
-        self.follow_new_nodes(&resources).await;
         let old = self.snapshot.load_full();
         let now = Instant::now();
         let options = self.options;
+        // The list is taken in as it arrives: each guest is compared with its previous state
+        // at once, and an unchanged one keeps its previous value (shared with the old
+        // snapshot), so neither the body nor a list of every resource is ever held.
+        let order = std::mem::take(&mut sweep.order);
+        let intake = || Intake::new(&old, &order, now, options.ip_ttl);
+        let params = [("type", ResourceType::Vm.as_str().to_string())];
+        let Taker {
+            mut guests,
+            mut work,
+            new_nodes,
+            ..
+        } = self
+            .client
+            .get_into("/cluster/resources", &params, &intake)
+            .await?;
+        drop(order);
+        self.follow_new_nodes(&new_nodes).await;
 
-        // What each guest needs; the sweep then picks among the unchanged ones.
-        let mut plans: Vec<Plan> = resources
-            .into_iter()
-            .filter_map(|r| {
-                let kind = r.guest_kind()?;
-                let vmid = r.vmid?;
-                let prev = old.get(kind, vmid).cloned();
-                let todo = match &prev {
-                    None => Todo::Resolve,
-                    Some(p) => what_to_do(p, &r, kind, now, options.ip_ttl),
-                };
-                Some(Plan {
-                    kind,
-                    vmid,
-                    resource: r,
-                    prev,
-                    todo,
-                })
-            })
-            .collect();
-        self.pick_sweep(sweep, &mut plans);
+        // The sweep picks among the unchanged guests.
+        self.pick_sweep(sweep, &guests, &mut work);
 
         let policy = options.ip_policy;
-        let jobs = plans.into_iter().map(|plan| {
-            // A lazy handle: a node that joined after connect works too.
-            let node = plan.resource.node.as_deref().map(|n| self.client.node(n));
-            async move {
-                let Plan {
-                    kind,
-                    vmid,
-                    resource,
-                    prev,
-                    todo,
-                } = plan;
-                let (ips, resolved, sent) = match (todo, prev, node) {
-                    (Todo::Keep | Todo::Candidate, Some(p), _) => {
-                        (p.ips.clone(), p.ips_resolved, 0)
-                    }
-                    (_, _, Some(node)) if is_reachable(&resource) => {
-                        let guest = match kind {
-                            GuestKind::Lxc => node.lxc(vmid),
-                            GuestKind::Qemu => node.qemu(vmid),
-                        };
-                        let (ips, sent) = resolve_ips(&guest, &resource, policy).await;
-                        (ips, Instant::now(), sent)
-                    }
-                    (_, Some(p), _) => (p.ips.clone(), p.ips_resolved, 0),
-                    (_, None, _) => (Vec::new(), Instant::now(), 0),
+        // What to resolve, as handles; each request is made only when its turn comes.
+        let jobs: Vec<_> = work
+            .into_iter()
+            .filter(|(_, todo)| matches!(todo, Todo::Resolve | Todo::Sweep))
+            .filter_map(|(at, todo)| {
+                let g = &guests[at as usize].guest;
+                // A guest whose node is unreachable keeps what was known.
+                if !is_reachable(&g.resource) {
+                    return None;
+                }
+                // A lazy handle: a node that joined after connect works too.
+                let node = self.client.node(g.resource.node.as_deref()?);
+                let guest = match g.kind {
+                    GuestKind::Lxc => node.lxc(g.vmid),
+                    GuestKind::Qemu => node.qemu(g.vmid),
                 };
-                let swept = if todo == Todo::Sweep { sent } else { 0 };
-                let guest = Arc::new(GuestResource {
-                    kind,
-                    vmid,
-                    resource,
-                    ips,
-                    ips_resolved: resolved,
-                });
-                (guest, swept)
-            }
-        });
-        let mut swept = 0u32;
-        let guests: Vec<Arc<GuestResource>> = futures_util::stream::iter(jobs)
-            .buffer_unordered(options.max_in_flight.max(1))
-            .map(|(guest, sent)| {
-                swept += sent;
-                guest
+                let running = g.resource.status == Some(ResourceStatus::Running);
+                Some((at, todo, guest, running))
             })
-            .collect()
-            .await;
+            .collect();
+        let mut swept = 0u32;
+        let mut resolved = futures_util::stream::iter(jobs)
+            .map(|(at, todo, guest, running)| async move {
+                let (mut ips, sent) = resolve_ips(&guest, running, policy).await;
+                ips.shrink_to_fit();
+                let swept = if todo == Todo::Sweep { sent } else { 0 };
+                (at, ips, Instant::now(), swept)
+            })
+            .buffer_unordered(options.max_in_flight.max(1));
+        while let Some((at, ips, when, sent)) = resolved.next().await {
+            swept += sent;
+            // A guest kept from the old snapshot is copied here, and only here.
+            let g = Arc::make_mut(&mut guests[at as usize].guest);
+            g.ips = ips;
+            g.ips_resolved = when;
+        }
+        drop(resolved);
         sweep.credit -= f64::from(swept);
-        let new = Snapshot::build_after(&old, guests, taken_at).with_nodes(self.client.members());
+
+        // By VMID and kind; the server's order is remembered for the next poll.
+        let mut next_order = vec![0u32; guests.len()];
+        let mut sorted = Vec::with_capacity(guests.len());
+        if let Some(place) = same_places(&guests, old.guests.len()) {
+            // The same guests as before: each goes where it was.
+            for g in &guests {
+                next_order[g.at as usize] = g.was.unwrap_or_default();
+            }
+            sorted.extend(place.iter().map(|&i| guests[i as usize].guest.clone()));
+        } else {
+            guests.sort_unstable_by_key(|g| (g.vmid, g.kind, g.at));
+            for (i, g) in guests.drain(..).enumerate() {
+                next_order[g.at as usize] = i as u32;
+                sorted.push(g.guest);
+            }
+        }
+        drop(guests);
+        sweep.order = next_order;
+        let new = Snapshot::build_sorted(&old, sorted, taken_at).with_members(&self.client);
         let events = diff(&old, &new);
         debug!(
             guests = new.guests.len(),
@@ -598,6 +630,8 @@ impl Inventory {
             "inventory refreshed"
         );
         self.snapshot.store(Arc::new(new));
+        // The old snapshot goes now (unless a reader still holds it), not at the next poll.
+        drop(old);
         for e in &events {
             let _ = self.events.send(e.clone());
         }
@@ -610,21 +644,21 @@ impl Inventory {
     /// then its config), else one. The budget never holds more than one refresh's share, so
     /// no refresh spends more than that (unless a guest costs more than expected, which the
     /// next refreshes make up for).
-    fn pick_sweep(&self, sweep: &mut Sweep, plans: &mut [Plan]) {
+    fn pick_sweep(&self, sweep: &mut Sweep, guests: &[Taken], work: &mut [(u32, Todo)]) {
         let polls = self.options.ip_sweep_polls;
         if polls == 0 {
             return;
         }
-        let share = plans.len() as f64 / f64::from(polls);
+        let share = guests.len() as f64 / f64::from(polls);
         sweep.credit = (sweep.credit + share).min(share.max(1.0));
         if sweep.credit < 1.0 {
             return;
         }
-        let mut candidates: Vec<(Instant, usize)> = plans
+        let mut candidates: Vec<(Instant, usize)> = work
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.todo == Todo::Candidate)
-            .filter_map(|(i, p)| Some((p.prev.as_ref()?.ips_resolved, i)))
+            .filter(|(_, (_, todo))| *todo == Todo::Candidate)
+            .map(|(i, (at, _))| (guests[*at as usize].guest.ips_resolved, i))
             .collect();
         // Each costs at least one request: the oldest `credit` are all that can be paid for.
         let most = sweep.credit as usize;
@@ -635,22 +669,21 @@ impl Inventory {
         candidates.sort_unstable();
         let mut left = sweep.credit;
         for (_, i) in candidates {
-            let p = &plans[i];
-            let cost = match &p.prev {
-                Some(prev)
-                    if p.kind == GuestKind::Lxc
-                        && prev.ips.is_empty()
-                        && p.resource.status == Some(ResourceStatus::Running) =>
-                {
-                    2.0
-                }
-                _ => 1.0,
+            // The IPs are still the previous ones here.
+            let g = &guests[work[i].0 as usize].guest;
+            let cost = if g.kind == GuestKind::Lxc
+                && g.ips.is_empty()
+                && g.resource.status == Some(ResourceStatus::Running)
+            {
+                2.0
+            } else {
+                1.0
             };
             if cost > left {
                 break;
             }
             left -= cost;
-            plans[i].todo = Todo::Sweep;
+            work[i].1 = Todo::Sweep;
         }
     }
 
@@ -676,12 +709,7 @@ impl Inventory {
 
 /// IPs of one guest, and the number of requests that took: a failure to resolve yields none
 /// (and is logged), so one broken guest does not fail the whole refresh.
-async fn resolve_ips(
-    guest: &crate::Guest,
-    r: &ClusterResource,
-    policy: IpPolicy,
-) -> (Vec<IpAddr>, u32) {
-    let running = r.status == Some(ResourceStatus::Running);
+async fn resolve_ips(guest: &crate::Guest, running: bool, policy: IpPolicy) -> (Vec<IpAddr>, u32) {
     let (result, sent) = match (running, guest.kind()) {
         (true, _) => match guest.ips_from_interfaces(policy).await {
             Ok(ips) if ips.is_empty() && guest.kind() == GuestKind::Lxc => {
@@ -707,13 +735,165 @@ fn is_reachable(r: &ClusterResource) -> bool {
         .is_some_and(|s| *s != ResourceStatus::Unknown)
 }
 
-/// One guest of a refresh, and what to do about its IPs.
-struct Plan {
-    kind: GuestKind,
+/// A guest as a refresh took it in: its value (new, or the previous one when nothing
+/// changed), and its position in the server's list.
+struct Taken {
     vmid: u64,
-    resource: ClusterResource,
-    prev: Option<Arc<GuestResource>>,
-    todo: Todo,
+    kind: GuestKind,
+    at: u32,
+    /// Its position in the old snapshot, if it was there.
+    was: Option<u32>,
+    guest: Arc<GuestResource>,
+}
+
+/// When `guests` are exactly the `old` guests of the old snapshot (each found there, each at
+/// its own place), for each old place the position of its guest in `guests`.
+fn same_places(guests: &[Taken], old: usize) -> Option<Vec<u32>> {
+    if guests.len() != old {
+        return None;
+    }
+    let mut place = vec![u32::MAX; old];
+    for (i, g) in guests.iter().enumerate() {
+        let slot = place.get_mut(g.was? as usize)?;
+        if *slot != u32::MAX {
+            return None;
+        }
+        *slot = i as u32;
+    }
+    Some(place)
+}
+
+/// Takes in `/cluster/resources` as it arrives (see `Inventory::refresh_inner`).
+struct Intake<'a> {
+    items: DataItems<ClusterResource>,
+    taken: Taker<'a>,
+}
+
+/// What the resources taken in so far make.
+struct Taker<'a> {
+    old: &'a Snapshot,
+    /// The old snapshot's position of each guest, in the server's order of the last poll.
+    order: &'a [u32],
+    now: Instant,
+    ttl: Duration,
+    /// The guests in the server's order.
+    guests: Vec<Taken>,
+    /// Guests whose IPs may need resolving (by position in `guests`): `Resolve` or
+    /// `Candidate`.
+    work: Vec<(u32, Todo)>,
+    /// The nodes of guests that are new or moved, once each: the only ones the node index may
+    /// not know yet (every node of the last poll's guests was added to it).
+    new_nodes: Vec<String>,
+}
+
+impl<'a> Intake<'a> {
+    fn new(old: &'a Snapshot, order: &'a [u32], now: Instant, ttl: Duration) -> Self {
+        Intake {
+            items: DataItems::new(),
+            taken: Taker {
+                old,
+                order,
+                now,
+                ttl,
+                guests: Vec::with_capacity(old.guests.len()),
+                work: Vec::new(),
+                new_nodes: Vec::new(),
+            },
+        }
+    }
+}
+
+impl Taker<'_> {
+    /// One resource of the list: what its guest needs, and its value.
+    fn take(&mut self, r: ClusterResource) {
+        let (Some(kind), Some(vmid)) = (r.guest_kind(), r.vmid) else {
+            return;
+        };
+        let at = self.guests.len() as u32;
+        let old = self.old;
+        let same = |i: &u32| {
+            old.guests
+                .get(*i as usize)
+                .is_some_and(|g| g.vmid == vmid && g.kind == kind)
+        };
+        let was = self
+            .order
+            .get(at as usize)
+            .copied()
+            .filter(same)
+            .or_else(|| {
+                old.guests
+                    .binary_search_by_key(&(vmid, kind), |g| (g.vmid, g.kind))
+                    .ok()
+                    .map(|i| i as u32)
+            });
+        let prev = was.map(|i| &old.guests[i as usize]);
+        if prev.is_none_or(|p| p.resource.node != r.node)
+            && let Some(node) = r.node.as_deref()
+            && !self.new_nodes.iter().any(|n| n == node)
+        {
+            self.new_nodes.push(node.to_string());
+        }
+        let todo = match prev {
+            None => Todo::Resolve,
+            Some(p) => what_to_do(p, &r, kind, self.now, self.ttl),
+        };
+        if matches!(todo, Todo::Resolve | Todo::Candidate) {
+            self.work.push((at, todo));
+        }
+        let guest = match prev {
+            // Nothing changed: the previous value stays (so do its strings).
+            Some(p) if todo != Todo::Resolve && p.resource == r => p.clone(),
+            Some(p) => Arc::new(GuestResource {
+                kind,
+                vmid,
+                resource: r,
+                ips: p.ips.clone(),
+                ips_resolved: p.ips_resolved,
+            }),
+            None => Arc::new(GuestResource {
+                kind,
+                vmid,
+                resource: r,
+                ips: Vec::new(),
+                ips_resolved: self.now,
+            }),
+        };
+        self.guests.push(Taken {
+            vmid,
+            kind,
+            at,
+            was,
+            guest,
+        });
+    }
+}
+
+impl<'a> BodySink for Intake<'a> {
+    type Output = Taker<'a>;
+    // About 3 MiB every poll at 10,000 guests; a new connection every 3 s costs far less.
+    const OWN_CONNECTION: bool = true;
+
+    fn feed(&mut self, bytes: &[u8]) -> std::result::Result<(), String> {
+        let taken = &mut self.taken;
+        self.items
+            .feed(bytes, |r| {
+                taken.take(r);
+                Ok::<_, serde_json::Error>(())
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    fn finish(self) -> std::result::Result<Taker<'a>, String> {
+        let mut taken = self.taken;
+        self.items
+            .finish(|r| {
+                taken.take(r);
+                Ok::<_, serde_json::Error>(())
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(taken)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -808,6 +988,9 @@ fn diff(old: &Snapshot, new: &Snapshot) -> Vec<InventoryEvent> {
                 let (Some(prev), Some(g)) = (olds.next(), news.next()) else {
                     break;
                 };
+                if Arc::ptr_eq(prev, g) {
+                    continue;
+                }
                 if prev.resource.status != g.resource.status {
                     events.push(InventoryEvent::StatusChanged {
                         guest: g.clone(),
