@@ -82,7 +82,7 @@ impl Ticket {
 
     /// Age in seconds at `now` (unix seconds); negative when issued in the future.
     pub fn age(&self, now: i64) -> i64 {
-        now - self.issued
+        now.saturating_sub(self.issued)
     }
 
     /// Whether the server would still accept the ticket at `now`.
