@@ -340,7 +340,10 @@ impl Skipper {
             && let Some(nl) = self.held[at..].iter().position(|b| *b == b'\n')
         {
             self.done = true;
-            return self.held.split_off(at + nl + 1);
+            let shown = self.held.split_off(at + nl + 1);
+            // What was hidden stays hidden: a later `flush` has nothing to show.
+            self.held = Vec::new();
+            return shown;
         }
         if self.held.len() > Self::LIMIT {
             return self.flush();
