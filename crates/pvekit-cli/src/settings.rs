@@ -853,3 +853,148 @@ providers:
         assert_eq!(f.contents, ONE);
     }
 }
+
+/// Parsers that never panic: the config file and the layering over it, with mutations of
+/// valid files and arbitrary text (proptest's 256 cases each; `PROPTEST_CASES` overrides).
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use clap::Parser;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    const SAMPLES: &[&str] = &[
+        "clusters:\n  - url: https://pve:8006\n    token_id: root@pam!file\n    secret: file-secret\n    fingerprint: AA\n",
+        "clusters:\n  - {url: 'https://x:8006', token_id: 'a@pam!tk', secret: s}\nproviders:\n  proxmox:\n    - {url: 'https://y:8006', token_id: 'b@pam!tk', secret: s}\n",
+        "autocert:\n  provider: local\nproviders:\n  include: [compose.yml]\n  docker:\n    local: $DOCKER_HOST\n  proxmox:\n    - url: https://pve-a:8006\n      token_id: root@pam!godoxy\n      secret: file-secret-a\n      no_tls_verify: true\n    - url: https://pve-b:8006/api2/json\n      username: root\n      password: file-password\n      realm: pam\n",
+        "clusters:\n  - url: https://pve:8006\n    username: root@pam\n    password: pw\n    timeouts: {connect: 2.5, request: 1, login: 10}\n",
+        "clusters: []\n",
+        "providers: {proxmox: null}\n",
+        "clusters:\n  - url: https://[fd00::1]:8006/\n    token_id: x@pve!t\n    secret: s\n    fingerprint: 80:D4:F2:DF:64:95:CD:8D:A0:82:82:AC:48:BA:C0:7A:1B:6B:87:8B:FE:B9:83:1C:95:4E:79:58:77:99:69:F5\n",
+    ];
+
+    /// Samples with up to four character edits, YAML's punctuation, or anything.
+    fn yaml() -> impl Strategy<Value = String> {
+        let ch = prop_oneof![
+            4 => prop::sample::select(vec![
+                ':', '-', ' ', '\n', '\t', '[', ']', '{', '}', ',', '\'', '"', '&', '*', '!',
+                '|', '>', '#', '%', '@', '?', '0', 'a', '\0', '\u{feff}', 'é',
+            ]),
+            1 => any::<char>(),
+        ];
+        let edited = (
+            prop::sample::select(SAMPLES.to_vec()),
+            vec((any::<usize>(), 0u8..4, ch), 0..5),
+        )
+            .prop_map(|(s, edits)| {
+                let mut c: Vec<char> = s.chars().collect();
+                for (at, op, x) in edits {
+                    let n = c.len();
+                    match op {
+                        0 if n > 0 => {
+                            c.remove(at % n);
+                        }
+                        1 => c.insert(at % (n + 1), x),
+                        2 if n > 0 => c[at % n] = x,
+                        _ => c.truncate(at % (n + 1)),
+                    }
+                }
+                c.into_iter().collect::<String>()
+            });
+        prop_oneof![
+            6 => edited,
+            2 => "[a-z_:\\- \n\\[\\]{},'\"&*!|>#0-9]{0,80}",
+            1 => any::<String>(),
+        ]
+    }
+
+    fn file(contents: String) -> ConfigFile {
+        ConfigFile {
+            path: "/etc/pvekit.yml".into(),
+            contents,
+            // No permission warning on stderr.
+            mode: None,
+        }
+    }
+
+    fn check_clusters(clusters: &[Config]) -> Result<(), TestCaseError> {
+        for c in clusters {
+            match c.validate() {
+                Ok(()) | Err(pvekit::Error::Config { .. }) => {}
+                Err(other) => prop_assert!(false, "not a config error: {other:?}"),
+            }
+            let _ = (c.shown_url(), c.origin());
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A config file reads as clusters, or fails with one line naming the file.
+        #[test]
+        fn config_files(text in yaml()) {
+            match parse_config_file(&file(text)) {
+                Ok(clusters) => check_clusters(&clusters)?,
+                Err(e) => {
+                    let m = format!("{e:#}");
+                    prop_assert!(m.starts_with("/etc/pvekit.yml: "), "{m}");
+                    prop_assert!(!m.contains('\n'), "{m}");
+                }
+            }
+        }
+
+        /// Arbitrary environment values over a file: clusters that validate, or an error
+        /// that never shows a secret or a password given in the environment.
+        #[test]
+        fn layering(
+            text in yaml(),
+            url in prop::option::of(prop_oneof!["https://pve:8006/?", "\\PC{0,20}"]),
+            token_id in prop::option::of("[a-z@!]{0,12}"),
+            secret in prop::option::of("sek-[a-z]{10}"),
+            username in prop::option::of("[a-z@!]{0,10}"),
+            password in prop::option::of("pwd-[a-z]{10}"),
+            fingerprint in prop::option::of("[0-9A-F:]{0,20}"),
+            insecure in prop::option::of("\\PC{0,6}"),
+        ) {
+            let vars = [
+                ("PVEKIT_URL", url),
+                ("PVEKIT_TOKEN_ID", token_id),
+                ("PVEKIT_SECRET", secret.clone()),
+                ("PVEKIT_USERNAME", username),
+                ("PVEKIT_PASSWORD", password.clone()),
+                ("PVEKIT_FINGERPRINT", fingerprint),
+                ("PVEKIT_NO_TLS_VERIFY", insecure),
+            ];
+            let env = |k: &str| vars.iter().find(|(n, _)| *n == k).and_then(|(_, v)| v.clone());
+            let cli = Cli::try_parse_from(["pvekit", "ls"]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            match connection(&cli, &env, Some(&file(text))) {
+                Ok(Connection::Clusters(clusters)) => {
+                    prop_assert!(!clusters.is_empty());
+                    for c in &clusters {
+                        prop_assert!(c.validate().is_ok());
+                    }
+                }
+                Ok(Connection::Demo) => prop_assert!(false, "demo without --demo"),
+                Err(e) => {
+                    let m = format!("{e:#}");
+                    for s in [&secret, &password].into_iter().flatten() {
+                        prop_assert!(!m.contains(s.as_str()), "{m} shows {s}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Deep nesting in a config file is an error, not a stack overflow.
+    #[test]
+    fn deep_files() {
+        for text in [
+            "[".repeat(100_000),
+            "{a: ".repeat(50_000),
+            "clusters:\n".to_string() + &"- ".repeat(50_000),
+        ] {
+            let _ = parse_config_file(&file(text));
+        }
+    }
+}
