@@ -7,6 +7,7 @@
 //! the memory figures count the client alone.
 
 mod alloc;
+mod fuzz;
 mod inventory;
 mod lookup;
 mod raw_inventory;
@@ -45,6 +46,8 @@ enum Command {
     Journal(terminal::JournalArgs),
     /// Wake on demand: the time pvekit adds to a container's own start and boot.
     Wake(wake::Args),
+    /// Parsers that never panic: every parser's properties, 100,000 cases each by default.
+    Fuzz(fuzz::Args),
     /// Runs a simulator and prints its JSON line (used by the other benchmarks).
     #[command(hide = true)]
     ServeSim(inventory::SimArgs),
@@ -113,6 +116,7 @@ async fn main() -> ExitCode {
         Command::Exec(a) => terminal::exec(a).await,
         Command::Journal(a) => terminal::journal(a).await,
         Command::Wake(a) => wake::run(a).await,
+        Command::Fuzz(a) => fuzz::run(a),
         Command::ServeSim(a) => inventory::serve_sim(a).await,
     };
     match result {
