@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// Give either an API token (`token_id` + `secret`, recommended) or a user and password
 /// (`username` + `password`, with `realm` defaulting to `pam`). Both may be given: API calls
 /// then use the token, while terminal sessions (which need a real login) use the password.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `https://host:8006`, with or without `/api2/json` and a trailing slash.
@@ -47,6 +47,24 @@ pub struct Config {
     /// Timeouts; every field optional.
     #[serde(default)]
     pub timeouts: Timeouts,
+}
+
+/// Secrets show as redacted, and so does a password put into the URL (which validation
+/// refuses, but a caller may print the config before validating it).
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("url", &self.shown_url())
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("realm", &self.realm)
+            .field("token_id", &self.token_id)
+            .field("secret", &self.secret)
+            .field("no_tls_verify", &self.no_tls_verify)
+            .field("fingerprint", &self.fingerprint)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
 }
 
 /// Timeouts of network operations. In YAML each is a number of seconds.
@@ -300,6 +318,8 @@ mod tests {
             let err = err.to_string();
             assert!(!err.contains("hunter2"), "{url}: {err}");
             assert!(err.contains("***@"), "{url}: {err}");
+            let debug = format!("{:?}", token_cfg(url));
+            assert!(!debug.contains("hunter2"), "{url}: {debug}");
         }
         assert_eq!(
             redact_userinfo("https://a:b@h:1/p@q"),
