@@ -7,6 +7,7 @@
 //! the memory figures count the client alone.
 
 mod alloc;
+mod chaos;
 mod fuzz;
 mod inventory;
 mod lookup;
@@ -46,6 +47,8 @@ enum Command {
     Journal(terminal::JournalArgs),
     /// Wake on demand: the time pvekit adds to a container's own start and boot.
     Wake(wake::Args),
+    /// The library under a random fault schedule: outcomes, panics, hangs, recovery, leaks.
+    Chaos(chaos::Args),
     /// Parsers that never panic: every parser's properties, 100,000 cases each by default.
     Fuzz(fuzz::Args),
     /// Runs a simulator and prints its JSON line (used by the other benchmarks).
@@ -117,6 +120,7 @@ async fn main() -> ExitCode {
         Command::Journal(a) => terminal::journal(a).await,
         Command::Wake(a) => wake::run(a).await,
         Command::Fuzz(a) => fuzz::run(a),
+        Command::Chaos(a) => chaos::run(a).await,
         Command::ServeSim(a) => inventory::serve_sim(a).await,
     };
     match result {
