@@ -109,10 +109,30 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    let result = match args.command {
+    // `steady` measures a watching process as `pvekit watch` runs it: on one thread.
+    let runtime = match args.command {
+        Command::Steady(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build();
+    let result = match runtime {
+        Ok(rt) => rt.block_on(run(args.command)),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot start the Tokio runtime")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pvekit-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Inventory(a) => inventory::run(a).await,
         Command::Steady(a) => steady::run(a).await,
         Command::Lookup(a) => lookup::run(a),
@@ -122,12 +142,5 @@ async fn main() -> ExitCode {
         Command::Fuzz(a) => fuzz::run(a),
         Command::Chaos(a) => chaos::run(a).await,
         Command::ServeSim(a) => inventory::serve_sim(a).await,
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pvekit-bench: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }
