@@ -255,6 +255,23 @@ impl Snapshot {
         self
     }
 
+    /// A copy marked stale: the data of this snapshot, kept after a failed refresh.
+    pub(crate) fn marked_stale(&self, reason: String) -> Snapshot {
+        Snapshot {
+            guests: self.guests.clone(),
+            index: self.index.clone(),
+            taken_at: self.taken_at,
+            stale: Some(reason),
+            nodes: self.nodes.clone(),
+        }
+    }
+
+    /// How old the data is (since it was fetched); `None` before the first refresh.
+    pub fn age(&self) -> Option<Duration> {
+        self.taken_at
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+    }
+
     /// The cluster's members when the data was fetched (online or not).
     pub fn nodes(&self) -> &[ClusterNode] {
         &self.nodes
@@ -495,14 +512,7 @@ impl Inventory {
             Err(e) => {
                 let msg = e.to_string();
                 let old = self.snapshot.load_full();
-                let stale = Snapshot {
-                    guests: old.guests.clone(),
-                    index: old.index.clone(),
-                    taken_at: old.taken_at,
-                    stale: Some(msg.clone()),
-                    nodes: old.nodes.clone(),
-                };
-                self.snapshot.store(Arc::new(stale));
+                self.snapshot.store(Arc::new(old.marked_stale(msg.clone())));
                 let _ = self.events.send(InventoryEvent::RefreshFailed(msg));
                 Err(e)
             }
@@ -694,16 +704,59 @@ impl Inventory {
         // silently).
         let interval = interval.max(crate::MIN_INTERVAL);
         PollerHandle(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut pace = Pace::new(interval);
             loop {
-                tick.tick().await;
                 let Some(inv) = inv.upgrade() else { return };
-                if let Err(e) = inv.refresh().await {
+                let started = Instant::now();
+                let result = inv.refresh().await;
+                if let Err(e) = &result {
                     warn!(cluster = %inv.client.name(), error = %e, "inventory refresh failed; keeping the last snapshot");
                 }
+                drop(inv);
+                // Polls are timed from start to start; failures back off.
+                let wait = pace.after(result.is_ok());
+                tokio::time::sleep_until(started + wait).await;
             }
         }))
+    }
+}
+
+/// The longest wait between polls of a cluster that stopped answering.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The pace of a poller: the interval while polls succeed; after consecutive failures twice
+/// as long each time, up to [`MAX_BACKOFF`] (or the interval, if longer), so a cluster that
+/// stopped answering is not hammered; the first good poll restores the interval.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    interval: Duration,
+    failures: u32,
+}
+
+impl Pace {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Pace {
+            interval,
+            failures: 0,
+        }
+    }
+
+    /// The wait before the next poll, after one that succeeded or failed.
+    pub(crate) fn after(&mut self, ok: bool) -> Duration {
+        if ok {
+            self.failures = 0;
+            return self.interval;
+        }
+        self.failures = self.failures.saturating_add(1);
+        let factor = 1u32 << self.failures.min(16);
+        self.interval
+            .saturating_mul(factor)
+            .min(MAX_BACKOFF.max(self.interval))
+    }
+
+    /// Consecutive failures so far.
+    pub(crate) fn failures(&self) -> u32 {
+        self.failures
     }
 }
 
@@ -1063,5 +1116,25 @@ impl NodeIndex {
             .and_then(by_name)
             .or_else(|| ip.and_then(|ip| self.by_ip.get(&ip).cloned()))
             .or_else(|| alias.filter(|a| !a.is_empty()).and_then(by_name))
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+
+    #[test]
+    fn failures_double_the_wait_up_to_the_cap_and_a_success_restores_it() {
+        let mut p = Pace::new(Duration::from_secs(3));
+        assert_eq!(p.after(true), Duration::from_secs(3));
+        let waits: Vec<u64> = (0..8).map(|_| p.after(false).as_secs()).collect();
+        assert_eq!(waits, [6, 12, 24, 48, 60, 60, 60, 60]);
+        assert_eq!(p.failures(), 8);
+        assert_eq!(p.after(true), Duration::from_secs(3));
+        // An interval above the cap is never shortened; many failures never overflow.
+        let mut slow = Pace::new(Duration::from_secs(120));
+        for _ in 0..100 {
+            assert_eq!(slow.after(false), Duration::from_secs(120));
+        }
     }
 }

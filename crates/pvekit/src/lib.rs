@@ -105,7 +105,7 @@ pub use error::{Error, Result};
 pub use exec::{CommandStream, JournalOptions, TailOptions};
 pub use guest::{Action, ActionOptions, ActionTask, Guest, IpPolicy};
 pub use inventory::{
-    GuestResource, Inventory, InventoryEvent, InventoryOptions, PollerHandle,
+    GuestResource, Inventory, InventoryEvent, InventoryOptions, MAX_BACKOFF, PollerHandle,
     RESOURCE_POLL_INTERVAL, Snapshot,
 };
 pub use journal::JournalPage;

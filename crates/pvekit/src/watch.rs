@@ -40,7 +40,8 @@ use pvekit_core::types::GuestKind;
 use crate::client::Client;
 use crate::error::Result;
 use crate::inventory::{
-    GuestResource, Inventory, InventoryEvent, InventoryOptions, RESOURCE_POLL_INTERVAL, Snapshot,
+    GuestResource, Inventory, InventoryEvent, InventoryOptions, Pace, RESOURCE_POLL_INTERVAL,
+    Snapshot,
 };
 
 /// How a [`watcher`] polls.
@@ -67,7 +68,9 @@ impl Default for WatchConfig {
 pub enum WatchEvent {
     /// Every guest, from the first successful poll.
     Listed(Arc<Snapshot>),
-    /// What one poll found changed (never empty), and the snapshot after it.
+    /// What one poll found changed, and the snapshot after it. Never empty, except for the
+    /// first good poll after failed ones, which is always reported (its snapshot is fresh
+    /// again).
     Changed {
         /// The guests after the poll.
         snapshot: Arc<Snapshot>,
@@ -87,41 +90,58 @@ impl WatchEvent {
 
 /// The guests of `client`'s cluster as a stream of events (see the module docs). Dropping
 /// the stream stops polling; nothing runs in the background.
+///
+/// A failed poll is an `Err` item; polls then back off (twice the wait after each
+/// consecutive failure, up to [`crate::MAX_BACKOFF`]) instead of hammering a cluster that
+/// stopped answering. The first good poll after failures is always reported, as a
+/// [`WatchEvent::Changed`] with the changes since the last good poll (possibly none): its
+/// snapshot is fresh again. The interval is then restored.
 pub fn watcher(
     client: Client,
     config: WatchConfig,
 ) -> impl Stream<Item = Result<WatchEvent>> + Send + use<> {
     let inventory = Inventory::new(client, config.inventory);
     let interval = config.interval.max(crate::MIN_INTERVAL);
-    futures_util::stream::unfold(
-        (inventory, true, false),
-        move |(inventory, first, listed)| async move {
-            let mut wait = !first;
-            loop {
-                if wait {
-                    tokio::time::sleep(interval).await;
-                }
-                wait = true;
-                match inventory.refresh_changes().await {
-                    Ok(changes) => {
-                        let snapshot = inventory.snapshot();
-                        if !listed {
-                            return Some((
-                                Ok(WatchEvent::Listed(snapshot)),
-                                (inventory, false, true),
-                            ));
-                        }
-                        if changes.is_empty() {
-                            continue;
-                        }
-                        let event = WatchEvent::Changed { snapshot, changes };
-                        return Some((Ok(event), (inventory, false, true)));
-                    }
-                    Err(e) => return Some((Err(e), (inventory, false, listed))),
-                }
+    let state = Watching {
+        inventory,
+        pace: Pace::new(interval),
+        wait: None,
+        listed: false,
+    };
+    futures_util::stream::unfold(state, move |mut w| async move {
+        loop {
+            if let Some(started) = w.wait.take() {
+                tokio::time::sleep_until(started).await;
             }
-        },
-    )
+            let started = tokio::time::Instant::now();
+            let result = w.inventory.refresh_changes().await;
+            let restored = w.pace.failures() > 0;
+            w.wait = Some(started + w.pace.after(result.is_ok()));
+            match result {
+                Ok(changes) => {
+                    let snapshot = w.inventory.snapshot();
+                    if !w.listed {
+                        w.listed = true;
+                        return Some((Ok(WatchEvent::Listed(snapshot)), w));
+                    }
+                    if changes.is_empty() && !restored {
+                        continue;
+                    }
+                    return Some((Ok(WatchEvent::Changed { snapshot, changes }), w));
+                }
+                Err(e) => return Some((Err(e), w)),
+            }
+        }
+    })
+}
+
+/// A watcher's state between polls.
+struct Watching {
+    inventory: Arc<Inventory>,
+    pace: Pace,
+    /// When the next poll starts (none before the first).
+    wait: Option<tokio::time::Instant>,
+    listed: bool,
 }
 
 /// The latest snapshot of a watched cluster, for lookups that never block. Cheap to clone;
@@ -140,6 +160,13 @@ impl Store {
     /// Takes in what an event says (the snapshot after it).
     pub fn apply(&self, event: &WatchEvent) {
         self.snapshot.store(event.snapshot().clone());
+    }
+
+    /// Keeps the last snapshot, marked stale with `error` (see [`Snapshot::stale`] and
+    /// [`Snapshot::age`]).
+    pub fn apply_error(&self, error: &crate::Error) {
+        let stale = self.snapshot.load().marked_stale(error.to_string());
+        self.snapshot.store(Arc::new(stale));
     }
 
     /// The latest snapshot.
@@ -170,12 +197,12 @@ impl Store {
 
 /// Adapters for watcher streams.
 pub trait WatchStreamExt: Stream<Item = Result<WatchEvent>> + Sized {
-    /// Keeps `store` up to date with every event that passes.
+    /// Keeps `store` up to date with every event that passes; an error marks its snapshot
+    /// stale.
     fn reflect(self, store: Store) -> impl Stream<Item = Result<WatchEvent>> {
-        self.inspect(move |event| {
-            if let Ok(event) = event {
-                store.apply(event);
-            }
+        self.inspect(move |event| match event {
+            Ok(event) => store.apply(event),
+            Err(e) => store.apply_error(e),
         })
     }
 }

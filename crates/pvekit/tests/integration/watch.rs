@@ -98,3 +98,72 @@ async fn a_slow_reader_never_lags_and_a_dropped_watcher_stops() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(c.requests_sent(), after, "a dropped watcher polls no more");
 }
+
+/// A cluster that stops answering: polls back off, the store keeps its last snapshot marked
+/// stale, and the first good poll is reported even without changes, at the normal pace.
+#[tokio::test]
+async fn failed_polls_back_off_keep_a_stale_snapshot_and_recover_at_once() {
+    use pvekit_sim::{Fault, FaultKind};
+    let sim = crate::util::sim().await;
+    let client = pvekit::Client::connect(&crate::util::token_config(&sim))
+        .await
+        .unwrap();
+    let store = pvekit::Store::new();
+    let config = pvekit::WatchConfig {
+        interval: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let events = pvekit::watcher(client, config).reflect(store.clone());
+    futures_util::pin_mut!(events);
+    let first = events.next().await.unwrap().unwrap();
+    assert!(matches!(first, pvekit::WatchEvent::Listed(_)));
+    let guests = store.snapshot().guests().len();
+    assert!(guests > 0);
+
+    sim.control()
+        .faults()
+        .add(
+            Fault::new(FaultKind::Status {
+                code: 503,
+                reason: None,
+            })
+            .matching("GET /cluster/resources"),
+        )
+        .unwrap();
+    let mut at = Vec::new();
+    for _ in 0..4 {
+        let item = events.next().await.unwrap();
+        assert!(item.is_err(), "{item:?}");
+        at.push(std::time::Instant::now());
+    }
+    // 50 ms between good polls; after failures 100, 200, 400 ms from start to start (a
+    // failed poll's own length, with its read retries, varies: the gaps between the errors
+    // only approach these).
+    let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+    assert!(
+        gaps[1] >= 150 && gaps[2] >= 250 && gaps.iter().sum::<u128>() >= 600,
+        "{gaps:?}"
+    );
+    let stale = store.snapshot();
+    assert_eq!(stale.guests().len(), guests, "the last snapshot is kept");
+    assert!(
+        stale.stale.as_deref().is_some_and(|s| s.contains("503")),
+        "{:?}",
+        stale.stale
+    );
+    assert!(stale.age().is_some());
+
+    sim.control().faults().clear();
+    let restored = tokio::time::timeout(std::time::Duration::from_secs(5), events.next())
+        .await
+        .expect("the next poll recovers")
+        .unwrap()
+        .unwrap();
+    // Reported although nothing changed: the snapshot is fresh again.
+    assert!(
+        matches!(&restored, pvekit::WatchEvent::Changed { changes, .. } if changes.is_empty()),
+        "{restored:?}"
+    );
+    assert!(store.snapshot().stale.is_none());
+    assert_eq!(store.snapshot().guests().len(), guests);
+}
