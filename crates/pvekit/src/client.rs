@@ -88,6 +88,26 @@ impl std::fmt::Debug for Client {
 /// Parameters of a request: name/value pairs, booleans already as `1`/`0`.
 pub type Params<'a> = &'a [(&'a str, String)];
 
+/// One address of a cluster, with its own TLS trust.
+struct Host {
+    /// `https://host:port/api2/json`.
+    api_base: url::Url,
+    /// `https://host:port`.
+    origin: String,
+    http: reqwest::Client,
+    presented: PresentedCert,
+    /// The TLS settings of `http`, for websockets.
+    tls: Arc<rustls::ClientConfig>,
+    /// Marked when a connection to it failed; cleared by its next success.
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Host {
+    fn url_for(&self, path: &str) -> String {
+        format!("{}{}", self.api_base.as_str().trim_end_matches('/'), path)
+    }
+}
+
 /// The transport and authentication of a client.
 struct Conn {
     sent: std::sync::atomic::AtomicU64,
@@ -95,12 +115,12 @@ struct Conn {
     /// timeout: Proxmox VE answers a rejected token or ticket only after about 3 s, which
     /// would otherwise look like a timeout of the first call instead of an auth error.
     verified: std::sync::atomic::AtomicBool,
-    http: reqwest::Client,
+    /// The cluster's addresses: `url` first, then the config's endpoints.
+    hosts: Vec<Host>,
+    /// The host requests go to now: one rotating choice shared by concurrent requests.
+    current: std::sync::atomic::AtomicUsize,
     resolved: Resolved,
     auth: Auth,
-    presented: PresentedCert,
-    /// The TLS settings of `http`, for websockets.
-    tls: Arc<rustls::ClientConfig>,
     limiter: Semaphore,
     keepalive: Duration,
 }
@@ -123,23 +143,34 @@ impl Client {
     /// As [`Client::connect`].
     pub async fn connect_with(config: &Config, options: ClientOptions) -> Result<Client> {
         let resolved = config.resolve()?;
-        let presented = PresentedCert::default();
-        let tls = tls::client_config(&resolved.trust, presented.clone())?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls.clone())
-            .connect_timeout(resolved.timeouts.connect)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .pool_max_idle_per_host(options.max_in_flight.max(1))
-            .user_agent(concat!("pvekit/", env!("CARGO_PKG_VERSION")))
-            // Follow no redirect: a 307/308 would re-post the login form, password and all,
-            // to wherever it points. Proxmox VE's API never redirects.
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(true)
-            // One proxy policy for REST and the terminal websocket: direct connections, so
-            // the environment's HTTP(S)_PROXY is not used for either (see the README).
-            .no_proxy()
-            .build()
-            .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
+        let mut hosts = Vec::with_capacity(resolved.hosts.len());
+        for spec in &resolved.hosts {
+            let presented = PresentedCert::default();
+            let tls = tls::client_config(&spec.trust, presented.clone())?;
+            let http = reqwest::Client::builder()
+                .tls_backend_preconfigured(tls.clone())
+                .connect_timeout(resolved.timeouts.connect)
+                .pool_idle_timeout(Duration::from_secs(50))
+                .pool_max_idle_per_host(options.max_in_flight.max(1))
+                .user_agent(concat!("pvekit/", env!("CARGO_PKG_VERSION")))
+                // Follow no redirect: a 307/308 would re-post the login form, password and
+                // all, to wherever it points. Proxmox VE's API never redirects.
+                .redirect(reqwest::redirect::Policy::none())
+                .https_only(true)
+                // One proxy policy for REST and the terminal websocket: direct connections,
+                // so the environment's HTTP(S)_PROXY is not used for either (see the README).
+                .no_proxy()
+                .build()
+                .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
+            hosts.push(Host {
+                api_base: spec.api_base.clone(),
+                origin: spec.origin.clone(),
+                http,
+                presented,
+                tls: Arc::new(tls),
+                down: std::sync::atomic::AtomicBool::new(false),
+            });
+        }
         let creds = &resolved.credentials;
         let auth = Auth {
             token: creds
@@ -154,11 +185,10 @@ impl Client {
         let conn = Conn {
             sent: std::sync::atomic::AtomicU64::new(0),
             verified: std::sync::atomic::AtomicBool::new(false),
-            http,
+            hosts,
+            current: std::sync::atomic::AtomicUsize::new(0),
             resolved,
             auth,
-            presented,
-            tls: Arc::new(tls),
             limiter: Semaphore::new(options.max_in_flight.max(1)),
             // A zero period would make `tokio::time::interval` panic.
             keepalive: options.terminal_keepalive.max(Duration::from_millis(10)),
@@ -256,9 +286,14 @@ impl Client {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The SHA-256 fingerprint of the certificate the server presented last.
+    /// The SHA-256 fingerprint of the certificate the current address presented last.
     pub fn server_fingerprint(&self) -> Option<pvekit_core::Fingerprint> {
-        self.inner.conn.presented.get()
+        self.inner.conn.host().1.presented.get()
+    }
+
+    /// The address requests go to now: `url`, or the endpoint it failed over to.
+    pub fn current_url(&self) -> &str {
+        &self.inner.conn.host().1.origin
     }
 
     /// `GET` an API path (below `/api2/json`) and decode its `data`.
@@ -318,9 +353,11 @@ impl Client {
         let conn = &self.inner.conn;
         let login = conn.auth.login.as_ref().ok_or(Error::NoSession)?;
         let session = conn.session(login).await?;
+        // Terminal sessions open on the address that answers now.
+        let (_, host) = conn.host();
         Ok(WebsocketTarget {
-            api_base: conn.resolved.api_base.clone(),
-            tls: conn.tls.clone(),
+            api_base: host.api_base.clone(),
+            tls: host.tls.clone(),
             cookie: format!("PVEAuthCookie={}", session.ticket.expose_secret()).into(),
             connect_timeout: conn.resolved.timeouts.connect,
             request_timeout: conn.resolved.timeouts.request,
@@ -465,20 +502,37 @@ impl Conn {
             ("username", t.userid.to_string()),
             ("password", password.expose_secret().to_string()),
         ];
-        let url = self.url_for("/access/ticket");
-        let req = self
-            .http
-            .post(url)
-            .form(&params)
-            .timeout(self.resolved.timeouts.login);
         let what = if renew.is_some() {
             "ticket renewal"
         } else {
             "login"
         };
-        let resp = self
-            .execute(req, "POST", "/access/ticket", self.resolved.timeouts.login)
-            .await?;
+        // A login never reached a host that refused the connection: the next one is tried.
+        let resp = loop {
+            let (i, host) = self.host();
+            let req = host
+                .http
+                .post(host.url_for("/access/ticket"))
+                .form(&params)
+                .timeout(self.resolved.timeouts.login);
+            match self
+                .execute(
+                    host,
+                    req,
+                    "POST",
+                    "/access/ticket",
+                    self.resolved.timeouts.login,
+                )
+                .await
+            {
+                Ok(resp) => {
+                    self.host_answered(i);
+                    break resp;
+                }
+                Err(e) if e.is_connect() && self.host_failed(i) => continue,
+                Err(e) => return Err(e),
+            }
+        };
         let data: TicketResponse = match self.decode(resp, "POST", "/access/ticket", false).await {
             Ok(d) => d,
             Err(Error::Auth { .. }) if renew.is_none() => {
@@ -537,12 +591,48 @@ impl Conn {
         }
     }
 
-    fn url_for(&self, path: &str) -> String {
-        format!(
-            "{}{}",
-            self.resolved.api_base.as_str().trim_end_matches('/'),
-            path
-        )
+    /// The host to use now: the current one unless it is marked down, else the next that is
+    /// not (the current one when all are).
+    fn host(&self) -> (usize, &Host) {
+        let n = self.hosts.len();
+        let start = self.current.load(std::sync::atomic::Ordering::Relaxed) % n;
+        let i = (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| {
+                !self.hosts[i]
+                    .down
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .unwrap_or(start);
+        (i, &self.hosts[i])
+    }
+
+    /// A request to host `i` failed: mark it down and move the shared choice past it.
+    /// Whether another host is there to try.
+    fn host_failed(&self, i: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        let n = self.hosts.len();
+        if n < 2 {
+            return false;
+        }
+        if !self.hosts[i].down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(host = %self.hosts[i].origin, "not answering; trying the cluster's next address");
+        }
+        let _ = self
+            .current
+            .compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
+        self.hosts.iter().any(|h| !h.down.load(Ordering::Relaxed))
+    }
+
+    /// A request to host `i` succeeded: it is up, and the choice stays on it.
+    fn host_answered(&self, i: usize) {
+        use std::sync::atomic::Ordering;
+        if self.hosts[i].down.swap(false, Ordering::Relaxed) {
+            tracing::info!(host = %self.hosts[i].origin, "answering again");
+        }
+        if self.hosts.len() > 1 {
+            self.current.store(i, Ordering::Relaxed);
+        }
     }
 
     /// Sends one API call and decodes `data`. Ticket auth re-logs in once on a 401.
@@ -589,10 +679,12 @@ impl Conn {
             .map_err(|_| Error::unsupported("the client is closed"))?;
         let mut relogged = false;
         let mut attempt = 0u32;
+        let mut failovers = 0;
+        let read = method == Method::GET;
         loop {
             let result = self.send_once(via, &method, path, params, sink).await;
             match result {
-                Err((Error::Auth { .. }, Some(old))) if !relogged => {
+                Err((Error::Auth { .. }, Some(old), _)) if !relogged => {
                     // The server no longer accepts the ticket: log in again, once. Never loop
                     // on 401: the real server delays each one by about 3 s.
                     if let Some(t) = &self.auth.login {
@@ -600,15 +692,35 @@ impl Conn {
                     }
                     relogged = true;
                 }
-                Err((e, _))
-                    if method == Method::GET && attempt < READ_RETRIES && is_transient(&e) =>
+                // The connection failed, so the request was never sent: any method moves on
+                // to the cluster's next address (as Proxmox Datacenter Manager's client does).
+                Err((e, _, Some(i)))
+                    if e.is_connect() && failovers < self.hosts.len() && self.host_failed(i) =>
+                {
+                    failovers += 1;
+                    debug!(path, error = %e, "trying the next address");
+                }
+                // Failed after the connection was made: only a read may be repeated, on the
+                // next address when the host itself stopped answering.
+                Err((e, _, Some(i)))
+                    if read
+                        && attempt < READ_RETRIES
+                        && (is_transient(&e) || matches!(e, Error::Timeout { .. })) =>
                 {
                     attempt += 1;
-                    let wait = backoff(attempt);
-                    debug!(path, attempt, error = %e, ?wait, "retrying a read");
-                    tokio::time::sleep(wait).await;
+                    let host_failed = matches!(e, Error::Transport { .. } | Error::Timeout { .. });
+                    if host_failed && self.host_failed(i) {
+                        debug!(path, attempt, error = %e, "repeating a read on the next address");
+                    } else if matches!(e, Error::Timeout { .. }) {
+                        // A timeout with no other address: not repeated (it already took long).
+                        return Err(e);
+                    } else {
+                        let wait = backoff(attempt);
+                        debug!(path, attempt, error = %e, ?wait, "retrying a read");
+                        tokio::time::sleep(wait).await;
+                    }
                 }
-                other => return other.map_err(|(e, _)| e),
+                other => return other.map_err(|(e, _, _)| e),
             }
         }
     }
@@ -621,8 +733,9 @@ impl Conn {
         path: &str,
         params: Params<'_>,
         sink: &(impl Fn() -> S + Sync),
-    ) -> std::result::Result<S::Output, (Error, Option<SecretString>)> {
-        let mut req = self.http.request(method.clone(), self.url_for(path));
+    ) -> std::result::Result<S::Output, (Error, Option<SecretString>, Option<usize>)> {
+        let (i, host) = self.host();
+        let mut req = host.http.request(method.clone(), host.url_for(path));
         req = if method == Method::GET || method == Method::DELETE {
             req.query(params)
         } else {
@@ -633,21 +746,21 @@ impl Conn {
             (Via::Api, Some(header), _) => {
                 req = req.header(
                     AUTHORIZATION,
-                    sensitive(header.expose_secret()).map_err(|e| (e, None))?,
+                    sensitive(header.expose_secret()).map_err(|e| (e, None, None))?,
                 );
             }
             (_, _, Some(t)) => {
-                let s = self.session(t).await.map_err(|e| (e, None))?;
+                let s = self.session(t).await.map_err(|e| (e, None, None))?;
                 let cookie = sensitive(&format!("PVEAuthCookie={}", s.ticket.expose_secret()));
-                req = req.header(COOKIE, cookie.map_err(|e| (e, None))?);
+                req = req.header(COOKIE, cookie.map_err(|e| (e, None, None))?);
                 if method != Method::GET {
-                    let csrf = sensitive(s.csrf.expose_secret()).map_err(|e| (e, None))?;
+                    let csrf = sensitive(s.csrf.expose_secret()).map_err(|e| (e, None, None))?;
                     req = req.header("CSRFPreventionToken", csrf);
                 }
                 used_ticket = Some(s.ticket);
             }
-            (Via::Login, _, None) => return Err((Error::NoSession, None)),
-            (Via::Api, None, None) => return Err((Error::config("no credentials"), None)),
+            (Via::Login, _, None) => return Err((Error::NoSession, None, None)),
+            (Via::Api, None, None) => return Err((Error::config("no credentials"), None, None)),
         }
         if S::OWN_CONNECTION {
             req = req.header(http::header::CONNECTION, "close");
@@ -660,10 +773,11 @@ impl Conn {
         };
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = match self
-            .execute(req.timeout(timeout), method.as_str(), path, timeout)
+            .execute(host, req.timeout(timeout), method.as_str(), path, timeout)
             .await
         {
             Ok(resp) => {
+                self.host_answered(i);
                 if resp.status().is_success() {
                     self.verified
                         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -673,11 +787,12 @@ impl Conn {
             }
             Err(e) => Err(e),
         };
-        result.map_err(|e| (e, used_ticket))
+        result.map_err(|e| (e, used_ticket, Some(i)))
     }
 
     async fn execute(
         &self,
+        host: &Host,
         req: reqwest::RequestBuilder,
         method: &str,
         path: &str,
@@ -685,24 +800,25 @@ impl Conn {
     ) -> Result<reqwest::Response> {
         req.send()
             .await
-            .map_err(|e| self.map_send_error(e, method, path, timeout))
+            .map_err(|e| self.map_send_error(host, e, method, path, timeout))
     }
 
     fn map_send_error(
         &self,
+        host: &Host,
         e: reqwest::Error,
         method: &str,
         path: &str,
         timeout: Duration,
     ) -> Error {
-        let url = self.resolved.origin.clone();
+        let url = host.origin.clone();
         if let Some(r) = tls::find_rustls_error(&e)
             && matches!(r, rustls::Error::InvalidCertificate(_))
         {
             return Error::Tls {
                 url,
                 reason: tls::describe(r),
-                presented: self.presented.get().map(|f| f.to_string()),
+                presented: host.presented.get().map(|f| f.to_string()),
             };
         }
         if e.is_timeout() {

@@ -47,6 +47,53 @@ pub struct Config {
     /// Timeouts; every field optional.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// More addresses of the same cluster (every node serves the whole API), tried in turn
+    /// when the current one does not answer; each a URL, or a `url` with its own
+    /// `fingerprint` (default: `fingerprint`). `urls` is accepted too.
+    #[serde(default, alias = "urls")]
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// Another address of a cluster (see [`Config::endpoints`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "EndpointForm")]
+pub struct Endpoint {
+    /// `https://host:8006`.
+    pub url: String,
+    /// The SHA-256 fingerprint of this node's certificate, when it differs.
+    pub fingerprint: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EndpointForm {
+    Url(String),
+    Full {
+        url: String,
+        #[serde(default)]
+        fingerprint: Option<String>,
+    },
+}
+
+impl From<EndpointForm> for Endpoint {
+    fn from(f: EndpointForm) -> Self {
+        match f {
+            EndpointForm::Url(url) => Endpoint {
+                url,
+                fingerprint: None,
+            },
+            EndpointForm::Full { url, fingerprint } => Endpoint { url, fingerprint },
+        }
+    }
+}
+
+impl From<&str> for Endpoint {
+    fn from(url: &str) -> Self {
+        Endpoint {
+            url: url.into(),
+            fingerprint: None,
+        }
+    }
 }
 
 /// Secrets show as redacted, and so does a password put into the URL (which validation
@@ -63,6 +110,14 @@ impl std::fmt::Debug for Config {
             .field("no_tls_verify", &self.no_tls_verify)
             .field("fingerprint", &self.fingerprint)
             .field("timeouts", &self.timeouts)
+            .field(
+                "endpoints",
+                &self
+                    .endpoints
+                    .iter()
+                    .map(|e| redact_userinfo(&e.url))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -131,14 +186,23 @@ pub(crate) struct Credentials {
     pub login: Option<(AuthId, SecretString)>,
 }
 
+/// One address of a cluster, validated.
+#[derive(Clone)]
+pub(crate) struct HostSpec {
+    /// `https://host:port/api2/json` with no trailing slash.
+    pub api_base: Url,
+    /// `https://host:port`, for messages.
+    pub origin: String,
+    pub trust: Trust,
+}
+
 /// A validated config: what the client actually uses.
 #[derive(Clone)]
 pub(crate) struct Resolved {
-    /// `https://host:port/api2/json` with no trailing slash.
-    pub api_base: Url,
-    /// `https://host:port`, for messages and keys.
+    /// `https://host:port` of `url`, for messages and keys.
     pub origin: String,
-    pub trust: Trust,
+    /// `url` first, then the endpoints (duplicates dropped).
+    pub hosts: Vec<HostSpec>,
     pub credentials: Credentials,
     pub timeouts: Timeouts,
 }
@@ -230,10 +294,36 @@ impl Config {
             (None, true) => Trust::Insecure,
             (None, false) => Trust::System,
         };
+        let mut hosts = vec![HostSpec {
+            api_base: api_base.clone(),
+            origin: origin.clone(),
+            trust: trust.clone(),
+        }];
+        for e in &self.endpoints {
+            let (api_base, origin) = parse_url(&e.url)?;
+            let trust = match (present(&e.fingerprint), &trust) {
+                (Some(_), Trust::Insecure) => {
+                    return Err(Error::config(format!(
+                        "endpoint {origin}: a fingerprint and no_tls_verify contradict each other"
+                    )));
+                }
+                (Some(fp), _) => Trust::Fingerprint(
+                    fp.parse::<Fingerprint>()
+                        .map_err(|err| Error::config(format!("endpoint {origin}: {err}")))?,
+                ),
+                (None, t) => t.clone(),
+            };
+            if !hosts.iter().any(|h| h.origin == origin) {
+                hosts.push(HostSpec {
+                    api_base,
+                    origin,
+                    trust,
+                });
+            }
+        }
         Ok(Resolved {
-            api_base,
             origin,
-            trust,
+            hosts,
             credentials: Credentials { token, login },
             timeouts: self.timeouts,
         })
@@ -346,11 +436,15 @@ mod tests {
             "https://pve:8006/api2/json/",
         ] {
             let r = token_cfg(u).resolve().unwrap();
-            assert_eq!(r.api_base.as_str(), "https://pve:8006/api2/json", "{u}");
+            assert_eq!(
+                r.hosts[0].api_base.as_str(),
+                "https://pve:8006/api2/json",
+                "{u}"
+            );
             assert_eq!(r.origin, "https://pve:8006");
         }
         let r = token_cfg("https://[::1]:8006").resolve().unwrap();
-        assert_eq!(r.api_base.as_str(), "https://[::1]:8006/api2/json");
+        assert_eq!(r.hosts[0].api_base.as_str(), "https://[::1]:8006/api2/json");
         for bad in [
             "",
             "pve:8006",
@@ -432,13 +526,16 @@ mod tests {
     #[test]
     fn tls_options() {
         let mut c = token_cfg("https://pve:8006");
-        assert_eq!(c.resolve().unwrap().trust, Trust::System);
+        assert_eq!(c.resolve().unwrap().hosts[0].trust, Trust::System);
         c.no_tls_verify = true;
-        assert_eq!(c.resolve().unwrap().trust, Trust::Insecure);
+        assert_eq!(c.resolve().unwrap().hosts[0].trust, Trust::Insecure);
         c.fingerprint = Some("AB".repeat(32));
         assert!(c.validate().unwrap_err().to_string().contains("contradict"));
         c.no_tls_verify = false;
-        assert!(matches!(c.resolve().unwrap().trust, Trust::Fingerprint(_)));
+        assert!(matches!(
+            c.resolve().unwrap().hosts[0].trust,
+            Trust::Fingerprint(_)
+        ));
         c.fingerprint = Some("nope".into());
         assert!(
             c.validate()

@@ -100,7 +100,7 @@ pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5
 
 pub use certificate::{ServerCertificate, inspect_certificate};
 pub use client::{Client, ClientOptions, Params};
-pub use config::{Config, Timeouts};
+pub use config::{Config, Endpoint, Timeouts};
 pub use error::{Error, Result};
 pub use exec::{CommandStream, JournalOptions, TailOptions};
 pub use guest::{Action, ActionOptions, ActionTask, Guest, IpPolicy};

@@ -10,6 +10,7 @@ mod access;
 mod auth;
 mod command_transport;
 mod discovery;
+mod failover;
 mod guests;
 mod inventory;
 mod permissions;
