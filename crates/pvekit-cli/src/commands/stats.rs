@@ -462,8 +462,11 @@ pub fn render(frame: &mut ratatui::Frame<'_>, view: &View) {
     );
     if let Some(e) = &view.error {
         frame.render_widget(
-            Line::from(format!("refresh failed (showing older figures): {e}"))
-                .style(Style::new().add_modifier(Modifier::BOLD)),
+            Line::from(match &view.at {
+                Some(at) => format!("refresh failed (showing the figures of {at} UTC): {e}"),
+                None => format!("refresh failed: {e}"),
+            })
+            .style(Style::new().add_modifier(Modifier::BOLD)),
             status,
         );
     }

@@ -28,15 +28,15 @@ fn run_with_input(cmd: &mut std::process::Command, input: &str) -> Out {
 }
 
 /// A program running in a pseudo-terminal, read expect-style.
-struct Session {
+pub struct Session {
     child: std::process::Child,
     pty: pty_process::blocking::Pty,
     output: mpsc::Receiver<Vec<u8>>,
-    seen: String,
+    pub seen: String,
 }
 
 impl Session {
-    fn spawn(argv: &[&str], env: &[(&str, &str)]) -> Session {
+    pub fn spawn(argv: &[&str], env: &[(&str, &str)]) -> Session {
         let (pty, pts) = pty_process::blocking::open().expect("a pty");
         pty.resize(pty_process::Size::new(24, 100)).unwrap();
         let mut cmd = pty_process::blocking::Command::new(env!("CARGO_BIN_EXE_pvekit"))
@@ -67,8 +67,15 @@ impl Session {
         }
     }
 
+    /// Takes in what the terminal showed so far, without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(chunk) = self.output.try_recv() {
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
     /// Waits until the output shows `text` (within 30 s).
-    fn expect(&mut self, text: &str) {
+    pub fn expect(&mut self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self.seen.contains(text) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -80,7 +87,7 @@ impl Session {
     }
 
     /// Waits until the terminal no longer echoes (a password prompt took it over).
-    fn until_echo_off(&mut self) {
+    pub fn until_echo_off(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let modes = rustix::termios::tcgetattr(&self.pty).unwrap().local_modes;
@@ -92,13 +99,13 @@ impl Session {
         }
     }
 
-    fn send(&mut self, line: &str) {
+    pub fn send(&mut self, line: &str) {
         self.pty.write_all(line.as_bytes()).unwrap();
         self.pty.write_all(b"\r").unwrap();
     }
 
     /// Waits for the exit; the status and all it printed.
-    fn finish(mut self) -> (std::process::ExitStatus, String) {
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             while let Ok(chunk) = self.output.try_recv() {

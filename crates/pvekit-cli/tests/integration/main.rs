@@ -12,6 +12,7 @@ mod config;
 mod connect;
 mod demo;
 mod extras;
+mod failover;
 mod guests;
 mod login;
 mod routes;
