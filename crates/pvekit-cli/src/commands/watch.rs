@@ -191,6 +191,8 @@ async fn watch(
                     if listed == clients.len() {
                         output::sort_guests(&mut first_rows);
                         remember(&first_rows);
+                        // Not needed again: a watch runs for days.
+                        first_rows = Vec::new();
                     }
                 }
                 all.guests()
