@@ -205,6 +205,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     })
     .await?;
     let info = sim.info();
+    // Every node's address, each pinned: the client moves on when one stops answering.
     let config = Config {
         url: info.url.clone(),
         token_id: Some(info.token_id.clone()),
@@ -212,6 +213,15 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         username: Some(info.username.clone()),
         password: Some(info.password.clone().into()),
         fingerprint: Some(info.fingerprint.clone()),
+        endpoints: info
+            .nodes
+            .iter()
+            .skip(1)
+            .map(|n| pvekit::Endpoint {
+                url: n.url.clone(),
+                fingerprint: Some(n.fingerprint.clone()),
+            })
+            .collect(),
         ..Default::default()
     };
     let client = Client::connect(&config).await?;
@@ -469,22 +479,25 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
 /// that was in flight when the fault cleared does not count).
 #[derive(Debug, Default, Clone)]
 struct Recovery {
-    /// When the last fault cleared, and the polls counted since.
-    counting: Option<(tokio::time::Instant, u32)>,
+    /// When the last fault cleared, which it was, and the polls counted since.
+    counting: Option<(tokio::time::Instant, String, u32)>,
     polls: Vec<u32>,
 }
 
 impl Recovery {
-    fn cleared(&mut self) {
-        self.counting = Some((tokio::time::Instant::now(), 0));
+    fn cleared(&mut self, fault: String) {
+        self.counting = Some((tokio::time::Instant::now(), fault, 0));
     }
 
     fn poll(&mut self, started: tokio::time::Instant, ok: bool) {
-        if let Some((since, n)) = self.counting.as_mut()
+        if let Some((since, fault, n)) = self.counting.as_mut()
             && started >= *since
         {
             *n += 1;
             if ok {
+                if *n > 1 {
+                    eprintln!("chaos: recovery from {fault} took {n} polls");
+                }
                 self.polls.push(*n);
                 self.counting = None;
             }
@@ -512,27 +525,40 @@ async fn chaos(
         let on = Duration::from_millis(rng.random_range(1000..4000));
         n += 1;
         match rng.random_range(0..8) {
-            // A node's listener down (not the first: the client's only URL).
+            // A node's pveproxy down, any of the three (the client knows every address).
             0 => {
-                let node = if rng.random_bool(0.5) { "pve2" } else { "pve3" };
+                let node = ["pve1", "pve2", "pve3"][rng.random_range(0..3)];
                 let _ = control.stop_listener(node).await;
                 tokio::time::sleep(on).await;
                 let _ = control.start_listener(node);
+                recovery
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .cleared(format!("listener_{node}"));
+                continue;
             }
             1 => {
                 control.invalidate_tickets();
                 tokio::time::sleep(on).await;
+                recovery
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .cleared("invalidate_tickets".into());
+                continue;
             }
             _ => {
-                let (_, fault) = random_fault(&mut rng);
+                let (name, fault) = random_fault(&mut rng);
                 if control.faults().add(fault).is_err() {
                     continue;
                 }
                 tokio::time::sleep(on).await;
                 control.faults().clear();
+                recovery
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .cleared(name);
             }
         }
-        recovery.lock().unwrap_or_else(|e| e.into_inner()).cleared();
     }
     n
 }
