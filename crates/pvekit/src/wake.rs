@@ -348,6 +348,15 @@ impl WakeHandle {
         }
     }
 
+    /// The events as a `Stream`, from the first not yet read; it ends after the last one.
+    /// [`WakeHandle::ready`] then gives the outcome.
+    pub fn events(&mut self) -> impl futures_util::Stream<Item = WakeEvent> + Send + '_ {
+        futures_util::stream::unfold(
+            self,
+            |h| async move { h.next_event().await.map(|e| (e, h)) },
+        )
+    }
+
     /// Waits for the wake's outcome.
     ///
     /// # Errors

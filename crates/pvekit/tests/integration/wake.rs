@@ -78,10 +78,7 @@ async fn wake_starts_a_stopped_container_and_waits_until_it_answers() {
         path: "/health".into(),
     };
     let mut wake = waker.wake(&guest, options(probe));
-    let mut kinds = Vec::new();
-    while let Some(e) = wake.next_event().await {
-        kinds.push(e.kind);
-    }
+    let kinds: Vec<WakeEventKind> = wake.events().map(|e| e.kind).collect().await;
     let ready = wake.ready().await.expect("ready");
     assert_eq!(
         kinds,
