@@ -814,7 +814,17 @@ providers:
             .skip(1)
             .filter_map(|b| b.split("```").next())
             .collect();
-        // Config files, and simulator scenarios (they state `nodes:`).
+        // Fault schedules of the simulator, config files, and simulator scenarios (they
+        // state `nodes:`).
+        let (faults, blocks): (Vec<&str>, Vec<&str>) =
+            blocks.into_iter().partition(|b| b.starts_with("faults:"));
+        for yaml in faults {
+            let (_, parsed) = pvekit_sim::Scenario::from_yaml_with_faults(&format!(
+                "nodes:\n  - {{name: pve1}}\n{yaml}"
+            ))
+            .unwrap();
+            assert!(!parsed.is_empty(), "{yaml}");
+        }
         let (scenarios, configs): (Vec<&str>, Vec<&str>) =
             blocks.into_iter().partition(|b| b.contains("\nnodes:"));
         assert!(configs.len() >= 2, "the README shows both config forms");
