@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::util::{BIN, Out, Sim, args, pvekit, run};
+use crate::util::{BIN, Out, Sim, args, on_a_terminal, pvekit, run};
 
 const SMALL: &str = r#"
 cluster: lab
@@ -238,27 +238,6 @@ fn version_names_the_package_version_and_commit() {
         commit == "unknown" || (hash.len() >= 7 && hash.chars().all(|c| c.is_ascii_hexdigit())),
         "{line}"
     );
-}
-
-/// Runs pvekit with a terminal as stdout (util-linux `script`) and `env` set; what it wrote.
-fn on_a_terminal(env: &[&str], argv: &[&str]) -> String {
-    use pvekit::core::command::quote;
-    let mut line = String::from("env -i");
-    for part in env.iter().chain([&BIN]).chain(argv) {
-        line.push(' ');
-        line.push_str(&quote(part));
-    }
-    let out = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::guests::LAB;
-use crate::util::{Bg, Sim, args, pvekit, run};
+use crate::util::{Bg, Sim, args, on_a_terminal, pvekit, run};
 
 fn lab() -> (Sim, Vec<String>) {
     let sim = Sim::scenario(LAB);
@@ -238,28 +238,6 @@ fn exec_timeout_ends_the_command_and_exits_124() {
     assert_eq!(out.ok(), "");
 }
 
-/// Runs pvekit with a terminal as stdout (util-linux `script`), returning what it wrote.
-fn on_a_terminal(base: &[String], more: &[&str]) -> String {
-    use pvekit::core::command::quote;
-    // As `pvekit()` runs it: an empty environment.
-    let mut line = format!("env -i {}", quote(env!("CARGO_BIN_EXE_pvekit")));
-    for a in args(base, more) {
-        line.push(' ');
-        line.push_str(&quote(a));
-    }
-    let out = std::process::Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn log_lines_cannot_drive_the_terminal() {
     let (_sim, base) = lab();
@@ -278,8 +256,11 @@ fn log_lines_cannot_drive_the_terminal() {
     )));
     out.ok();
     let shown = on_a_terminal(
-        &base,
-        &["tail", "--node", "pve1", "--no-follow", "/var/log/evil.log"],
+        &[],
+        &args(
+            &base,
+            &["tail", "--node", "pve1", "--no-follow", "/var/log/evil.log"],
+        ),
     );
     assert!(
         shown.contains("x ^[]52;c;aGk=^G ^[]0;pwned^G ^[[2J y"),
@@ -288,15 +269,18 @@ fn log_lines_cannot_drive_the_terminal() {
     assert!(!shown.contains('\u{1b}'), "{shown:?}");
     // --raw, or a pipe, gets the bytes as they are.
     let shown = on_a_terminal(
-        &base,
-        &[
-            "tail",
-            "--node",
-            "pve1",
-            "--no-follow",
-            "--raw",
-            "/var/log/evil.log",
-        ],
+        &[],
+        &args(
+            &base,
+            &[
+                "tail",
+                "--node",
+                "pve1",
+                "--no-follow",
+                "--raw",
+                "/var/log/evil.log",
+            ],
+        ),
     );
     assert!(shown.contains("\u{1b}]52;c;aGk=\u{7}"), "{shown:?}");
     let piped = run(&mut pvekit(&args(

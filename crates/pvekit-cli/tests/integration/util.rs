@@ -339,3 +339,24 @@ impl Drop for Bg {
         let _ = self.child.wait();
     }
 }
+
+/// Runs pvekit with a terminal as stdout (util-linux `script`) and `env` set; what it wrote.
+pub fn on_a_terminal(env: &[&str], argv: &[&str]) -> String {
+    use pvekit::core::command::quote;
+    let mut line = String::from("env -i");
+    for part in env.iter().chain([&BIN]).chain(argv) {
+        line.push(' ');
+        line.push_str(&quote(part));
+    }
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
