@@ -111,6 +111,8 @@ impl Host {
 /// The transport and authentication of a client.
 struct Conn {
     sent: std::sync::atomic::AtomicU64,
+    /// Answers by HTTP status (`None`: no answer, the request failed in transport).
+    answers: std::sync::Mutex<std::collections::BTreeMap<Option<u16>, u64>>,
     /// Whether the server has accepted these credentials once. Until then calls get the login
     /// timeout: Proxmox VE answers a rejected token or ticket only after about 3 s, which
     /// would otherwise look like a timeout of the first call instead of an auth error.
@@ -184,6 +186,7 @@ impl Client {
         };
         let conn = Conn {
             sent: std::sync::atomic::AtomicU64::new(0),
+            answers: Default::default(),
             verified: std::sync::atomic::AtomicBool::new(false),
             hosts,
             current: std::sync::atomic::AtomicUsize::new(0),
@@ -284,6 +287,14 @@ impl Client {
             .conn
             .sent
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many API requests (logins excluded) got each HTTP status so far; `None` counts
+    /// the requests that got no answer (connection, TLS or timeout failures). For metrics.
+    pub fn answers_by_status(&self) -> Vec<(Option<u16>, u64)> {
+        let answers = self.inner.conn.answers.lock();
+        let answers = answers.unwrap_or_else(|e| e.into_inner());
+        answers.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     /// The SHA-256 fingerprint of the certificate the current address presented last.
@@ -777,6 +788,7 @@ impl Conn {
             .await
         {
             Ok(resp) => {
+                self.count_answer(Some(resp.status().as_u16()));
                 self.host_answered(i);
                 if resp.status().is_success() {
                     self.verified
@@ -785,9 +797,17 @@ impl Conn {
                 self.decode_into(resp, method.as_str(), path, used_ticket.is_none(), sink())
                     .await
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                self.count_answer(None);
+                Err(e)
+            }
         };
         result.map_err(|e| (e, used_ticket, Some(i)))
+    }
+
+    fn count_answer(&self, status: Option<u16>) {
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        *answers.entry(status).or_default() += 1;
     }
 
     async fn execute(

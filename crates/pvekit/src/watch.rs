@@ -52,6 +52,10 @@ pub struct WatchConfig {
     pub interval: Duration,
     /// IP resolution: policy, time-to-live, requests in flight.
     pub inventory: InventoryOptions,
+    /// Report every good poll, as a [`WatchEvent::Changed`] with no changes when none were
+    /// found, so the reader gets each poll's figures (CPU, memory, I/O counters), which are
+    /// not changes. Off by default.
+    pub every_poll: bool,
 }
 
 impl Default for WatchConfig {
@@ -59,6 +63,7 @@ impl Default for WatchConfig {
         WatchConfig {
             interval: RESOURCE_POLL_INTERVAL,
             inventory: InventoryOptions::default(),
+            every_poll: false,
         }
     }
 }
@@ -70,7 +75,7 @@ pub enum WatchEvent {
     Listed(Arc<Snapshot>),
     /// What one poll found changed, and the snapshot after it. Never empty, except for the
     /// first good poll after failed ones, which is always reported (its snapshot is fresh
-    /// again).
+    /// again), and with [`WatchConfig::every_poll`].
     Changed {
         /// The guests after the poll.
         snapshot: Arc<Snapshot>,
@@ -102,6 +107,7 @@ pub fn watcher(
 ) -> impl Stream<Item = Result<WatchEvent>> + Send + use<> {
     let inventory = Inventory::new(client, config.inventory);
     let interval = config.interval.max(crate::MIN_INTERVAL);
+    let every_poll = config.every_poll;
     let state = Watching {
         inventory,
         pace: Pace::new(interval),
@@ -124,7 +130,7 @@ pub fn watcher(
                         w.listed = true;
                         return Some((Ok(WatchEvent::Listed(snapshot)), w));
                     }
-                    if changes.is_empty() && !restored {
+                    if changes.is_empty() && !restored && !every_poll {
                         continue;
                     }
                     return Some((Ok(WatchEvent::Changed { snapshot, changes }), w));

@@ -167,3 +167,48 @@ async fn failed_polls_back_off_keep_a_stale_snapshot_and_recover_at_once() {
     assert!(store.snapshot().stale.is_none());
     assert_eq!(store.snapshot().guests().len(), guests);
 }
+
+#[tokio::test]
+async fn every_poll_reports_polls_without_changes_and_counts_answers() {
+    let sim = lab().await;
+    let c = client(&sim).await;
+    let quiet = watcher(c.clone(), fast());
+    let every = watcher(
+        c.clone(),
+        WatchConfig {
+            every_poll: true,
+            ..fast()
+        },
+    );
+    futures_util::pin_mut!(quiet, every);
+    assert!(matches!(
+        every.next().await,
+        Some(Ok(WatchEvent::Listed(_)))
+    ));
+    assert!(matches!(
+        quiet.next().await,
+        Some(Ok(WatchEvent::Listed(_)))
+    ));
+    // Nothing changes in the cluster: the default watcher stays quiet for several intervals,
+    // while `every_poll` reports each poll, with no changes.
+    for _ in 0..3 {
+        let Some(Ok(WatchEvent::Changed { changes, snapshot })) = every.next().await else {
+            panic!("every poll is reported")
+        };
+        assert!(changes.is_empty(), "{changes:?}");
+        assert!(snapshot.stale.is_none());
+    }
+    let waited = tokio::time::timeout(Duration::from_millis(350), quiet.next()).await;
+    assert!(
+        waited.is_err(),
+        "a poll without changes is not reported by default"
+    );
+    // Every request so far was answered with 200.
+    let answers = c.answers_by_status();
+    assert!(
+        answers.iter().any(|(s, n)| *s == Some(200) && *n >= 5),
+        "{answers:?}"
+    );
+    assert!(answers.iter().all(|(s, _)| *s == Some(200)), "{answers:?}");
+    assert_clean(&sim);
+}
