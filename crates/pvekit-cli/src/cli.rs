@@ -14,7 +14,7 @@ use secrecy::SecretString;
 
 use crate::commands::{
     completions, enter, exec, history, ips, journal, login, lookup, man, node_stats, power,
-    resolve, set_shutdown_timeout, shell, sim, stats, status, tail, wake, watch,
+    resolve, serve, set_shutdown_timeout, shell, sim, stats, status, tail, wake, watch,
 };
 use crate::output::Format;
 
@@ -183,6 +183,9 @@ pub enum Command {
     Completions(completions::Args),
     /// Write man pages (pvekit.1 and one per command) into a directory.
     Man(man::Args),
+    /// Serve the live inventory over HTTP and WebSockets: GoDoxy's proxmox API, pvekit's
+    /// own API, a web dashboard and Prometheus metrics (/pve, /metrics), until Ctrl-C.
+    Serve(serve::Args),
     /// Print the cached guest names and VMIDs that complete CURRENT (used by the completion
     /// scripts; never connects).
     #[command(name = "__complete-targets", hide = true)]

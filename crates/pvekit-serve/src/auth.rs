@@ -31,7 +31,19 @@ pub const MAX_SESSIONS: usize = 1024;
 pub const MAX_LOGIN_LINKS: usize = 256;
 
 /// What a caller may do. Each role may do everything the roles before it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Inventory, stats, metrics, history.
@@ -205,16 +217,14 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// A session made from a login link: the cookie's value and the CSRF token.
+/// A session made from a login link: the cookie's value.
 pub struct NewSession {
     /// The session cookie's value.
     pub cookie: SecretString,
-    /// The role of the session.
-    pub role: Role,
 }
 
 /// What `/api/v1/session` tells a caller about itself.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     /// The token's or the session's name.
     pub name: String,
@@ -367,7 +377,6 @@ impl Auth {
         );
         Some(NewSession {
             cookie: cookie.into(),
-            role: link.role,
         })
     }
 

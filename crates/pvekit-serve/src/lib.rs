@@ -35,22 +35,28 @@
 
 #![warn(missing_docs)]
 
+mod actions;
 mod api;
 mod auth;
 mod dashboard;
 mod error;
+mod events;
 mod facts;
 mod godoxy;
 mod hub;
 mod metrics;
+mod rows;
 mod server;
 mod state;
 mod telemetry;
+mod terminal;
 mod tls;
 mod ws;
 
+pub use api::{ClusterSummary, openapi};
 pub use auth::{
     CSRF_HEADER, Caller, ConfiguredToken, Role, SESSION_COOKIE, Via, hash_token, new_token,
 };
 pub use error::ApiError;
+pub use rows::{GuestRow, NodeRow};
 pub use server::{Running, ServeError, ServeOptions, Server, TlsSetup};

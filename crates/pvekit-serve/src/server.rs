@@ -15,10 +15,10 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
-use pvekit::{Client, Store, WatchConfig, WatchEvent, watcher};
+use pvekit::{Client, Store, WatchConfig, watcher};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -27,7 +27,7 @@ use crate::auth::{Auth, CSRF_HEADER, Caller, ConfiguredToken, Role, SESSION_COOK
 use crate::error::ApiError;
 use crate::facts;
 use crate::hub::Hub;
-use crate::state::{AppState, Cluster, ClusterEvent, EVENT_CHANNEL, Tuning};
+use crate::state::{AppState, Cluster, Tuning};
 use crate::telemetry::Telemetry;
 
 /// How the server speaks TLS.
@@ -293,13 +293,11 @@ impl Server {
             .into_iter()
             .map(|client| {
                 let (snapshots, _) = watch::channel(Arc::default());
-                let (events, _) = broadcast::channel(EVENT_CHANNEL);
                 Arc::new(Cluster {
                     name: client.name().to_string(),
                     client,
                     store: Store::new(),
                     snapshots,
-                    events,
                     facts: ArcSwap::default(),
                 })
             })
@@ -318,6 +316,7 @@ impl Server {
                 node_stats_interval: options.node_stats_interval,
                 tls: tls_on,
             },
+            tasks: Default::default(),
         });
 
         let mut pollers = Vec::new();
@@ -395,7 +394,7 @@ impl Server {
     }
 }
 
-/// Runs a cluster's watcher: the store, the snapshot channel and the event channel follow it.
+/// Runs a cluster's watcher: the store and the snapshot channel follow it.
 async fn watch_cluster(state: Arc<AppState>, cluster: Arc<Cluster>, config: WatchConfig) {
     let config = WatchConfig {
         every_poll: true,
@@ -411,27 +410,13 @@ async fn watch_cluster(state: Arc<AppState>, cluster: Arc<Cluster>, config: Watc
             Ok(event) => {
                 state.telemetry.poll(&cluster.name, took, true);
                 cluster.store.apply(&event);
-                let snapshot = event.snapshot().clone();
-                cluster.snapshots.send_replace(snapshot);
-                let message = match event {
-                    WatchEvent::Listed(s) => Some(ClusterEvent::Listed(s)),
-                    WatchEvent::Changed { snapshot, changes } if !changes.is_empty() => {
-                        Some(ClusterEvent::Changed { snapshot, changes })
-                    }
-                    WatchEvent::Changed { .. } => None,
-                };
-                if let Some(m) = message {
-                    let _ = cluster.events.send(Arc::new(m));
-                }
+                cluster.snapshots.send_replace(event.snapshot().clone());
             }
             Err(e) => {
                 state.telemetry.poll(&cluster.name, took, false);
                 warn!(cluster = %cluster.name, error = %e, "inventory poll failed");
                 cluster.store.apply_error(&e);
                 cluster.snapshots.send_replace(cluster.store.snapshot());
-                let _ = cluster
-                    .events
-                    .send(Arc::new(ClusterEvent::Failed(e.to_string())));
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use pvekit::types::GuestKind;
 use pvekit::{Client, GuestResource, Node, Snapshot, Store};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
@@ -15,10 +15,6 @@ use crate::error::ApiError;
 use crate::facts::ClusterFacts;
 use crate::hub::Hub;
 use crate::telemetry::Telemetry;
-
-/// Capacity of each cluster's event channel: a reader that falls further behind gets
-/// [`broadcast::error::RecvError::Lagged`] and resynchronises from the store.
-pub const EVENT_CHANNEL: usize = 256;
 
 /// One watched cluster.
 pub struct Cluster {
@@ -30,8 +26,6 @@ pub struct Cluster {
     pub store: Store,
     /// Each poll's snapshot (every poll, changes or not): subscribers wait on it.
     pub snapshots: watch::Sender<Arc<Snapshot>>,
-    /// The inventory's changes, one message per poll that found some.
-    pub events: broadcast::Sender<Arc<ClusterEvent>>,
     /// Nodes' figures, storages, status and version.
     pub facts: ArcSwap<ClusterFacts>,
 }
@@ -42,22 +36,6 @@ impl std::fmt::Debug for Cluster {
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
-}
-
-/// What one poll of a cluster found.
-#[derive(Debug, Clone)]
-pub enum ClusterEvent {
-    /// The first listing.
-    Listed(Arc<Snapshot>),
-    /// Changes (never empty), with the snapshot after them.
-    Changed {
-        /// The snapshot after the changes.
-        snapshot: Arc<Snapshot>,
-        /// The changes.
-        changes: Vec<pvekit::InventoryEvent>,
-    },
-    /// A poll failed; the last good snapshot stays.
-    Failed(String),
 }
 
 /// Settings the handlers read.
@@ -87,6 +65,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Settings.
     pub tuning: Tuning,
+    /// Power actions the server follows.
+    pub tasks: crate::actions::Tasks,
 }
 
 impl std::fmt::Debug for AppState {

@@ -41,6 +41,7 @@ pub mod nodes;
 pub mod power;
 pub mod remote;
 pub mod resolve;
+pub mod serve;
 pub mod set_shutdown_timeout;
 pub mod shell;
 pub mod sim;
@@ -128,6 +129,7 @@ pub async fn run(ctx: Context<'_>) -> Result<()> {
         Command::Doctor => doctor::run(&ctx).await,
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Serve(args) => serve::run(args, &ctx).await,
         Command::CompleteTargets(args) => completions::run_targets(args, &ctx),
     }
 }
