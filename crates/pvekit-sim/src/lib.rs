@@ -496,6 +496,18 @@ impl RunningSim {
         self.state.clock.advance(by);
         self.state.services.poke();
     }
+    /// Stops the simulator's clock: uptimes, counters, CPU and memory figures hold still
+    /// (and tasks do not finish unless [`RunningSim::advance_clock`] moves it), so clients
+    /// that read the same resource at different moments get the same values. A test aid,
+    /// not Proxmox VE behaviour.
+    pub fn freeze_clock(&self) {
+        self.state.clock.freeze();
+    }
+    /// Lets a clock stopped by [`RunningSim::freeze_clock`] run again from where it stood.
+    pub fn resume_clock(&self) {
+        self.state.clock.resume();
+        self.state.services.poke();
+    }
     /// Makes `POST /access/ticket` (logins and ticket renewals) answer `status` with an
     /// empty body until called with `None`; tickets already issued stay valid.
     pub fn set_login_outage(&self, status: Option<u16>) {

@@ -8,6 +8,7 @@ mod cluster;
 mod guest;
 mod node;
 mod rrd;
+mod storage;
 mod version;
 
 pub use cluster::{
@@ -17,4 +18,5 @@ pub use cluster::{
 pub use guest::{GuestKind, GuestStatus, LxcInterface, LxcIpAddress, RunState};
 pub use node::{CpuInfo, MemoryInfo, NodeListItem, NodeStatus, RootFsInfo};
 pub use rrd::{RrdCf, RrdPoint, RrdTimeframe};
+pub use storage::StorageResource;
 pub use version::Version;
