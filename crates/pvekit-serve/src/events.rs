@@ -200,10 +200,11 @@ pub(crate) async fn events_ws(
     State(state): State<S>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     ws::check_origin(&headers)?;
+    let upgrade = crate::api::websocket_required(upgrade)?;
     Ok(upgrade
         .max_message_size(ws::MAX_MESSAGE)
         .on_upgrade(move |socket| async move {

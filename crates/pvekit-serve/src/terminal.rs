@@ -135,10 +135,11 @@ pub(crate) async fn node_shell(
     headers: HeaderMap,
     Path(p): Path<NodePath>,
     Query(size): Query<Size>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     ws::check_origin(&headers)?;
+    let upgrade = crate::api::websocket_required(upgrade)?;
     let cluster = state.cluster(&p.cluster)?.clone();
     let node = cluster.client.node(&p.node);
     let (cols, rows) = size.get();
@@ -162,10 +163,11 @@ pub(crate) async fn guest_shell(
     headers: HeaderMap,
     Path(p): Path<GuestPath>,
     Query(size): Query<Size>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     ws::check_origin(&headers)?;
+    let upgrade = crate::api::websocket_required(upgrade)?;
     let kind = p.kind()?;
     if kind != GuestKind::Lxc {
         return Err(ApiError::invalid(
@@ -226,10 +228,11 @@ pub(crate) async fn guest_exec(
     headers: HeaderMap,
     Path(p): Path<GuestPath>,
     Query(q): Query<ExecQuery>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     ws::check_origin(&headers)?;
+    let upgrade = crate::api::websocket_required(upgrade)?;
     let kind = p.kind()?;
     if kind != GuestKind::Lxc {
         return Err(ApiError::invalid("commands run in containers (lxc) only"));

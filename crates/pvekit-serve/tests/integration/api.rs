@@ -440,3 +440,157 @@ async fn a_non_loopback_address_needs_tls_and_tokens() {
         .unwrap_err();
     assert!(e.to_string().contains("requires configured tokens"), "{e}");
 }
+
+/// Random methods, paths (made of real route words, escapes and junk), query strings and
+/// bodies: the router answers each with a JSON error or a success, never 500, never a hang
+/// or a panic (a panic in a handler would drop the connection).
+#[test]
+fn the_router_answers_garbage_with_4xx_json() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let lab = rt.block_on(async {
+        let lab = lab().await;
+        lab.ready().await;
+        lab
+    });
+    let word = prop_oneof![
+        Just("api".to_string()),
+        Just("v1".to_string()),
+        Just("proxmox".to_string()),
+        Just("guests".to_string()),
+        Just("nodes".to_string()),
+        Just("lab".to_string()),
+        Just("lxc".to_string()),
+        Just("qemu".to_string()),
+        Just("pve1".to_string()),
+        Just("100".to_string()),
+        Just("102".to_string()),
+        Just("stats".to_string()),
+        Just("journalctl".to_string()),
+        Just("tail".to_string()),
+        Just("events".to_string()),
+        Just("tasks".to_string()),
+        Just("rrd".to_string()),
+        Just("lookup".to_string()),
+        Just("suspend".to_string()),
+        Just("..".to_string()),
+        Just("%00".to_string()),
+        Just("%2F".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("-1".to_string()),
+        "[a-zA-Z0-9%._~-]{0,12}",
+        "\\PC{0,6}",
+    ];
+    // Half the paths follow a real route with random words in its places, half are any
+    // sequence of words.
+    let routes = prop_oneof![
+        Just("api/v1/guests/{}/{}/{}"),
+        Just("api/v1/guests/{}/{}/{}/{}"),
+        Just("api/v1/guests/{}/{}/{}/rrd"),
+        Just("api/v1/tasks/{}/{}/events"),
+        Just("api/v1/nodes/{}/{}/shell"),
+        Just("api/v1/lookup"),
+        Just("api/v1/proxmox/stats/{}"),
+        Just("api/v1/proxmox/stats/{}/{}"),
+        Just("api/v1/proxmox/journalctl/{}/{}/{}"),
+        Just("api/v1/proxmox/tail"),
+        Just("api/v1/proxmox/lxc/{}/{}/{}"),
+        Just("pve"),
+        Just("login"),
+    ];
+    let templated = (routes, prop::collection::vec(word.clone(), 4)).prop_map(|(route, words)| {
+        let mut out = route.to_string();
+        for w in words {
+            out = out.replacen("{}", &w, 1);
+        }
+        out.split('/').map(str::to_string).collect::<Vec<_>>()
+    });
+    let path = prop_oneof![templated, prop::collection::vec(word, 0..7)];
+    let query = prop::collection::vec(("[a-z]{1,8}", "\\PC{0,12}"), 0..4);
+    let method = prop_oneof![
+        Just("GET"),
+        Just("POST"),
+        Just("PUT"),
+        Just("DELETE"),
+        Just("PATCH")
+    ];
+    let body = prop::collection::vec(any::<u8>(), 0..64);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(
+        &(method, path, query, body),
+        |(method, path, query, body)| {
+            let mut url = url::Url::parse(&lab.url).unwrap();
+            // Segments are joined raw (already escaped or deliberately odd); the URL parser
+            // normalises what a client would.
+            url.set_path(&format!("/{}", path.join("/")));
+            if !query.is_empty() {
+                let mut pairs = url.query_pairs_mut();
+                for (k, v) in &query {
+                    pairs.append_pair(k, v);
+                }
+            }
+            let path_text = url.path().to_string();
+            let (status, content_type, text) = rt.block_on(async {
+                let req = lab
+                    .http
+                    .request(method.parse().unwrap(), url.clone())
+                    .bearer_auth(&lab.token)
+                    .header("content-type", "application/json")
+                    .body(body.clone());
+                let r = tokio::time::timeout(Duration::from_secs(20), req.send())
+                    .await
+                    .expect("an answer in time")
+                    .expect("an answer, not a dropped connection");
+                let status = r.status();
+                let ct = r
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap_or("").to_string())
+                    .unwrap_or_default();
+                // Streams (SSE) are not read to the end.
+                let text = if ct.starts_with("text/event-stream") {
+                    String::new()
+                } else {
+                    r.text().await.unwrap_or_default()
+                };
+                (status, ct, text)
+            });
+            prop_assert!(
+                status != StatusCode::INTERNAL_SERVER_ERROR,
+                "{method} {url} -> 500 {text}"
+            );
+            if status.is_client_error() || status.is_server_error() {
+                prop_assert!(
+                    content_type.starts_with("application/json"),
+                    "{method} {url} -> {status} with {content_type}: {text}"
+                );
+                let v: Value = serde_json::from_str(&text).map_err(|e| {
+                    TestCaseError::fail(format!(
+                        "{method} {url} -> {status}: not JSON ({e}): {text}"
+                    ))
+                })?;
+                prop_assert!(v["message"].is_string(), "{method} {url}: {text}");
+            }
+            if status.is_server_error() {
+                // Only the upstream's own failures (a gateway error), never the server's.
+                prop_assert!(
+                    matches!(status.as_u16(), 502 | 504),
+                    "{method} {path_text} -> {status}: {text}"
+                );
+            }
+            Ok(())
+        },
+    );
+    rt.block_on(lab.stop());
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
