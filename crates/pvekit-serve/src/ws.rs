@@ -98,6 +98,7 @@ pub struct Keepalive {
 
 /// Why [`pump`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // `Ended::SourceEnded` reads as meant.
 pub enum Ended {
     /// The source stream ended (or sent [`Outgoing::Close`]).
     SourceEnded,
@@ -158,19 +159,19 @@ where
                     }
                 }
                 Some(Ok(Message::Text(t))) => {
-                    if let Some(input) = &input {
-                        if input.send(Incoming::Text(t.to_string())).await.is_err() {
-                            let _ = tx.send(close(CLOSE_NORMAL, "")).await;
-                            break Ended::InputClosed;
-                        }
+                    if let Some(input) = &input
+                        && input.send(Incoming::Text(t.to_string())).await.is_err()
+                    {
+                        let _ = tx.send(close(CLOSE_NORMAL, "")).await;
+                        break Ended::InputClosed;
                     }
                 }
                 Some(Ok(Message::Binary(b))) => {
-                    if let Some(input) = &input {
-                        if input.send(Incoming::Binary(b.to_vec())).await.is_err() {
-                            let _ = tx.send(close(CLOSE_NORMAL, "")).await;
-                            break Ended::InputClosed;
-                        }
+                    if let Some(input) = &input
+                        && input.send(Incoming::Binary(b.to_vec())).await.is_err()
+                    {
+                        let _ = tx.send(close(CLOSE_NORMAL, "")).await;
+                        break Ended::InputClosed;
                     }
                 }
                 Some(Ok(_)) => {} // WebSocket-level pings are answered by the library.
