@@ -17,5 +17,6 @@ mod guests;
 mod login;
 mod routes;
 mod secrets;
+mod serve;
 mod sim;
 mod terminal;
