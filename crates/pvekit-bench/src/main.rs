@@ -11,7 +11,9 @@ mod chaos;
 mod fuzz;
 mod inventory;
 mod lookup;
+mod procfs;
 mod raw_inventory;
+mod serve;
 mod steady;
 mod terminal;
 mod wake;
@@ -51,6 +53,13 @@ enum Command {
     Chaos(chaos::Args),
     /// Parsers that never panic: every parser's properties, 100,000 cases each by default.
     Fuzz(fuzz::Args),
+    /// `pvekit serve` under many subscribers: upstream requests per second with 1 and N
+    /// stats subscribers, the delay from a change to N event subscribers, the server's CPU
+    /// and memory.
+    Serve(serve::Args),
+    /// Runs `pvekit serve` over a simulator (used by the serve benchmark).
+    #[command(hide = true)]
+    ServeServer(serve::ServerArgs),
     /// Runs a simulator and prints its JSON line (used by the other benchmarks).
     #[command(hide = true)]
     ServeSim(inventory::SimArgs),
@@ -135,6 +144,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Inventory(a) => inventory::run(a).await,
         Command::Steady(a) => steady::run(a).await,
+        Command::Serve(a) => serve::run(a).await,
+        Command::ServeServer(a) => serve::serve_server(a).await,
         Command::Lookup(a) => lookup::run(a),
         Command::Exec(a) => terminal::exec(a).await,
         Command::Journal(a) => terminal::journal(a).await,

@@ -76,7 +76,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     emit(
         "steady",
         "rss_connected",
-        resident_kib("VmRSS")? as f64 / 1024.0,
+        crate::procfs::resident_kib("self", "VmRSS")? as f64 / 1024.0,
         "MiB",
         None,
     );
@@ -172,20 +172,23 @@ async fn cpu_and_memory(a: &Args, client: &Client) -> anyhow::Result<()> {
         event.context("the watcher ended")??;
     }
     let window = Duration::from_secs(a.steady_seconds);
-    let (cpu0, wall0) = (cpu_seconds()?, Instant::now());
+    let (cpu0, wall0) = (crate::procfs::cpu_seconds("self")?, Instant::now());
     let requests0 = client.requests_sent();
     let end = tokio::time::Instant::now() + window;
-    let mut rss_max = resident_kib("VmRSS")?;
+    let mut rss_max = crate::procfs::resident_kib("self", "VmRSS")?;
     while let Ok(event) = tokio::time::timeout_at(end, events.next()).await {
         if let pvekit::WatchEvent::Changed { changes: c, .. } =
             event.context("the watcher ended")??
         {
             changes += c.len();
         }
-        rss_max = rss_max.max(resident_kib("VmRSS")?);
+        rss_max = rss_max.max(crate::procfs::resident_kib("self", "VmRSS")?);
     }
-    let (cpu, wall) = (cpu_seconds()? - cpu0, wall0.elapsed().as_secs_f64());
-    let rss = resident_kib("VmRSS")?;
+    let (cpu, wall) = (
+        crate::procfs::cpu_seconds("self")? - cpu0,
+        wall0.elapsed().as_secs_f64(),
+    );
+    let rss = crate::procfs::resident_kib("self", "VmRSS")?;
     emit("steady", "watch_seconds", wall, "s", None);
     // The watcher waits the interval after each poll, so a period is a little longer.
     emit(
@@ -212,53 +215,23 @@ async fn cpu_and_memory(a: &Args, client: &Client) -> anyhow::Result<()> {
     emit(
         "steady",
         "rss_anon",
-        resident_kib("RssAnon")? as f64 / 1024.0,
+        crate::procfs::resident_kib("self", "RssAnon")? as f64 / 1024.0,
         "MiB",
         None,
     );
     emit(
         "steady",
         "rss_file",
-        resident_kib("RssFile")? as f64 / 1024.0,
+        crate::procfs::resident_kib("self", "RssFile")? as f64 / 1024.0,
         "MiB",
         None,
     );
     emit(
         "steady",
         "rss_peak_since_start",
-        resident_kib("VmHWM")? as f64 / 1024.0,
+        crate::procfs::resident_kib("self", "VmHWM")? as f64 / 1024.0,
         "MiB",
         None,
     );
     Ok(())
-}
-
-/// User plus system CPU time of this process, in seconds (`/proc/self/stat` fields 14 and
-/// 15, in clock ticks; Linux reports them to user space at a fixed 100 per second).
-fn cpu_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // The command name (field 2) may hold spaces; the fields after it are plain.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("/proc/self/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state): utime is field 14, stime field 15.
-    let ticks = |i: usize| -> anyhow::Result<f64> {
-        Ok(fields
-            .get(i - 3)
-            .context("/proc/self/stat")?
-            .parse::<u64>()? as f64)
-    };
-    Ok((ticks(14)? + ticks(15)?) / 100.0)
-}
-
-/// A `kB` line of `/proc/self/status`, such as `VmRSS`.
-fn resident_kib(key: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {key} in /proc/self/status"))
 }
