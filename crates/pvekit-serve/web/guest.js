@@ -276,6 +276,9 @@ export function mount(root, ctx) {
         ],
       };
       plots.push(new U(opts, [t, ...c.series.map((s) => s.data)], box));
+      if (c.series.every((s) => s.data.every((v) => v === null))) {
+        box.append(h("figcaption", { class: "muted small" }, `No ${c.title.toLowerCase()} samples in the last ${frame}.`));
+      }
     }
   }
   timeframe.addEventListener("change", (e) => {

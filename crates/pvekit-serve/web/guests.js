@@ -60,7 +60,10 @@ function fillRow(row, g) {
     row.texts[i] = t[i];
     if (i === 1) setText(row.link, t[i] || `(${g.vmid})`);
     else if (i === 4) setText(row.status, t[i]);
-    else row.tds[i].textContent = t[i];
+    else {
+      row.tds[i].textContent = t[i];
+      if (i === 9) row.tds[i].title = t[i];
+    }
   }
   const key = guestKey(g);
   if (row.key !== key) {

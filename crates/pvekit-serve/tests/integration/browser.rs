@@ -111,6 +111,16 @@ async fn browser_login_overview_guests_live_and_stale() {
     assert!(busy.contains("192.168.6.6"), "{busy}");
     assert!(row_text(&b, 102).await.contains("template"));
     b.screenshot("guests").await;
+    // The dark theme (auto -> light -> dark), kept across reloads.
+    b.click("#theme").await;
+    b.click("#theme").await;
+    let dark = b
+        .js("return [document.documentElement.dataset.theme, getComputedStyle(document.body).backgroundColor]", vec![])
+        .await;
+    assert_eq!(dark[0], json!("dark"), "{dark}");
+    assert_eq!(dark[1], json!("rgb(17, 20, 24)"), "{dark}");
+    b.screenshot("guests-dark").await;
+    b.click("#theme").await;
 
     // A counter change shows up without a reload: the simulator's clock moves an hour, so
     // the running guests' uptimes and traffic counters grow.

@@ -154,10 +154,14 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// The workspace's `target/screenshots` (or under `CARGO_TARGET_DIR`).
+/// `screenshots/` in the target directory this test binary was built into (it runs from
+/// `target/debug/deps/`), so `CARGO_TARGET_DIR` is respected.
 pub fn screenshots_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let target = exe
+        .ancestors()
+        .find(|p| p.join("CACHEDIR.TAG").exists())
+        .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     target.join("screenshots")
 }
