@@ -21,7 +21,7 @@ function states(c) {
   ];
   if (c.paused) parts.push(h("span", { class: "st paused" }, `${c.paused} paused`));
   if (c.other) parts.push(h("span", { class: "st other" }, `${c.other} other`));
-  if (c.templates) parts.push(h("span", { class: "st template" }, `${c.templates} templates`));
+  if (c.templates) parts.push(h("span", { class: "st template" }, `${c.templates} template${c.templates === 1 ? "" : "s"}`));
   return h("p", { class: "states" }, parts);
 }
 
