@@ -141,6 +141,8 @@ fn permission(method: &str, path: &str) -> Permission {
             path: "{path}".into(),
         },
         ("GET", "/cluster/status", _) => Permission::check("/", &["Sys.Audit"]),
+        // pve-manager PVE/API2/BackupInfo.pm: Sys.Audit on /, guests filtered by VM.Audit.
+        ("GET", "/cluster/backup-info/not-backed-up", _) => Permission::check("/", &["Sys.Audit"]),
         ("GET", "/nodes/{node}/status", _) => Permission::check(node, &["Sys.Audit"]),
         ("GET", "/nodes/{node}/journal", _) => Permission::check(node, &["Sys.Syslog"]),
         (_, "/nodes/{node}/termproxy" | "/nodes/{node}/vncwebsocket", _) => {

@@ -223,6 +223,10 @@ fn build() -> Vec<Route> {
             ),
             |c| data(cluster::resources(c)),
         ),
+        route(
+            ep("GET", "/cluster/backup-info/not-backed-up", vec![]),
+            |c| data(cluster::not_backed_up(c)),
+        ),
         route(ep("GET", "/nodes", vec![]), |c| data(nodes::list(c))),
         route(
             proxied(ep("GET", "/nodes/{node}/status", vec![node()])),

@@ -779,3 +779,36 @@ async fn pools_lend_their_roles_to_their_guests() {
     );
     requests_fit_the_schema(&s);
 }
+
+#[tokio::test]
+async fn backup_info_lists_every_guest_as_no_backup_job_covers_any() {
+    let s = start_default().await;
+    let list = s.data("/cluster/backup-info/not-backed-up").await;
+    check_response("GET", "/cluster/backup-info/not-backed-up", &list);
+    let vms = s.data("/cluster/resources?type=vm").await;
+    let mut want: Vec<(u64, String)> = vms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["vmid"].as_u64().unwrap(),
+                g["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    want.sort();
+    let got: Vec<(u64, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["vmid"].as_u64().unwrap(),
+                g["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    requests_fit_the_schema(&s);
+}

@@ -1,4 +1,4 @@
-//! GET /cluster/status and GET /cluster/resources.
+//! GET /cluster/status, GET /cluster/resources and GET /cluster/backup-info/not-backed-up.
 
 use serde_json::{Value, json};
 
@@ -201,6 +201,31 @@ pub(crate) fn resources(call: &Call<'_>) -> Result<Value, ApiError> {
                 "status": "ok",
             }));
         }
+    }
+    Ok(Value::Array(out))
+}
+
+/// Every guest no backup job covers, as far as the caller may audit it (VM.Audit), in VMID
+/// order: the simulator has no backup jobs, so that is every guest. Source: pve-manager
+/// `PVE/API2/BackupInfo.pm` (`get_guests_not_in_backup`: the guests of the VM list minus
+/// those any job of `jobs.cfg`/`vzdump.cron` includes, each with its VMID, type and the
+/// config's `name` (QEMU) or `hostname` (LXC); Proxmox VE lists them in hash order).
+pub(crate) fn not_backed_up(call: &Call<'_>) -> Result<Value, ApiError> {
+    let model = call.state.model();
+    let mut out = Vec::with_capacity(model.guests.len());
+    for (vmid, g) in &model.guests {
+        if !call.can(&format!("/vms/{vmid}"), "VM.Audit") {
+            continue;
+        }
+        let mut item = json!({"vmid": vmid, "type": g.kind.as_str()});
+        let key = match g.kind {
+            GuestKind::Lxc => "hostname",
+            GuestKind::Qemu => "name",
+        };
+        if let Some(name) = g.config.get(key) {
+            item["name"] = Value::from(name.clone());
+        }
+        out.push(item);
     }
     Ok(Value::Array(out))
 }
