@@ -3,14 +3,31 @@
 //! number of readers (the dashboard's overview, `/pve`).
 //!
 //! A poll is three requests: `/cluster/resources?type=node`, `/cluster/resources?type=storage`
-//! and `/cluster/status`. The guests come from the inventory's own poll, the version from
-//! the client's connection: a scrape of `/pve` sends nothing upstream.
+//! and `/cluster/status`, plus `/cluster/backup-info/not-backed-up` once every
+//! [`BACKUP_INFO_EVERY`] (backup jobs change seldom). The guests come from the inventory's
+//! own poll, the version from the client's connection: a scrape of `/pve` sends nothing
+//! upstream.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use pvekit::Client;
 use pvekit::types::{ClusterResource, ClusterStatusItem, ResourceType, StorageResource, Version};
+use serde::Deserialize;
+
+/// How often the guests no backup job covers are read again.
+pub const BACKUP_INFO_EVERY: Duration = Duration::from_secs(300);
+
+/// An item of `GET /cluster/backup-info/not-backed-up`: a guest no backup job covers.
+/// Source: pve-manager `PVE/API2/BackupInfo.pm` (`get_guests_not_in_backup`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NotBackedUp {
+    /// The guest's VMID.
+    pub vmid: u64,
+    /// `qemu` or `lxc`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
 
 /// One poll's view of a cluster's nodes, storages and status.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +39,11 @@ pub struct ClusterFacts {
     pub storages: Vec<StorageResource>,
     /// `/cluster/status`: the cluster item (name, quorum) and the member nodes.
     pub status: Vec<ClusterStatusItem>,
+    /// `/cluster/backup-info/not-backed-up`, when the login may read it (Sys.Audit on `/`),
+    /// read once every [`BACKUP_INFO_EVERY`].
+    pub not_backed_up: Option<Vec<NotBackedUp>>,
+    /// When `not_backed_up` was last read (or tried).
+    pub backup_info_at: Option<Instant>,
     /// `/version`.
     pub version: Option<Version>,
     /// When the poll was taken.
@@ -57,6 +79,24 @@ pub async fn poll(client: &Client, before: &ClusterFacts) -> Arc<ClusterFacts> {
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             facts.polls_failed += 1;
             facts.error = Some(e.to_string());
+        }
+    }
+    if facts
+        .backup_info_at
+        .is_none_or(|t| t.elapsed() >= BACKUP_INFO_EVERY)
+    {
+        facts.backup_info_at = Some(Instant::now());
+        // Optional: without the right (or on an older server) the metrics built on it are
+        // left out, and the rest stays.
+        match client
+            .get::<Vec<NotBackedUp>>("/cluster/backup-info/not-backed-up")
+            .await
+        {
+            Ok(list) => facts.not_backed_up = Some(list),
+            Err(e) => {
+                tracing::debug!(error = %e, "backup-info not read");
+                facts.not_backed_up = None;
+            }
         }
     }
     Arc::new(facts)

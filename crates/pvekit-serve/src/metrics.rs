@@ -5,11 +5,12 @@
 //! prometheus-pve-exporter 3.10's cluster collectors serve for the same cluster: `status`
 //! (`pve_up`), `resources` (sizes, usage, the `_total` counters, HA and lock state,
 //! `pve_guest_info`, `pve_storage_info`), `node` (`pve_node_info`), `cluster`
-//! (`pve_cluster_info`) and `version` (`pve_version_info`), with the same names, types, help
-//! texts, label names and `id`s, so dashboards made for the exporter work unchanged. A scrape
-//! sends no request upstream. The exporter's node collectors (`config`: `pve_onboot_status`,
-//! `replication`, `subscription`) and its `backup-info` and `qdevice` collectors are not
-//! served.
+//! (`pve_cluster_info`), `version` (`pve_version_info`) and `backup-info`
+//! (`pve_not_backed_up_total`, `pve_not_backed_up_info`, when the login may read it), with
+//! the same names, types, help texts, label names and `id`s, so dashboards made for the
+//! exporter work unchanged. A scrape sends no request upstream. The exporter's node
+//! collectors (`config`: `pve_onboot_status`, `replication`, `subscription`) and its
+//! `qdevice` collector are not served.
 //!
 //! Source of every metric: prometheus-pve-exporter's `pve_exporter/collector/cluster.py`.
 //!
@@ -662,6 +663,31 @@ where
         ],
         1u64,
     );
+
+    // BackupInfoCollector, when the facts have it.
+    if let Some(list) = &facts.not_backed_up {
+        // The exporter names the cluster after the first item of /cluster/status.
+        let first = facts.status.first().map_or("", |i| match i {
+            ClusterStatusItem::Cluster(c) => c.name.as_str(),
+            ClusterStatusItem::Node(n) => n.name.as_str(),
+        });
+        let id = format!("cluster/{first}");
+        w.family(
+            "pve_not_backed_up_total",
+            Kind::Gauge,
+            "Total number of guests not covered by any backup job.",
+        );
+        w.sample("pve_not_backed_up_total", &[("id", &id)], list.len() as u64);
+        w.family(
+            "pve_not_backed_up_info",
+            Kind::Gauge,
+            "Present if guest is not covered by any backup job.",
+        );
+        for g in list {
+            let id = format!("{}/{}", g.kind, g.vmid);
+            w.sample("pve_not_backed_up_info", &[("id", &id)], 1u64);
+        }
+    }
     w.finish()
 }
 

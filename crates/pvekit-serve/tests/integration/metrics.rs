@@ -50,17 +50,17 @@ guests:
 
 /// The exporter's collectors compared here; the others are turned off: `config`
 /// (`pve_onboot_status`, per-guest config reads pvekit does not serve), `replication`,
-/// `subscription`, `backup-info` and `qdevice` (not served by pvekit).
+/// `subscription` and `qdevice` (not served by pvekit).
 const EXPORTER_FLAGS: &[&str] = &[
     "--collector.status",
     "--collector.version",
     "--collector.node",
     "--collector.cluster",
     "--collector.resources",
+    "--collector.backup-info",
     "--no-collector.config",
     "--no-collector.replication",
     "--no-collector.subscription",
-    "--no-collector.backup-info",
     "--no-collector.qdevice",
 ];
 
@@ -369,7 +369,8 @@ async fn pve_serves_what_prometheus_pve_exporter_serves() {
         names(theirs_f),
         "families differ\n--- pvekit\n{ours}\n--- exporter\n{theirs}"
     );
-    assert!(ours_f.len() >= 24, "{:?}", names(ours_f));
+    assert!(ours_f.len() >= 26, "{:?}", names(ours_f));
+    assert!(ours_f.contains_key(&("pve_not_backed_up_info".to_string(), "gauge".to_string())));
     for (key, theirs_family) in theirs_f {
         let ours_family = &ours_f[key];
         assert_eq!(ours_family.help, theirs_family.help, "help of {key:?}");
