@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -94,6 +95,11 @@ struct Exporter {
 
 impl Drop for Exporter {
     fn drop(&mut self) {
+        // The exporter is gunicorn: a master and its worker, in a process group of their own.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -131,6 +137,7 @@ impl Exporter {
             .arg(format!("127.0.0.1:{port}"))
             .args(EXPORTER_FLAGS)
             .stdin(Stdio::null())
+            .process_group(0)
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
