@@ -164,8 +164,20 @@ async fn connect(server: &ChildServer, path: &str) -> anyhow::Result<Ws> {
     req.headers_mut()
         .insert("authorization", format!("Bearer {}", server.token).parse()?);
     let tcp = tokio::net::TcpStream::connect(host).await?;
-    let (ws, _) = tokio_tungstenite::client_async(req, tcp).await?;
-    Ok(ws)
+    match tokio_tungstenite::client_async(req, tcp).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(e) => {
+            // The server's JSON error says why.
+            let why = reqwest::Client::new()
+                .get(format!("{}{path}", server.url))
+                .bearer_auth(&server.token)
+                .send()
+                .await?
+                .text()
+                .await?;
+            bail!("WebSocket {path}: {e}: {why}")
+        }
+    }
 }
 
 /// A subscriber as GoDoxy's web UI is one: reads every message, pings every 2 s. Returns
@@ -283,6 +295,9 @@ async fn stats_phase(
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
+    // The bench's own reqwest client (plain HTTP to the server) needs a process-wide
+    // provider; pvekit brings its own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = ChildSim::start(&a.sim).await?;
     let server = ChildServer::start(&sim, a.interval_ms).await?;
     let listed = guests(&server).await?;

@@ -825,6 +825,22 @@ providers:
             .unwrap();
             assert!(!parsed.is_empty(), "{yaml}");
         }
+        // `pvekit serve`'s section, and a Prometheus scrape config (not pvekit's to parse).
+        let blocks: Vec<&str> = blocks
+            .into_iter()
+            .filter(|b| !b.starts_with("scrape_configs:"))
+            .collect();
+        let (serve, blocks): (Vec<&str>, Vec<&str>) =
+            blocks.into_iter().partition(|b| b.starts_with("serve:"));
+        assert!(!serve.is_empty(), "the README shows a serve: section");
+        for yaml in serve {
+            let section = crate::commands::serve::parse_section(yaml).unwrap();
+            assert!(!section.tokens.is_empty(), "{yaml}");
+            for t in &section.tokens {
+                assert_eq!(t.sha256.len(), 64, "{yaml}");
+                assert!(t.sha256.chars().all(|c| c.is_ascii_hexdigit()), "{yaml}");
+            }
+        }
         let (scenarios, configs): (Vec<&str>, Vec<&str>) =
             blocks.into_iter().partition(|b| b.contains("\nnodes:"));
         assert!(configs.len() >= 2, "the README shows both config forms");

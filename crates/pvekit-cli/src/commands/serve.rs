@@ -64,14 +64,19 @@ pub struct Args {
 /// The config file's `serve:` section.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ServeSection {
-    listen: Option<SocketAddr>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
+pub struct ServeSection {
+    /// `listen`.
+    pub listen: Option<SocketAddr>,
+    /// `tls_cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `tls_key`.
+    pub tls_key: Option<PathBuf>,
+    /// `tls_self_signed`.
     #[serde(default)]
-    tls_self_signed: bool,
+    pub tls_self_signed: bool,
+    /// `tokens`.
     #[serde(default)]
-    tokens: Vec<ConfiguredToken>,
+    pub tokens: Vec<ConfiguredToken>,
 }
 
 #[derive(Deserialize)]
@@ -84,18 +89,27 @@ fn section(file: Option<&ConfigFile>) -> Result<ServeSection> {
     let Some(file) = file else {
         return Ok(ServeSection::default());
     };
-    if file.contents.trim().is_empty() {
+    parse_section(&file.contents).map_err(|e| anyhow!("{}: {e}", file.path.display()))
+}
+
+/// The `serve:` section of a config file's text (a default one when there is none).
+///
+/// # Errors
+/// Invalid YAML, or a `serve:` section that does not fit (unknown key, wrong type), as one
+/// line.
+pub fn parse_section(contents: &str) -> Result<ServeSection> {
+    if contents.trim().is_empty() {
         return Ok(ServeSection::default());
     }
     let options = serde_saphyr::options! { with_snippet: false };
-    let doc: Doc = serde_saphyr::from_str_with_options(&file.contents, options).map_err(|e| {
+    let doc: Doc = serde_saphyr::from_str_with_options(contents, options).map_err(|e| {
         let msg = e
             .to_string()
             .lines()
             .map(str::trim)
             .collect::<Vec<_>>()
             .join(" ");
-        anyhow!("{}: serve: {msg}", file.path.display())
+        anyhow!("serve: {msg}")
     })?;
     Ok(doc.serve.unwrap_or_default())
 }
