@@ -133,10 +133,10 @@ impl ChildServer {
         let counter = requests.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if let Some(n) = v["requests"].as_u64() {
-                        counter.store(n, Ordering::Relaxed);
-                    }
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(n) = v["requests"].as_u64()
+                {
+                    counter.store(n, Ordering::Relaxed);
                 }
             }
         });
@@ -399,10 +399,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
                             if v["type"] == "update" {
                                 let mut seen = seen.lock().await;
                                 for g in v["guests"].as_array().into_iter().flatten() {
-                                    if g["status"] == "running" {
-                                        if let Some(vmid) = g["vmid"].as_u64() {
-                                            seen.push((vmid, at));
-                                        }
+                                    if g["status"] == "running"
+                                        && let Some(vmid) = g["vmid"].as_u64()
+                                    {
+                                        seen.push((vmid, at));
                                     }
                                 }
                             }

@@ -205,13 +205,13 @@ pub(crate) async fn act(
                 Ok(p) => {
                     tx.send_modify(|v| {
                         v.status = p.status.status.to_string();
-                        if let Some(line) = p.last_line {
-                            if v.lines.last() != Some(&line) {
-                                v.lines.push(line);
-                                if v.lines.len() > MAX_TASK_LINES {
-                                    v.lines.remove(0);
-                                    v.dropped += 1;
-                                }
+                        if let Some(line) = p.last_line
+                            && v.lines.last() != Some(&line)
+                        {
+                            v.lines.push(line);
+                            if v.lines.len() > MAX_TASK_LINES {
+                                v.lines.remove(0);
+                                v.dropped += 1;
                             }
                         }
                     });

@@ -357,14 +357,13 @@ impl Auth {
         let cookie = random_text();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, s| s.expires > now);
-        if sessions.len() >= MAX_SESSIONS {
-            if let Some(k) = sessions
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(k) = sessions
                 .iter()
                 .min_by_key(|(_, s)| s.expires)
                 .map(|(k, _)| *k)
-            {
-                sessions.remove(&k);
-            }
+        {
+            sessions.remove(&k);
         }
         sessions.insert(
             sha256(cookie.as_bytes()),

@@ -145,10 +145,5 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
-/// `Json<T>` whose rejection is an [`ApiError`] (4xx JSON).
-#[derive(Debug, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct JsonBody<T>(pub T);
-
 /// The result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

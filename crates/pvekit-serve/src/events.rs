@@ -81,9 +81,8 @@ impl Reading {
         let recovered = self.sent_stale.take().is_some();
         let nodes = node_rows(&self.cluster);
         let Some(prev) = &self.sent else {
-            if snap.taken_at.is_none() {
-                return None; // Not listed yet.
-            }
+            // Nothing to list before the first poll.
+            snap.taken_at?;
             let guests: Vec<GuestRow> = snap
                 .guests()
                 .iter()

@@ -473,10 +473,10 @@ pub(crate) fn session_cookie(req: &axum::http::HeaderMap) -> Option<String> {
     for value in req.get_all(COOKIE) {
         let Ok(value) = value.to_str() else { continue };
         for pair in value.split(';') {
-            if let Some((k, v)) = pair.trim().split_once('=') {
-                if k == SESSION_COOKIE {
-                    return Some(v.to_string());
-                }
+            if let Some((k, v)) = pair.trim().split_once('=')
+                && k == SESSION_COOKIE
+            {
+                return Some(v.to_string());
             }
         }
     }
