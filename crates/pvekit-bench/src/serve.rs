@@ -375,7 +375,12 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let client = Client::connect(&sim.config()?).await?;
     let stopped: Vec<&serde_json::Value> = listed
         .iter()
-        .filter(|g| g["status"] == "stopped" && g["type"] == "lxc" && g["template"] == false)
+        .filter(|g| {
+            g["status"] == "stopped"
+                && g["type"] == "lxc"
+                && g["template"] == false
+                && g["lock"].is_null()
+        })
         .collect();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let stop = tokio_util_like::Stop(rx);

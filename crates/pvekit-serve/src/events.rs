@@ -3,24 +3,28 @@
 //! guest (its figures included), a node's figures or the cluster's summary, and `stale`
 //! when a poll fails.
 //!
-//! Each reader follows its clusters' snapshot channels, which always hold the latest
-//! snapshot, and compares it with the last one it sent: a slow reader skips intermediate
-//! polls but never misses a change and never has to resynchronise. Unchanged guests keep
-//! the same shared value from one snapshot to the next, so the comparison is a pointer check
-//! per guest.
+//! One feed per cluster does the work once per poll, whatever the number of readers: it
+//! follows the cluster's snapshot channel, compares each snapshot with the last one it
+//! described (unchanged guests keep the same shared value from one snapshot to the next, so
+//! that is a pointer check per guest), writes the message's JSON once and broadcasts it.
+//! A reader starts with a `listed` message of its own, made from the latest snapshot, then
+//! relays the feed's messages; a reader that falls more than [`FEED_CAPACITY`] messages
+//! behind gets a fresh `listed` instead of what it missed, so it never shows a wrong state
+//! and never needs to resynchronise by hand.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::State;
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{Utf8Bytes, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt as _};
 use pvekit::Snapshot;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 
 use crate::api::{S, cluster_summary, node_rows};
 use crate::auth::{Caller, Role};
@@ -39,7 +43,14 @@ struct Reading {
     first: bool,
 }
 
-/// The messages of one cluster.
+/// A message of the feed: its type (`listed`, `update`, `stale`: the SSE event name) and
+/// its JSON text.
+pub type FeedItem = (&'static str, Utf8Bytes);
+
+/// Messages a reader may fall behind the feed before it is sent a fresh `listed`.
+pub const FEED_CAPACITY: usize = 16;
+
+/// The messages of one cluster's snapshots, each made once (see the module docs).
 fn cluster_messages(cluster: Arc<Cluster>) -> impl Stream<Item = Value> + Send {
     let start = Reading {
         rx: cluster.snapshots.subscribe(),
@@ -58,6 +69,83 @@ fn cluster_messages(cluster: Arc<Cluster>) -> impl Stream<Item = Value> + Send {
             let snap = r.rx.borrow_and_update().clone();
             if let Some(msg) = r.message(snap) {
                 return Some((msg, r));
+            }
+        }
+    })
+}
+
+/// Runs a cluster's feed until the server stops: every message once, as JSON text, to
+/// every reader.
+pub(crate) async fn run_feed(cluster: Arc<Cluster>, shutdown: tokio_util::sync::CancellationToken) {
+    let messages = cluster_messages(cluster.clone());
+    futures_util::pin_mut!(messages);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            m = messages.next() => match m {
+                // `listed` goes to nobody: readers make their own when they start.
+                Some(m) => {
+                    let kind = match m["type"].as_str() {
+                        Some("update") => "update",
+                        Some("stale") => "stale",
+                        // `listed` goes to nobody: readers make their own when they start.
+                        _ => continue,
+                    };
+                    let _ = cluster.feed.send((kind, Utf8Bytes::from(m.to_string())));
+                }
+                None => return,
+            },
+        }
+    }
+}
+
+/// A reader's `listed` message for a cluster, from its latest snapshot (none before the
+/// first poll).
+fn listed(cluster: &Arc<Cluster>) -> Option<FeedItem> {
+    let mut r = Reading {
+        rx: cluster.snapshots.subscribe(),
+        cluster: cluster.clone(),
+        sent: None,
+        sent_nodes: Vec::new(),
+        sent_stale: None,
+        first: true,
+    };
+    let snap = r.rx.borrow().clone();
+    let m = r.message(snap)?;
+    (m["type"] == "listed").then(|| ("listed", Utf8Bytes::from(m.to_string())))
+}
+
+/// What a reader sends for one cluster: its own `listed` (as soon as the cluster has been
+/// polled), then the feed's messages, and a fresh `listed` after falling behind.
+fn reader(cluster: Arc<Cluster>) -> impl Stream<Item = FeedItem> + Send {
+    struct Relay {
+        cluster: Arc<Cluster>,
+        feed: broadcast::Receiver<FeedItem>,
+        snapshots: tokio::sync::watch::Receiver<Arc<Snapshot>>,
+        listed: bool,
+    }
+    let start = Relay {
+        feed: cluster.feed.subscribe(),
+        snapshots: cluster.snapshots.subscribe(),
+        cluster,
+        listed: false,
+    };
+    futures_util::stream::unfold(start, |mut r| async move {
+        loop {
+            if !r.listed {
+                // Subscribed to the feed first, so nothing after this listing is missed
+                // (a message already reflected in it changes nothing: rows are whole).
+                if let Some(m) = listed(&r.cluster) {
+                    r.listed = true;
+                    return Some((m, r));
+                }
+                r.snapshots.changed().await.ok()?;
+                continue;
+            }
+            match r.feed.recv().await {
+                Ok(m) => return Some((m, r)),
+                Err(broadcast::error::RecvError::Lagged(_)) => r.listed = false,
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     })
@@ -160,13 +248,8 @@ fn diff<'a>(
 }
 
 /// Every cluster's messages, merged.
-fn all_messages(state: &S) -> impl Stream<Item = Value> + Send + use<> {
-    futures_util::stream::select_all(
-        state
-            .clusters
-            .iter()
-            .map(|c| cluster_messages(c.clone()).boxed()),
-    )
+fn all_messages(state: &S) -> impl Stream<Item = FeedItem> + Send + use<> {
+    futures_util::stream::select_all(state.clusters.iter().map(|c| reader(c.clone()).boxed()))
 }
 
 /// The inventory's changes as server-sent events (each event's data is one JSON message:
@@ -180,10 +263,10 @@ pub(crate) async fn events_sse(
     caller.require(Role::Viewer)?;
     let open = state.telemetry.sse();
     let stream = all_messages(&state)
-        .map(move |v| {
+        .map(move |item| {
             let _ = &open;
-            let kind = v["type"].as_str().unwrap_or("message").to_string();
-            Ok::<_, Infallible>(Event::default().event(kind).data(v.to_string()))
+            let (kind, text) = item;
+            Ok::<_, Infallible>(Event::default().event(kind).data(text.as_str()))
         })
         .take_until(state.shutdown.clone().cancelled_owned());
     Ok(Sse::new(stream)
@@ -204,14 +287,12 @@ pub(crate) async fn events_ws(
     caller.require(Role::Viewer)?;
     ws::check_origin(&headers)?;
     let upgrade = crate::api::websocket_required(upgrade)?;
-    Ok(upgrade
-        .max_message_size(ws::MAX_MESSAGE)
-        .on_upgrade(move |socket| async move {
-            let _open = state.telemetry.websocket();
-            let source = all_messages(&state).map(|v| Outgoing::Text(v.to_string()));
-            let keepalive = Keepalive {
-                ping_timeout: Some(state.tuning.ping_timeout),
-            };
-            ws::pump(socket, source, None, keepalive, &state.shutdown).await;
-        }))
+    Ok(ws::limits(upgrade).on_upgrade(move |socket| async move {
+        let _open = state.telemetry.websocket();
+        let source = all_messages(&state).map(|(_, text)| Outgoing::Shared(text));
+        let keepalive = Keepalive {
+            ping_timeout: Some(state.tuning.ping_timeout),
+        };
+        ws::pump(socket, source, None, keepalive, &state.shutdown).await;
+    }))
 }

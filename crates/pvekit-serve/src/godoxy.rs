@@ -167,9 +167,7 @@ fn upgrade(
 ) -> ApiResult<WebSocketUpgrade> {
     ws::check_origin(headers)?;
     let ws = ws.map_err(|e| ApiError::invalid(e.body_text()))?;
-    Ok(ws
-        .max_message_size(ws::MAX_MESSAGE)
-        .max_frame_size(ws::MAX_MESSAGE))
+    Ok(ws::limits(ws))
 }
 
 fn keepalive(state: &AppState) -> Keepalive {

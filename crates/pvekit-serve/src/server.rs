@@ -297,6 +297,7 @@ impl Server {
                     name: client.name().to_string(),
                     client,
                     store: Store::new(),
+                    feed: tokio::sync::broadcast::channel(crate::events::FEED_CAPACITY).0,
                     snapshots,
                     facts: ArcSwap::default(),
                 })
@@ -325,6 +326,10 @@ impl Server {
                 state.clone(),
                 cluster.clone(),
                 options.watch,
+            )));
+            pollers.push(tokio::spawn(crate::events::run_feed(
+                cluster.clone(),
+                state.shutdown.clone(),
             )));
             pollers.push(tokio::spawn(poll_facts(
                 state.clone(),

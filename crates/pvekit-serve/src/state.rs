@@ -28,6 +28,9 @@ pub struct Cluster {
     pub snapshots: watch::Sender<Arc<Snapshot>>,
     /// Nodes' figures, storages, status and version.
     pub facts: ArcSwap<ClusterFacts>,
+    /// The inventory's messages (`update`, `stale`) as JSON, made once per poll for every
+    /// reader of the event streams.
+    pub feed: tokio::sync::broadcast::Sender<crate::events::FeedItem>,
 }
 
 impl std::fmt::Debug for Cluster {

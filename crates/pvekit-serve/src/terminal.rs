@@ -147,9 +147,7 @@ pub(crate) async fn node_shell(
         .await
         .map_err(|e| ApiError::upstream(&e))?;
     tracing::info!(caller = %caller.name, cluster = %cluster.name, node = %p.node, "node shell");
-    Ok(upgrade
-        .max_message_size(ws::MAX_MESSAGE)
-        .on_upgrade(move |socket| serve_terminal(state, socket, term)))
+    Ok(ws::limits(upgrade).on_upgrade(move |socket| serve_terminal(state, socket, term)))
 }
 
 /// A container's root shell, as `pct enter` (admin).
@@ -182,9 +180,7 @@ pub(crate) async fn guest_shell(
         .await
         .map_err(|e| ApiError::upstream(&e))?;
     tracing::info!(caller = %caller.name, cluster = %found.cluster.name, vmid = p.vmid, "container shell");
-    Ok(upgrade
-        .max_message_size(ws::MAX_MESSAGE)
-        .on_upgrade(move |socket| serve_terminal(state, socket, term)))
+    Ok(ws::limits(upgrade).on_upgrade(move |socket| serve_terminal(state, socket, term)))
 }
 
 /// The command to run.
@@ -244,19 +240,17 @@ pub(crate) async fn guest_exec(
         .await
         .map_err(|e| ApiError::upstream(&e))?;
     tracing::info!(caller = %caller.name, cluster = %found.cluster.name, vmid = p.vmid, "exec");
-    Ok(upgrade
-        .max_message_size(ws::MAX_MESSAGE)
-        .on_upgrade(move |socket| async move {
-            let _open = state.telemetry.websocket();
-            let _session = state.telemetry.terminal();
-            let keepalive = Keepalive { ping_timeout: None };
-            ws::pump(
-                socket,
-                command_output(stream),
-                None,
-                keepalive,
-                &state.shutdown,
-            )
-            .await;
-        }))
+    Ok(ws::limits(upgrade).on_upgrade(move |socket| async move {
+        let _open = state.telemetry.websocket();
+        let _session = state.telemetry.terminal();
+        let keepalive = Keepalive { ping_timeout: None };
+        ws::pump(
+            socket,
+            command_output(stream),
+            None,
+            keepalive,
+            &state.shutdown,
+        )
+        .await;
+    }))
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
 use futures_util::{SinkExt as _, Stream, StreamExt as _};
@@ -25,6 +25,24 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_ERROR: u16 = 1011;
 /// The largest message accepted from a client.
 pub const MAX_MESSAGE: usize = 1 << 20;
+/// The most outgoing bytes queued for a client that reads too slowly; past it the socket is
+/// dropped instead of growing the queue.
+pub const MAX_QUEUED: usize = 4 << 20;
+/// Bytes read from a socket at a time. Clients of these routes send little (a `ping`, a
+/// keystroke, a resize), and tungstenite's default of 128 KiB per socket would make 500
+/// subscribers cost 64 MB.
+pub const READ_BUFFER: usize = 4096;
+
+/// The limits every WebSocket of the server gets: message and frame size, a small read
+/// buffer, no write batching, and a cap on what may queue for a slow client.
+pub fn limits(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_QUEUED)
+}
 
 /// Whether a WebSocket request's `Origin` is allowed: none (not a browser), the same host as
 /// the request's `Host`, or a loopback name (`localhost`, `127.0.0.1`, `[::1]`), as GoDoxy
@@ -73,6 +91,8 @@ pub fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
 pub enum Outgoing {
     /// A text message.
     Text(String),
+    /// A text message shared by many sockets (cloning it copies no bytes).
+    Shared(Utf8Bytes),
     /// A binary message.
     Binary(Vec<u8>),
     /// Close with this code and reason (the loop ends).
@@ -179,6 +199,11 @@ where
             out = source.next() => match out {
                 Some(Outgoing::Text(t)) => {
                     if tx.send(Message::Text(t.into())).await.is_err() {
+                        break Ended::ClientGone;
+                    }
+                }
+                Some(Outgoing::Shared(t)) => {
+                    if tx.send(Message::Text(t)).await.is_err() {
                         break Ended::ClientGone;
                     }
                 }
