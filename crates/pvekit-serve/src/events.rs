@@ -48,7 +48,7 @@ struct Reading {
 pub type FeedItem = (&'static str, Utf8Bytes);
 
 /// Messages a reader may fall behind the feed before it is sent a fresh `listed`.
-pub const FEED_CAPACITY: usize = 16;
+pub const FEED_CAPACITY: usize = 64;
 
 /// The messages of one cluster's snapshots, each made once (see the module docs).
 fn cluster_messages(cluster: Arc<Cluster>) -> impl Stream<Item = Value> + Send {
@@ -84,14 +84,11 @@ pub(crate) async fn run_feed(cluster: Arc<Cluster>, shutdown: tokio_util::sync::
             () = shutdown.cancelled() => return,
             m = messages.next() => match m {
                 // `listed` goes to nobody: readers make their own when they start.
+                Some(m) if m["type"] == "listed" => {}
                 Some(m) => {
-                    let kind = match m["type"].as_str() {
-                        Some("update") => "update",
-                        Some("stale") => "stale",
-                        // `listed` goes to nobody: readers make their own when they start.
-                        _ => continue,
-                    };
-                    let _ = cluster.feed.send((kind, Utf8Bytes::from(m.to_string())));
+                    for item in chunks(m) {
+                        let _ = cluster.feed.send(item);
+                    }
                 }
                 None => return,
             },
@@ -99,9 +96,56 @@ pub(crate) async fn run_feed(cluster: Arc<Cluster>, shutdown: tokio_util::sync::
     }
 }
 
-/// A reader's `listed` message for a cluster, from its latest snapshot (none before the
-/// first poll).
-fn listed(cluster: &Arc<Cluster>) -> Option<FeedItem> {
+/// A message as the feed's items: one, or, when it carries more than [`CHUNK`] guests,
+/// several, each with at most [`CHUNK`] of them (the first keeps the message's type, the
+/// others are `update`s, which add rows). Every socket's write buffer keeps the size of the
+/// largest message it sent, so smaller messages keep many readers light.
+fn chunks(mut m: Value) -> Vec<FeedItem> {
+    let kind = match m["type"].as_str() {
+        Some("listed") => "listed",
+        Some("update") => "update",
+        Some("stale") => "stale",
+        _ => "message",
+    };
+    let guests = match m.get_mut("guests").map(Value::take) {
+        Some(Value::Array(g)) => g,
+        _ => return vec![(kind, Utf8Bytes::from(m.to_string()))],
+    };
+    let mut items = Vec::new();
+    let mut parts = guests.chunks(CHUNK).peekable();
+    if parts.peek().is_none() {
+        m["guests"] = json!([]);
+        return vec![(kind, Utf8Bytes::from(m.to_string()))];
+    }
+    let mut first = true;
+    for part in parts {
+        m["guests"] = Value::Array(part.to_vec());
+        if first {
+            items.push((kind, Utf8Bytes::from(m.to_string())));
+            first = false;
+            m["type"] = json!("update");
+            m["removed"] = json!([]);
+        } else {
+            items.push(("update", Utf8Bytes::from(m.to_string())));
+        }
+    }
+    items
+}
+
+/// Most guests in one message.
+pub const CHUNK: usize = 100;
+
+/// A reader's `listed` messages for a cluster, from its latest snapshot (none before the
+/// first poll). Made once per snapshot and shared by every reader that starts or catches up
+/// meanwhile.
+fn listed(cluster: &Arc<Cluster>) -> Option<Arc<[FeedItem]>> {
+    let snap = cluster.snapshots.borrow().clone();
+    let mut cache = cluster.listed.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((cached, items)) = cache.as_ref()
+        && Arc::ptr_eq(cached, &snap)
+    {
+        return Some(items.clone());
+    }
     let mut r = Reading {
         rx: cluster.snapshots.subscribe(),
         cluster: cluster.clone(),
@@ -110,9 +154,13 @@ fn listed(cluster: &Arc<Cluster>) -> Option<FeedItem> {
         sent_stale: None,
         first: true,
     };
-    let snap = r.rx.borrow().clone();
-    let m = r.message(snap)?;
-    (m["type"] == "listed").then(|| ("listed", Utf8Bytes::from(m.to_string())))
+    let m = r.message(snap.clone())?;
+    if m["type"] != "listed" {
+        return None;
+    }
+    let items: Arc<[FeedItem]> = chunks(m).into();
+    *cache = Some((snap, items.clone()));
+    Some(items)
 }
 
 /// What a reader sends for one cluster: its own `listed` (as soon as the cluster has been
@@ -122,22 +170,33 @@ fn reader(cluster: Arc<Cluster>) -> impl Stream<Item = FeedItem> + Send {
         cluster: Arc<Cluster>,
         feed: broadcast::Receiver<FeedItem>,
         snapshots: tokio::sync::watch::Receiver<Arc<Snapshot>>,
+        /// The listing being sent, and how much of it was.
+        listing: Option<(Arc<[FeedItem]>, usize)>,
         listed: bool,
     }
     let start = Relay {
         feed: cluster.feed.subscribe(),
         snapshots: cluster.snapshots.subscribe(),
         cluster,
+        listing: None,
         listed: false,
     };
     futures_util::stream::unfold(start, |mut r| async move {
         loop {
+            if let Some((items, next)) = &mut r.listing {
+                if let Some(item) = items.get(*next) {
+                    *next += 1;
+                    return Some((item.clone(), r));
+                }
+                r.listing = None;
+            }
             if !r.listed {
                 // Subscribed to the feed first, so nothing after this listing is missed
                 // (a message already reflected in it changes nothing: rows are whole).
-                if let Some(m) = listed(&r.cluster) {
+                if let Some(items) = listed(&r.cluster) {
                     r.listed = true;
-                    return Some((m, r));
+                    r.listing = Some((items, 0));
+                    continue;
                 }
                 r.snapshots.changed().await.ok()?;
                 continue;
@@ -295,4 +354,58 @@ pub(crate) async fn events_ws(
         };
         ws::pump(socket, source, None, keepalive, &state.shutdown).await;
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guests(n: usize) -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"vmid": i, "status": "running"}))
+            .collect()
+    }
+
+    #[test]
+    fn large_messages_are_cut_into_updates_of_at_most_a_chunk_of_guests() {
+        let m = json!({"type": "listed", "cluster": "lab", "guests": guests(250), "removed": [{"type": "lxc", "vmid": 9}], "nodes": [], "summary": {}});
+        let items = chunks(m);
+        let kinds: Vec<&str> = items.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, ["listed", "update", "update"]);
+        let parsed: Vec<Value> = items
+            .iter()
+            .map(|(_, t)| serde_json::from_str(t.as_str()).unwrap())
+            .collect();
+        let counts: Vec<usize> = parsed
+            .iter()
+            .map(|v| v["guests"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(counts, [100, 100, 50]);
+        // Every guest once, in order; removals only in the first; each names its cluster.
+        let vmids: Vec<u64> = parsed
+            .iter()
+            .flat_map(|v| {
+                v["guests"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|g| g["vmid"].as_u64().unwrap())
+            })
+            .collect();
+        assert_eq!(vmids, (0..250).collect::<Vec<u64>>());
+        assert_eq!(parsed[0]["removed"].as_array().unwrap().len(), 1);
+        assert!(parsed[1]["removed"].as_array().unwrap().is_empty());
+        assert!(
+            parsed
+                .iter()
+                .all(|v| v["cluster"] == "lab" && v["type"] != "message")
+        );
+        // Small messages and stale ones stay whole.
+        assert_eq!(
+            chunks(json!({"type": "update", "guests": guests(3)})).len(),
+            1
+        );
+        assert_eq!(chunks(json!({"type": "stale", "error": "x"}))[0].0, "stale");
+        assert_eq!(chunks(json!({"type": "update", "guests": []})).len(), 1);
+    }
 }

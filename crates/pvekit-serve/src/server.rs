@@ -298,6 +298,7 @@ impl Server {
                     client,
                     store: Store::new(),
                     feed: tokio::sync::broadcast::channel(crate::events::FEED_CAPACITY).0,
+                    listed: std::sync::Mutex::default(),
                     snapshots,
                     facts: ArcSwap::default(),
                 })

@@ -31,6 +31,9 @@ pub struct Cluster {
     /// The inventory's messages (`update`, `stale`) as JSON, made once per poll for every
     /// reader of the event streams.
     pub feed: tokio::sync::broadcast::Sender<crate::events::FeedItem>,
+    /// The `listed` messages of the latest snapshot, made once for every reader that starts
+    /// (or catches up) while it is the latest.
+    pub listed: std::sync::Mutex<Option<(Arc<Snapshot>, Arc<[crate::events::FeedItem]>)>>,
 }
 
 impl std::fmt::Debug for Cluster {

@@ -90,8 +90,8 @@ function onMessage(text) {
   void document.body.offsetHeight;
   const ms = performance.now() - t0;
   if (msg.type === "update" || msg.type === "listed") {
-    metrics.updates.push({ type: msg.type, guests: n, total: store.guests.size, ms });
-    if (metrics.updates.length > 50) metrics.updates.shift();
+    metrics.updates.push({ type: msg.type, guests: n, total: store.guests.size, ms, at: t0 });
+    if (metrics.updates.length > 200) metrics.updates.shift();
   }
 }
 
