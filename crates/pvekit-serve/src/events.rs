@@ -132,6 +132,9 @@ fn chunks(mut m: Value) -> Vec<FeedItem> {
     items
 }
 
+/// A snapshot and its `listed` messages.
+pub type Listing = (Arc<Snapshot>, Arc<[FeedItem]>);
+
 /// Most guests in one message.
 pub const CHUNK: usize = 100;
 

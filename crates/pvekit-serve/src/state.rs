@@ -33,7 +33,7 @@ pub struct Cluster {
     pub feed: tokio::sync::broadcast::Sender<crate::events::FeedItem>,
     /// The `listed` messages of the latest snapshot, made once for every reader that starts
     /// (or catches up) while it is the latest.
-    pub listed: std::sync::Mutex<Option<(Arc<Snapshot>, Arc<[crate::events::FeedItem]>)>>,
+    pub listed: std::sync::Mutex<Option<crate::events::Listing>>,
 }
 
 impl std::fmt::Debug for Cluster {
