@@ -758,7 +758,7 @@ fn render_own(state: &AppState) -> String {
     w.family(
         "pvekit_inventory_poll_seconds",
         Kind::Summary,
-        "Seconds from one inventory poll's result to the next: the poll's duration plus the wait before it.",
+        "Seconds each successful inventory poll took, from its start to its snapshot.",
     );
     for (cluster, p) in &polls {
         w.sample(
@@ -769,13 +769,13 @@ fn render_own(state: &AppState) -> String {
         w.sample(
             "pvekit_inventory_poll_seconds_count",
             &[("cluster", cluster)],
-            p.ok + p.failed,
+            p.timed,
         );
     }
     w.family(
         "pvekit_inventory_last_poll_seconds",
         Kind::Gauge,
-        "The latest inventory poll's seconds (as pvekit_inventory_poll_seconds).",
+        "Seconds the latest successful inventory poll took.",
     );
     for (cluster, p) in &polls {
         w.sample(

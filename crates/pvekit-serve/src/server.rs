@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -408,18 +408,20 @@ async fn watch_cluster(state: Arc<AppState>, cluster: Arc<Cluster>, config: Watc
     };
     let events = watcher(cluster.client.clone(), config);
     futures_util::pin_mut!(events);
-    let mut started = Instant::now();
     while let Some(event) = events.next().await {
-        let took = started.elapsed();
-        started = Instant::now();
         match event {
             Ok(event) => {
+                // A snapshot's time is its poll's start: the poll took until now.
+                let took = event
+                    .snapshot()
+                    .taken_at
+                    .and_then(|t| std::time::SystemTime::now().duration_since(t).ok());
                 state.telemetry.poll(&cluster.name, took, true);
                 cluster.store.apply(&event);
                 cluster.snapshots.send_replace(event.snapshot().clone());
             }
             Err(e) => {
-                state.telemetry.poll(&cluster.name, took, false);
+                state.telemetry.poll(&cluster.name, None, false);
                 warn!(cluster = %cluster.name, error = %e, "inventory poll failed");
                 cluster.store.apply_error(&e);
                 cluster.snapshots.send_replace(cluster.store.snapshot());

@@ -26,9 +26,11 @@ pub struct PollFigures {
     pub ok: u64,
     /// Polls that failed.
     pub failed: u64,
-    /// Sum of every poll's duration.
+    /// Polls whose duration is known (the successful ones).
+    pub timed: u64,
+    /// Sum of those polls' durations.
     pub seconds_sum: f64,
-    /// The last poll's duration.
+    /// The last timed poll's duration.
     pub last_seconds: f64,
 }
 
@@ -73,8 +75,9 @@ impl Telemetry {
         *actions.entry((action.to_string(), result)).or_default() += 1;
     }
 
-    /// Records one inventory poll of `cluster`.
-    pub fn poll(&self, cluster: &str, took: Duration, ok: bool) {
+    /// Records one inventory poll of `cluster`: whether it worked, and how long it took
+    /// when that is known.
+    pub fn poll(&self, cluster: &str, took: Option<Duration>, ok: bool) {
         let mut polls = self.polls.lock().unwrap_or_else(|e| e.into_inner());
         let p = polls.entry(cluster.to_string()).or_default();
         if ok {
@@ -82,8 +85,11 @@ impl Telemetry {
         } else {
             p.failed += 1;
         }
-        p.seconds_sum += took.as_secs_f64();
-        p.last_seconds = took.as_secs_f64();
+        if let Some(took) = took {
+            p.timed += 1;
+            p.seconds_sum += took.as_secs_f64();
+            p.last_seconds = took.as_secs_f64();
+        }
     }
 
     /// Open WebSockets now.
