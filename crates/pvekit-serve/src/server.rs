@@ -340,31 +340,20 @@ impl Server {
         }
 
         let app = router(state.clone());
-        let listener =
-            std::net::TcpListener::bind(options.listen).map_err(|source| ServeError::Bind {
-                addr: options.listen,
-                source,
-            })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| ServeError::Bind {
-                addr: options.listen,
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        let bind = |source| ServeError::Bind {
             addr: options.listen,
             source,
-        })?;
+        };
+        let listener = std::net::TcpListener::bind(options.listen).map_err(bind)?;
+        listener.set_nonblocking(true).map_err(bind)?;
+        let local = listener.local_addr().map_err(bind)?;
         let handle = axum_server::Handle::new();
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         let mut fingerprint = None;
         let serving = match &options.tls {
             TlsSetup::None => {
                 let server = axum_server::from_tcp(listener)
-                    .map_err(|source| ServeError::Bind {
-                        addr: options.listen,
-                        source,
-                    })?
+                    .map_err(bind)?
                     .handle(handle.clone());
                 tokio::spawn(async move { server.serve(service).await })
             }
@@ -373,10 +362,7 @@ impl Server {
                 fingerprint = fp;
                 let config = axum_server::tls_rustls::RustlsConfig::from_config(config);
                 let server = axum_server::tls_rustls::from_tcp_rustls(listener, config)
-                    .map_err(|source| ServeError::Bind {
-                        addr: options.listen,
-                        source,
-                    })?
+                    .map_err(bind)?
                     .handle(handle.clone());
                 tokio::spawn(async move { server.serve(service).await })
             }

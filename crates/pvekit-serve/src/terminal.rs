@@ -115,6 +115,21 @@ async fn serve_terminal(
     let _ = feeding.await;
 }
 
+/// The checks every admin WebSocket passes before anything runs: the role, the `Origin`,
+/// and an upgrade request.
+///
+/// # Errors
+/// 403 (role, origin), 400 `websocket required`.
+fn admin_socket(
+    caller: &Caller,
+    headers: &HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<WebSocketUpgrade> {
+    caller.require(Role::Admin)?;
+    ws::check_origin(headers)?;
+    crate::api::websocket_required(upgrade)
+}
+
 /// A close frame's reason is at most 123 bytes.
 fn truncate(s: &str) -> String {
     let mut end = s.len().min(120);
@@ -137,9 +152,7 @@ pub(crate) async fn node_shell(
     Query(size): Query<Size>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    ws::check_origin(&headers)?;
-    let upgrade = crate::api::websocket_required(upgrade)?;
+    let upgrade = admin_socket(&caller, &headers, upgrade)?;
     let cluster = state.cluster(&p.cluster)?.clone();
     let node = cluster.client.node(&p.node);
     let (cols, rows) = size.get();
@@ -163,9 +176,7 @@ pub(crate) async fn guest_shell(
     Query(size): Query<Size>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    ws::check_origin(&headers)?;
-    let upgrade = crate::api::websocket_required(upgrade)?;
+    let upgrade = admin_socket(&caller, &headers, upgrade)?;
     let kind = p.kind()?;
     if kind != GuestKind::Lxc {
         return Err(ApiError::invalid(
@@ -226,9 +237,7 @@ pub(crate) async fn guest_exec(
     Query(q): Query<ExecQuery>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    ws::check_origin(&headers)?;
-    let upgrade = crate::api::websocket_required(upgrade)?;
+    let upgrade = admin_socket(&caller, &headers, upgrade)?;
     let kind = p.kind()?;
     if kind != GuestKind::Lxc {
         return Err(ApiError::invalid("commands run in containers (lxc) only"));
