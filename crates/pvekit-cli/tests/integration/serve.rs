@@ -132,3 +132,137 @@ fn the_openapi_document_prints_without_a_cluster() {
     let doc = out.json();
     assert!(doc["paths"]["/api/v1/guests"].is_object());
 }
+
+/// `pvekit --demo serve` with its ready line read, killed on drop.
+struct Served {
+    child: std::process::Child,
+    url: String,
+    token: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn demo_serve() -> Served {
+    let mut child = pvekit(&[
+        "--demo",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "0.5",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("spawn pvekit serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("the ready line");
+    let ready: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    Served {
+        child,
+        url: ready["url"].as_str().unwrap().to_string(),
+        token: ready["token"].as_str().unwrap().to_string(),
+    }
+}
+
+/// A GoDoxy web UI's client: opens `path`, sends `ping` every 2 s, and collects text
+/// messages other than `pong` until it has `want` of them (or 30 s pass).
+async fn godoxy_client(served: &Served, path: &str, want: usize) -> (Vec<String>, u32) {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let host = served.url.trim_start_matches("http://").to_string();
+    let mut req = format!("ws://{host}{path}").into_client_request().unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", served.token).parse().unwrap(),
+    );
+    let tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(req, tcp)
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut ping = tokio::time::interval(Duration::from_secs(2));
+    let (mut messages, mut pongs) = (Vec::new(), 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while messages.len() < want {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break,
+            _ = ping.tick() => ws.send(Message::Text("ping".into())).await.unwrap(),
+            m = ws.next() => match m {
+                Some(Ok(Message::Text(t))) if t.as_str() == "pong" => pongs += 1,
+                Some(Ok(Message::Text(t))) => messages.push(t.to_string()),
+                Some(Ok(_)) => {}
+                other => panic!("{path} ended: {other:?}"),
+            },
+        }
+    }
+    let _ = ws.close(None).await;
+    (messages, pongs)
+}
+
+#[test]
+fn a_godoxy_client_streams_stats_journal_and_tail_from_demo_serve() {
+    let served = demo_serve();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A running container of the demo cluster, once the inventory is in.
+    let mut guest = None;
+    for _ in 0..100 {
+        let (_, body) = http(&served.url, "/api/v1/guests", &served.token);
+        let guests: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        guest = guests.as_array().and_then(|a| {
+            a.iter()
+                .find(|g| g["type"] == "lxc" && g["status"] == "running" && g["template"] == false)
+                .cloned()
+        });
+        if guest.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let guest = guest.expect("a running container");
+    let (node, vmid) = (
+        guest["node"].as_str().unwrap(),
+        guest["vmid"].as_u64().unwrap(),
+    );
+    rt.block_on(async {
+        // Node stats: one JSON object per second; the client's pings get pongs.
+        let (stats, pongs) =
+            godoxy_client(&served, &format!("/api/v1/proxmox/stats/{node}"), 3).await;
+        assert_eq!(stats.len(), 3, "{stats:?}");
+        let first: serde_json::Value = serde_json::from_str(&stats[0]).unwrap();
+        assert!(
+            first["kernel_version"].is_string() && first["mem_pct"].is_string(),
+            "{first}"
+        );
+        assert!(pongs >= 1, "ping gets pong");
+        // A guest's stats line: STATUS|CPU%|MEM USAGE/LIMIT|MEM%|NET I/O|BLOCK I/O.
+        let (lines, _) =
+            godoxy_client(&served, &format!("/api/v1/proxmox/stats/{node}/{vmid}"), 1).await;
+        assert_eq!(lines[0].trim_end().split('|').count(), 6, "{lines:?}");
+        assert!(lines[0].starts_with("running|"), "{lines:?}");
+        // The container's journal and a tailed file: one message per line.
+        let (journal, _) = godoxy_client(
+            &served,
+            &format!("/api/v1/proxmox/journalctl/{node}/{vmid}?limit=5"),
+            5,
+        )
+        .await;
+        assert_eq!(journal.len(), 5, "{journal:?}");
+        let (tail, _) = godoxy_client(
+            &served,
+            &format!("/api/v1/proxmox/tail?node={node}&vmid={vmid}&file=/etc/hostname&limit=1"),
+            1,
+        )
+        .await;
+        assert_eq!(tail.len(), 1, "{tail:?}");
+        assert!(!tail[0].trim().is_empty(), "{tail:?}");
+    });
+}
