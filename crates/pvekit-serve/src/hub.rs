@@ -67,7 +67,6 @@ impl Hub {
     }
 
     /// How many node polls run now (one per node with subscribers).
-    #[allow(dead_code)] // for /metrics and tests; see the report
     pub fn node_polls(&self) -> usize {
         lock(&self.nodes).len()
     }

@@ -723,6 +723,16 @@ fn render_own(state: &AppState) -> String {
         "Server-sent event streams open now.",
     );
     w.sample("pvekit_event_streams_open", &[], clamp(t.sse_streams()));
+    w.family(
+        "pvekit_node_stats_polls",
+        Kind::Gauge,
+        "Node-stats polls running now: one per node with subscribers, however many.",
+    );
+    w.sample(
+        "pvekit_node_stats_polls",
+        &[],
+        state.hub.node_polls() as u64,
+    );
 
     w.family(
         "pvekit_action_tasks_total",

@@ -462,6 +462,16 @@ fn is_public(path: &str) -> bool {
     matches!(path, "/" | "/healthz" | "/login" | "/favicon.ico") || path.starts_with("/assets/")
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value (the scheme is case-insensitive, as
+/// RFC 7235 says).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// The value of the session cookie in a request, if any.
 pub(crate) fn session_cookie(req: &axum::http::HeaderMap) -> Option<String> {
     for value in req.get_all(COOKIE) {
@@ -492,8 +502,7 @@ async fn authenticate(
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     let caller: Option<Caller> = if let Some(token) = bearer {
         match state.auth.by_token(token) {
             Some(c) => Some(c),
@@ -527,4 +536,19 @@ async fn authenticate(
     };
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_with_any_case_of_the_scheme() {
+        assert_eq!(bearer_token("Bearer pvk_x"), Some("pvk_x"));
+        assert_eq!(bearer_token("bearer  pvk_x "), Some("pvk_x"));
+        assert_eq!(bearer_token("BEARER pvk_x"), Some("pvk_x"));
+        assert_eq!(bearer_token("Basic dXNlcjpwdw=="), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 }

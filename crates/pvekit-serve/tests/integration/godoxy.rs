@@ -815,6 +815,19 @@ async fn godoxy_many_stats_sockets_cost_what_one_costs() {
         ws.text().await;
     }
     assert_eq!(lab.server().telemetry_websockets(), 140);
+    // 20 node sockets on one node: one poll, as /metrics says.
+    let own = lab
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        own.lines().any(|l| l == "pvekit_node_stats_polls 1"),
+        "{own}"
+    );
     let from = lab.sim.requests().len();
     tokio::time::sleep(window).await;
     for ws in &mut many[..5] {
@@ -840,5 +853,17 @@ async fn godoxy_many_stats_sockets_cost_what_one_costs() {
     let from = lab.sim.requests().len();
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(requests_since(&lab, from, is_node_status), 0);
+    let own = lab
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        own.lines().any(|l| l == "pvekit_node_stats_polls 0"),
+        "{own}"
+    );
     lab.stop().await;
 }
