@@ -204,6 +204,7 @@ async fn node_stats(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     raw: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    RawQuery(query): RawQuery,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
@@ -212,7 +213,8 @@ async fn node_stats(
     if name.is_empty() {
         return Err(ApiError::invalid("node name is required"));
     }
-    let (cluster, node) = state.node(name)?;
+    let query = query_pairs(query.as_deref());
+    let (cluster, node) = state.node_in(param(&query, "cluster"), name)?;
     let ws = if is_websocket(&headers) {
         Some(upgrade(&headers, ws)?)
     } else {
@@ -313,13 +315,15 @@ async fn guest_stats(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     raw: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    RawQuery(query): RawQuery,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let params = path_params(raw)?;
     let name = param(&params, "node").unwrap_or_default().to_string();
     let vmid = parse_vmid(param(&params, "vmid").unwrap_or_default())?;
-    let found = state.guest_on(&name, vmid)?;
+    let query = query_pairs(query.as_deref());
+    let found = state.guest_on_in(param(&query, "cluster"), &name, vmid)?;
     if !is_websocket(&headers) {
         let mut r = stats_line(&found.resource).into_response();
         r.headers_mut().insert(
@@ -391,12 +395,17 @@ enum Target {
 }
 
 /// The node (and container) a journal or tail names, checked against the inventory.
-fn target(state: &AppState, node: &str, vmid: Option<u64>) -> ApiResult<Target> {
+fn target(
+    state: &AppState,
+    cluster: Option<&str>,
+    node: &str,
+    vmid: Option<u64>,
+) -> ApiResult<Target> {
     let Some(vmid) = vmid else {
-        let (_, node) = state.node(node)?;
+        let (_, node) = state.node_in(cluster, node)?;
         return Ok(Target::Node(node));
     };
-    let found = state.guest_on(node, vmid)?;
+    let found = state.guest_on_in(cluster, node, vmid)?;
     if found.resource.kind != GuestKind::Lxc {
         return Err(ApiError::invalid(format!(
             "{vmid} is a VM: journals and tails run only in containers (pct exec)"
@@ -454,7 +463,7 @@ async fn journalctl(
     // Refuse unsafe unit names with 400 before any session opens.
     pvekit::core::command::journalctl(&services, limit, true)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let target = target(&state, &node, vmid)?;
+    let target = target(&state, q("cluster"), &node, vmid)?;
     let options = JournalOptions {
         units: services,
         lines: limit,
@@ -507,7 +516,7 @@ async fn tail(
     let limit = parse_limit(q("limit"))?;
     pvekit::core::command::tail(&files, limit, true)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let target = target(&state, &node, vmid)?;
+    let target = target(&state, q("cluster"), &node, vmid)?;
     let options = TailOptions::files(files).last(limit).follow();
     let terminal = state.telemetry.terminal();
     let stream = match &target {

@@ -128,24 +128,38 @@ impl AppState {
         names.join(", ")
     }
 
-    /// The node of this name, in whichever cluster has it (GoDoxy's lookup by node name).
+    /// The node of this name in `cluster` when given, else in whichever cluster has it.
+    /// GoDoxy's routes take no cluster; pvekit accepts an optional `cluster` query
+    /// parameter on them, so a node name several clusters share can be named.
     ///
     /// # Errors
-    /// 404 `node not found`; 409 `node name is ambiguous` when several clusters have it.
-    pub fn node(&self, name: &str) -> Result<(Arc<Cluster>, Node), ApiError> {
+    /// 404 `cluster not found` or `node not found`; 409 `node name is ambiguous` when no
+    /// cluster is given and several have the name.
+    pub fn node_in(
+        &self,
+        cluster: Option<&str>,
+        name: &str,
+    ) -> Result<(Arc<Cluster>, Node), ApiError> {
+        if let Some(c) = cluster {
+            self.cluster(c)?;
+        }
         let mut found = self.clusters.iter().filter(|c| {
-            c.client.members().iter().any(|m| m.name == name)
-                || c.store.snapshot().nodes().iter().any(|m| m.name == name)
-                || c.facts
-                    .load()
-                    .nodes
-                    .iter()
-                    .any(|n| n.node.as_deref() == Some(name))
+            cluster.is_none_or(|want| c.name == want)
+                && (c.client.members().iter().any(|m| m.name == name)
+                    || c.store.snapshot().nodes().iter().any(|m| m.name == name)
+                    || c.facts
+                        .load()
+                        .nodes
+                        .iter()
+                        .any(|n| n.node.as_deref() == Some(name)))
         });
         let Some(first) = found.next() else {
+            let place = cluster.map_or("no cluster has".to_string(), |c| {
+                format!("cluster '{c}' has no")
+            });
             return Err(ApiError::not_found(
                 "node not found",
-                format!("no cluster has a node named '{name}'"),
+                format!("{place} node named '{name}'"),
             ));
         };
         if let Some(second) = found.next() {
@@ -153,7 +167,7 @@ impl AppState {
                 axum::http::StatusCode::CONFLICT,
                 "node name is ambiguous",
                 format!(
-                    "clusters '{}' and '{}' both have a node named '{name}'",
+                    "clusters '{}' and '{}' both have a node named '{name}'; add ?cluster=NAME",
                     first.name, second.name
                 ),
             ));
@@ -164,9 +178,22 @@ impl AppState {
     /// A guest by node and VMID (as GoDoxy's routes name it).
     ///
     /// # Errors
-    /// As [`AppState::node`]; 404 `guest not found` when the node has no such guest.
+    /// As [`AppState::node_in`]; 404 `guest not found` when the node has no such guest.
     pub fn guest_on(&self, node: &str, vmid: u64) -> Result<FoundGuest, ApiError> {
-        let (cluster, _) = self.node(node)?;
+        self.guest_on_in(None, node, vmid)
+    }
+
+    /// A guest by node and VMID, in `cluster` when given (see [`AppState::node_in`]).
+    ///
+    /// # Errors
+    /// As [`AppState::node_in`]; 404 `guest not found` when the node has no such guest.
+    pub fn guest_on_in(
+        &self,
+        cluster: Option<&str>,
+        node: &str,
+        vmid: u64,
+    ) -> Result<FoundGuest, ApiError> {
+        let (cluster, _) = self.node_in(cluster, node)?;
         let snapshot = cluster.store.snapshot();
         let resource = snapshot
             .get_vmid(vmid)

@@ -145,7 +145,7 @@ export function mount(root, ctx) {
 
   function renderLinks(g) {
     const parts = [];
-    if (type === "lxc") parts.push(h("a", { href: `#/logs?node=${encodeURIComponent(g.node)}&vmid=${vmid}` }, "Journal"));
+    if (type === "lxc") parts.push(h("a", { href: `#/logs?cluster=${encodeURIComponent(g.cluster)}&node=${encodeURIComponent(g.node)}&vmid=${vmid}` }, "Journal"));
     if (type === "lxc" && atLeast(ctx.role, "admin")) parts.push(h("a", { href: `#/terminal?cluster=${encodeURIComponent(cluster)}&vmid=${vmid}` }, "Shell"));
     links.replaceChildren(...parts);
   }

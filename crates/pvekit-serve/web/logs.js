@@ -55,17 +55,26 @@ export function mount(root, ctx) {
     out,
   );
 
+  // A node is `CLUSTER/NAME`: the same name may exist in several clusters.
+  const nodeName = () => node.value.slice(node.value.lastIndexOf("/") + 1);
+  const nodeCluster = () => node.value.slice(0, Math.max(0, node.value.lastIndexOf("/")));
   function fillNodes() {
-    const names = [...new Set([...store.nodes.values()].map((n) => n.name))].sort();
-    const want = node.value || p.get("node") || names[0] || "";
-    if (want && !names.includes(want)) names.unshift(want);
-    node.replaceChildren(...names.map((n) => h("option", { value: n }, n)));
+    const all = [...store.nodes.values()].sort((a, b) => a.name.localeCompare(b.name) || a.cluster.localeCompare(b.cluster));
+    const clusters = new Set(all.map((n) => n.cluster));
+    const keyOf = (n) => `${n.cluster}/${n.name}`;
+    const linked = p.get("node") && all.find((n) => n.name === p.get("node") && (!p.get("cluster") || n.cluster === p.get("cluster")));
+    // A link's node before the inventory has it: kept as given.
+    const asLinked = p.get("node") ? `${p.get("cluster") || ""}/${p.get("node")}` : "";
+    const want = node.value || (linked ? keyOf(linked) : asLinked) || (all[0] ? keyOf(all[0]) : "");
+    const options = all.map((n) => h("option", { value: keyOf(n) }, clusters.size > 1 ? `${n.name} (${n.cluster})` : n.name));
+    if (want && !all.some((n) => keyOf(n) === want)) options.unshift(h("option", { value: want }, want));
+    node.replaceChildren(...options);
     node.value = want;
     fillGuests();
   }
   function fillGuests() {
     const want = vmid.value || p.get("vmid") || "";
-    const cts = [...store.guests.values()].filter((g) => g.type === "lxc" && g.node === node.value && !g.template).sort((a, b) => a.vmid - b.vmid);
+    const cts = [...store.guests.values()].filter((g) => g.type === "lxc" && g.node === nodeName() && g.cluster === nodeCluster() && !g.template).sort((a, b) => a.vmid - b.vmid);
     vmid.replaceChildren(
       h("option", { value: "" }, kind.value === "journal" ? "— the node itself —" : "— the node itself —"),
       ...cts.map((g) => h("option", { value: String(g.vmid) }, `${g.vmid} ${g.name || ""} (${g.status})`)),
@@ -127,15 +136,17 @@ export function mount(root, ctx) {
     const q = new URLSearchParams();
     q.set("limit", String(max));
     if (kind.value === "journal") {
-      path = `/api/v1/proxmox/journalctl/${encodeURIComponent(node.value)}${vmid.value ? `/${encodeURIComponent(vmid.value)}` : ""}`;
+      path = `/api/v1/proxmox/journalctl/${encodeURIComponent(nodeName())}${vmid.value ? `/${encodeURIComponent(vmid.value)}` : ""}`;
       for (const u of units.value.split(",").map((s) => s.trim()).filter(Boolean)) q.append("service", u);
     } else {
       path = "/api/v1/proxmox/tail";
-      q.set("node", node.value);
+      q.set("node", nodeName());
       if (vmid.value) q.set("vmid", vmid.value);
       q.set("file", file.value);
     }
-    const what = kind.value === "journal" ? `journal of ${vmid.value ? `CT ${vmid.value}` : node.value}` : `${file.value} on ${vmid.value ? `CT ${vmid.value}` : node.value}`;
+    // pvekit's own addition to GoDoxy's routes: the cluster, for node names several share.
+    if (nodeCluster()) q.set("cluster", nodeCluster());
+    const what = kind.value === "journal" ? `journal of ${vmid.value ? `CT ${vmid.value}` : nodeName()}` : `${file.value} on ${vmid.value ? `CT ${vmid.value}` : nodeName()}`;
     setText(status, `Connecting to the ${what}…`);
     const sock = keptAlive(new WebSocket(wsURL(`${path}?${q}`)));
     ws = sock;

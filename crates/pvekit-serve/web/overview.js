@@ -81,7 +81,7 @@ export function mount(root) {
             "p",
             { class: "links" },
             h("a", { href: `#/guests?q=${encodeURIComponent(n.name)}` }, "Guests"),
-            h("a", { href: `#/logs?node=${encodeURIComponent(n.name)}` }, "Journal"),
+            h("a", { href: `#/logs?cluster=${encodeURIComponent(n.cluster)}&node=${encodeURIComponent(n.name)}` }, "Journal"),
             h("a", { href: `#/terminal?cluster=${encodeURIComponent(name)}&node=${encodeURIComponent(n.name)}` }, "Shell"),
           ),
         );

@@ -374,6 +374,21 @@ async fn godoxy_a_node_name_in_two_clusters_is_ambiguous() {
         assert_eq!(s, StatusCode::CONFLICT, "{body}");
         assert_eq!(body["message"], "node name is ambiguous");
     }
+    // pvekit's optional `cluster` names the one meant.
+    for (path, status) in [
+        ("stats/pve1?cluster=other", StatusCode::OK),
+        ("stats/pve1/300?cluster=other", StatusCode::OK),
+        ("stats/pve1/300?cluster=lab", StatusCode::NOT_FOUND),
+        ("stats/pve1?cluster=nope", StatusCode::NOT_FOUND),
+    ] {
+        let r = http
+            .get(format!("{}/api/v1/proxmox/{path}", server.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{path}");
+    }
     // A node only one cluster has is found.
     let r = http
         .get(format!("{}/api/v1/proxmox/stats/pve2", server.url()))
