@@ -649,11 +649,13 @@ async fn lxc_start(
     state: State<S>,
     caller: Extension<Caller>,
     raw: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    query: RawQuery,
 ) -> ApiResult<Response> {
     lxc_action(
         state,
         caller,
         raw,
+        query,
         Action::Start,
         "container started",
         "failed to start container",
@@ -667,11 +669,13 @@ async fn lxc_stop(
     state: State<S>,
     caller: Extension<Caller>,
     raw: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    query: RawQuery,
 ) -> ApiResult<Response> {
     lxc_action(
         state,
         caller,
         raw,
+        query,
         Action::Shutdown,
         "container stopped",
         "failed to stop container",
@@ -685,11 +689,13 @@ async fn lxc_restart(
     state: State<S>,
     caller: Extension<Caller>,
     raw: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    query: RawQuery,
 ) -> ApiResult<Response> {
     lxc_action(
         state,
         caller,
         raw,
+        query,
         Action::Reboot,
         "container restarted",
         "failed to restart container",
@@ -704,6 +710,7 @@ async fn lxc_action(
     State(state): State<S>,
     Extension(caller): Extension<Caller>,
     raw: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    RawQuery(query): RawQuery,
     action: Action,
     done: &'static str,
     failed: &'static str,
@@ -712,7 +719,8 @@ async fn lxc_action(
     let params = path_params(raw)?;
     let node = param(&params, "node").unwrap_or_default();
     let vmid = parse_vmid(param(&params, "vmid").unwrap_or_default())?;
-    let found = state.guest_on(node, vmid)?;
+    let query = query_pairs(query.as_deref());
+    let found = state.guest_on_in(param(&query, "cluster"), node, vmid)?;
     if found.resource.kind != GuestKind::Lxc {
         return Err(ApiError::not_found(
             "guest not found",

@@ -175,15 +175,8 @@ impl AppState {
         Ok((first.clone(), first.client.node(name)))
     }
 
-    /// A guest by node and VMID (as GoDoxy's routes name it).
-    ///
-    /// # Errors
-    /// As [`AppState::node_in`]; 404 `guest not found` when the node has no such guest.
-    pub fn guest_on(&self, node: &str, vmid: u64) -> Result<FoundGuest, ApiError> {
-        self.guest_on_in(None, node, vmid)
-    }
-
-    /// A guest by node and VMID, in `cluster` when given (see [`AppState::node_in`]).
+    /// A guest by node and VMID (as GoDoxy's routes name it), in `cluster` when given (see
+    /// [`AppState::node_in`]).
     ///
     /// # Errors
     /// As [`AppState::node_in`]; 404 `guest not found` when the node has no such guest.
