@@ -8,8 +8,10 @@
 //!   login link made at start, graceful shutdown).
 //! - [`Role`], [`ConfiguredToken`], [`hash_token`], [`new_token`]: who may call what.
 //! - [`ApiError`]: every error answer, a status with a JSON `{"message", "error"}` body.
+//! - [`GuestRow`], [`NodeRow`], [`ClusterSummary`]: the rows pvekit's own API answers with.
 //!
 //! # Routes
+//! - `/`: the web dashboard (static files embedded in the binary; the page reads the API).
 //! - `/api/v1/proxmox/...`: GoDoxy's proxmox routes (stats, journal, tail, LXC actions),
 //!   plain HTTP and WebSocket, with GoDoxy's `ping`/`pong` keepalive.
 //! - `/api/v1/...`: pvekit's own API, described at `/api/v1/openapi.json`.
