@@ -414,23 +414,3 @@ async fn lookup(State(state): State<S>, Query(q): Query<LookupQuery>) -> ApiResu
         ),
     ))
 }
-
-/// The WebSocket upgrade of a request, or 400 `websocket required` (as GoDoxy answers)
-/// when the request is not one.
-///
-/// # Errors
-/// 400 JSON.
-pub(crate) fn websocket_required(
-    upgrade: Result<
-        axum::extract::ws::WebSocketUpgrade,
-        axum::extract::ws::rejection::WebSocketUpgradeRejection,
-    >,
-) -> ApiResult<axum::extract::ws::WebSocketUpgrade> {
-    upgrade.map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "websocket required",
-            "this route speaks WebSocket: send an upgrade request",
-        )
-    })
-}

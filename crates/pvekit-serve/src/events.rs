@@ -347,9 +347,8 @@ pub(crate) async fn events_ws(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
-    ws::check_origin(&headers)?;
-    let upgrade = crate::api::websocket_required(upgrade)?;
-    Ok(ws::limits(upgrade).on_upgrade(move |socket| async move {
+    let upgrade = ws::accept(&headers, upgrade)?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
         let _open = state.telemetry.websocket();
         let source = all_messages(&state).map(|(_, text)| Outgoing::Shared(text));
         let keepalive = Keepalive {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{RawPathParams, RawQuery, State};
-use axum::http::header::{CONTENT_TYPE, UPGRADE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -146,30 +146,6 @@ fn shorten(s: &str, max: usize) -> String {
 
 /// Whether the request asks for a WebSocket (GoDoxy's `httpheaders.IsWebsocket`: the
 /// `Upgrade` header is `websocket`).
-fn is_websocket(headers: &HeaderMap) -> bool {
-    headers
-        .get(UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
-}
-
-fn websocket_required() -> ApiError {
-    // GoDoxy: `c.JSON(http.StatusBadRequest, apitypes.Error("websocket required"))`
-    // (journalctl.go, tail.go).
-    ApiError::new(StatusCode::BAD_REQUEST, "websocket required", "")
-}
-
-/// The upgrade, after the `Origin` check; a WebSocket request the server cannot upgrade
-/// (no key, wrong version) is 400.
-fn upgrade(
-    headers: &HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> ApiResult<WebSocketUpgrade> {
-    ws::check_origin(headers)?;
-    let ws = ws.map_err(|e| ApiError::invalid(e.body_text()))?;
-    Ok(ws::limits(ws))
-}
-
 fn keepalive(state: &AppState) -> Keepalive {
     // GoDoxy closes a socket whose client sent no `ping` text for 5 s, checked every 3 s
     // (goutils http/websocket/manager.go, pingCheckRoutine); pvekit's timeout is
@@ -215,8 +191,8 @@ async fn node_stats(
     }
     let query = query_pairs(query.as_deref());
     let (cluster, node) = state.node_in(param(&query, "cluster"), name)?;
-    let ws = if is_websocket(&headers) {
-        Some(upgrade(&headers, ws)?)
+    let ws = if ws::is_websocket(&headers) {
+        Some(ws::accept(&headers, ws)?)
     } else {
         None
     };
@@ -324,7 +300,7 @@ async fn guest_stats(
     let vmid = parse_vmid(param(&params, "vmid").unwrap_or_default())?;
     let query = query_pairs(query.as_deref());
     let found = state.guest_on_in(param(&query, "cluster"), &name, vmid)?;
-    if !is_websocket(&headers) {
+    if !ws::is_websocket(&headers) {
         let mut r = stats_line(&found.resource).into_response();
         r.headers_mut().insert(
             CONTENT_TYPE,
@@ -332,7 +308,7 @@ async fn guest_stats(
         );
         return Ok(r);
     }
-    let ws = upgrade(&headers, ws)?;
+    let ws = ws::accept(&headers, ws)?;
     let state2 = state.clone();
     Ok(ws.on_upgrade(move |socket| async move {
         let _open = state2.telemetry.websocket();
@@ -428,10 +404,7 @@ async fn journalctl(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Operator)?;
-    if !is_websocket(&headers) {
-        return Err(websocket_required());
-    }
-    let ws = upgrade(&headers, ws)?;
+    let ws = ws::accept(&headers, ws)?;
     let path = path_params(raw)?;
     let query = query_pairs(query.as_deref());
     let q = |name: &str| param(&query, name);
@@ -489,10 +462,7 @@ async fn tail(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Operator)?;
-    if !is_websocket(&headers) {
-        return Err(websocket_required());
-    }
-    let ws = upgrade(&headers, ws)?;
+    let ws = ws::accept(&headers, ws)?;
     let query = query_pairs(query.as_deref());
     let q = |name: &str| param(&query, name);
     let node = q("node")

@@ -115,8 +115,8 @@ async fn serve_terminal(
     let _ = feeding.await;
 }
 
-/// The checks every admin WebSocket passes before anything runs: the role, the `Origin`,
-/// and an upgrade request.
+/// The checks every admin WebSocket passes before anything runs: the role, then
+/// [`ws::accept`]'s.
 ///
 /// # Errors
 /// 403 (role, origin), 400 `websocket required`.
@@ -126,8 +126,7 @@ fn admin_socket(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<WebSocketUpgrade> {
     caller.require(Role::Admin)?;
-    ws::check_origin(headers)?;
-    crate::api::websocket_required(upgrade)
+    ws::accept(headers, upgrade)
 }
 
 /// A close frame's reason is at most 123 bytes.
@@ -160,7 +159,7 @@ pub(crate) async fn node_shell(
         .await
         .map_err(|e| ApiError::upstream(&e))?;
     tracing::info!(caller = %caller.name, cluster = %cluster.name, node = %p.node, "node shell");
-    Ok(ws::limits(upgrade).on_upgrade(move |socket| serve_terminal(state, socket, term)))
+    Ok(upgrade.on_upgrade(move |socket| serve_terminal(state, socket, term)))
 }
 
 /// A container's root shell, as `pct enter` (admin).
@@ -191,7 +190,7 @@ pub(crate) async fn guest_shell(
         .await
         .map_err(|e| ApiError::upstream(&e))?;
     tracing::info!(caller = %caller.name, cluster = %found.cluster.name, vmid = p.vmid, "container shell");
-    Ok(ws::limits(upgrade).on_upgrade(move |socket| serve_terminal(state, socket, term)))
+    Ok(upgrade.on_upgrade(move |socket| serve_terminal(state, socket, term)))
 }
 
 /// The command to run.
@@ -249,7 +248,7 @@ pub(crate) async fn guest_exec(
         .await
         .map_err(|e| ApiError::upstream(&e))?;
     tracing::info!(caller = %caller.name, cluster = %found.cluster.name, vmid = p.vmid, "exec");
-    Ok(ws::limits(upgrade).on_upgrade(move |socket| async move {
+    Ok(upgrade.on_upgrade(move |socket| async move {
         let _open = state.telemetry.websocket();
         let _session = state.telemetry.terminal();
         let keepalive = Keepalive { ping_timeout: None };

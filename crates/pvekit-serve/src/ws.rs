@@ -33,9 +33,46 @@ pub const MAX_QUEUED: usize = 4 << 20;
 /// subscribers cost 64 MB.
 pub const READ_BUFFER: usize = 4096;
 
+/// Whether a request asks for a WebSocket (`Upgrade: websocket`).
+pub fn is_websocket(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
+
+/// 400 `websocket required`, GoDoxy's answer to a plain request on a WebSocket route
+/// (`c.JSON(http.StatusBadRequest, apitypes.Error("websocket required"))` in its
+/// journalctl.go and tail.go).
+pub fn required() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "websocket required",
+        "",
+    )
+}
+
+/// The checks every WebSocket of the server passes, in this order: a WebSocket request
+/// (else [`required`]), an allowed `Origin` ([`check_origin`]), an upgrade the server can
+/// make (no key or a wrong version is 400 `invalid request`); then [`limits`].
+///
+/// # Errors
+/// 400 or 403 JSON, as above.
+pub fn accept(
+    headers: &HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    if !is_websocket(headers) {
+        return Err(required());
+    }
+    check_origin(headers)?;
+    let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
+    Ok(limits(upgrade))
+}
+
 /// The limits every WebSocket of the server gets: message and frame size, a small read
 /// buffer, no write batching, and a cap on what may queue for a slow client.
-pub fn limits(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+fn limits(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
