@@ -570,48 +570,22 @@ async fn godoxy_lxc_start_stop_restart_reach_the_state() {
     let lab = lab().await;
     lab.ready().await;
     let act = |path: String| lab.post(&path).send();
-    let (s, body) = json_of(
-        act("/api/v1/proxmox/lxc/pve1/101/start".into())
+    for (action, message, state) in [
+        ("start", "container started", "running"),
+        ("restart", "container restarted", "running"),
+        ("stop", "container stopped", "stopped"),
+    ] {
+        let r = act(format!("/api/v1/proxmox/lxc/pve1/101/{action}"))
             .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (s, &body),
-        (
-            StatusCode::OK,
-            &serde_json::json!({"message": "container started"})
-        )
-    );
-    assert_eq!(ct_status(&lab, 101).await, "running");
-    let (s, body) = json_of(
-        act("/api/v1/proxmox/lxc/pve1/101/restart".into())
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (s, &body),
-        (
-            StatusCode::OK,
-            &serde_json::json!({"message": "container restarted"})
-        )
-    );
-    assert_eq!(ct_status(&lab, 101).await, "running");
-    let (s, body) = json_of(
-        act("/api/v1/proxmox/lxc/pve1/101/stop".into())
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (s, &body),
-        (
-            StatusCode::OK,
-            &serde_json::json!({"message": "container stopped"})
-        )
-    );
-    assert_eq!(ct_status(&lab, 101).await, "stopped");
+            .unwrap();
+        let (s, body) = json_of(r).await;
+        assert_eq!(
+            (s, &body),
+            (StatusCode::OK, &serde_json::json!({ "message": message })),
+            "{action}"
+        );
+        assert_eq!(ct_status(&lab, 101).await, state, "{action}");
+    }
     // `stop` is PVE's shutdown, `restart` its reboot.
     let posted: Vec<String> = lab
         .sim
