@@ -85,6 +85,9 @@ pub(crate) async fn run_feed(cluster: Arc<Cluster>, shutdown: tokio_util::sync::
             m = messages.next() => match m {
                 // `listed` goes to nobody: readers make their own when they start.
                 Some(m) if m["type"] == "listed" => {}
+                // Nobody reads the events: no JSON to write (the next reader starts with
+                // its own listing anyway).
+                Some(_) if cluster.feed.receiver_count() == 0 => {}
                 Some(m) => {
                     for item in chunks(m) {
                         let _ = cluster.feed.send(item);
