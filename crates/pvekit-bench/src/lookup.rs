@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use pvekit::types::{ClusterResource, GuestKind};
+use pvekit::types::ClusterResource;
 use pvekit::{GuestResource, Snapshot};
 
 use crate::emit;
@@ -25,19 +25,20 @@ fn ip_of(i: usize) -> IpAddr {
 fn snapshot(n: usize) -> Snapshot {
     let guests = (0..n)
         .map(|i| {
-            Arc::new(GuestResource {
-                kind: GuestKind::Lxc,
-                vmid: 100 + i as u64,
-                resource: ClusterResource {
-                    id: format!("lxc/{}", 100 + i),
-                    kind: "lxc".into(),
-                    name: Some(format!("ct-{i}")),
-                    status: Some("running".into()),
-                    ..Default::default()
-                },
-                ips: vec![ip_of(i)],
-                ips_resolved: tokio::time::Instant::now(),
-            })
+            Arc::new(
+                GuestResource::new(
+                    ClusterResource {
+                        id: format!("lxc/{}", 100 + i).into(),
+                        kind: "lxc".into(),
+                        vmid: Some(100 + i as u64),
+                        name: Some(format!("ct-{i}").into()),
+                        status: Some("running".into()),
+                        ..Default::default()
+                    },
+                    vec![ip_of(i)],
+                )
+                .expect("a guest"),
+            )
         })
         .collect();
     Snapshot::build(guests, SystemTime::now())

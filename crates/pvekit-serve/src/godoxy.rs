@@ -275,7 +275,7 @@ fn node_samples(rx: NodeStatsReceiver) -> impl Stream<Item = Outgoing> {
 /// The stats line of a guest, newline-terminated as GoDoxy writes it
 /// (`internal/proxmox/lxc_stats.go`, `writeLXCStatsLine`).
 fn stats_line(g: &pvekit::GuestResource) -> String {
-    let mut line = StatsFigures::from_resource(&g.resource).line();
+    let mut line = StatsFigures::from_resource(&g.to_resource()).line();
     line.push('\n');
     line
 }

@@ -439,8 +439,9 @@ fn render_pve(cluster: &Cluster) -> Result<String, ApiError> {
         snapshot.stale.as_deref(),
         &facts,
     )?;
+    let guests: Vec<_> = snapshot.guests().iter().map(|g| g.to_resource()).collect();
     Ok(render_pve_from(
-        snapshot.guests().iter().map(|g| &g.resource),
+        guests.iter(),
         &facts,
         cluster.client.version(),
     ))

@@ -60,29 +60,28 @@ pub struct GuestRow {
 impl GuestRow {
     /// The row of a guest of `cluster`.
     pub fn new(cluster: &str, g: &GuestResource) -> Self {
-        let r = &g.resource;
         GuestRow {
             cluster: cluster.to_string(),
             kind: g.kind.to_string(),
             vmid: g.vmid,
-            name: r.name.clone(),
+            name: g.name().map(str::to_owned),
             node: g.node().to_string(),
             status: g.status().to_string(),
-            template: r.template.unwrap_or(false),
-            cpu: r.cpu.unwrap_or(0.0),
-            maxcpu: r.maxcpu.unwrap_or(0.0),
-            mem: r.mem.unwrap_or(0),
-            maxmem: r.maxmem.unwrap_or(0),
-            disk: r.disk.unwrap_or(0),
-            maxdisk: r.maxdisk.unwrap_or(0),
-            netin: r.netin.unwrap_or(0),
-            netout: r.netout.unwrap_or(0),
-            diskread: r.diskread.unwrap_or(0),
-            diskwrite: r.diskwrite.unwrap_or(0),
-            uptime: r.uptime.unwrap_or(0),
-            tags: split_tags(r.tags.as_deref()),
-            lock: r.lock.clone().filter(|l| !l.is_empty()),
-            hastate: r.hastate.clone(),
+            template: g.template(),
+            cpu: g.cpu().unwrap_or(0.0),
+            maxcpu: g.maxcpu().unwrap_or(0.0),
+            mem: g.mem().unwrap_or(0),
+            maxmem: g.maxmem().unwrap_or(0),
+            disk: g.disk().unwrap_or(0),
+            maxdisk: g.maxdisk().unwrap_or(0),
+            netin: g.netin().unwrap_or(0),
+            netout: g.netout().unwrap_or(0),
+            diskread: g.diskread().unwrap_or(0),
+            diskwrite: g.diskwrite().unwrap_or(0),
+            uptime: g.uptime().unwrap_or(0),
+            tags: split_tags(g.tags()),
+            lock: g.lock().filter(|l| !l.is_empty()).map(str::to_owned),
+            hastate: g.hastate().map(str::to_owned),
             ips: g.ips.iter().map(ToString::to_string).collect(),
         }
     }
@@ -127,7 +126,7 @@ impl NodeRow {
     pub fn new(cluster: &str, r: &ClusterResource) -> Self {
         NodeRow {
             cluster: cluster.to_string(),
-            name: r.node.clone().unwrap_or_default(),
+            name: r.node.as_deref().unwrap_or_default().to_owned(),
             online: r.status.as_ref() == Some(&ResourceStatus::Online),
             cpu: r.cpu.unwrap_or(0.0),
             maxcpu: r.maxcpu.unwrap_or(0.0),

@@ -46,6 +46,8 @@ use tracing::{debug, warn};
 use crate::client::{BodySink, Client};
 use crate::error::{Error, Result};
 use crate::guest::IpPolicy;
+use crate::guest_resource::Fields;
+pub use crate::guest_resource::GuestResource;
 
 /// How often the background loop refreshes the inventory (GoDoxy's `ResourcePollInterval`).
 pub const RESOURCE_POLL_INTERVAL: Duration = Duration::from_secs(3);
@@ -80,39 +82,6 @@ impl Default for InventoryOptions {
             ip_sweep_polls: 100,
             max_in_flight: (cpus * 2).max(8),
         }
-    }
-}
-
-/// A guest as the inventory knows it: its cluster resource plus its IPs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct GuestResource {
-    /// LXC or QEMU.
-    pub kind: GuestKind,
-    /// Guest id.
-    pub vmid: u64,
-    /// The resource as `/cluster/resources` reported it.
-    #[serde(flatten)]
-    pub resource: ClusterResource,
-    /// The guest's IPs, resolved per the inventory's [`IpPolicy`].
-    pub ips: Vec<IpAddr>,
-    /// When the IPs were resolved.
-    #[serde(skip)]
-    pub ips_resolved: Instant,
-}
-
-impl GuestResource {
-    /// The guest's name, when the server reported one.
-    pub fn name(&self) -> Option<&str> {
-        self.resource.name.as_deref()
-    }
-    /// The node the guest lives on.
-    pub fn node(&self) -> &str {
-        self.resource.node.as_deref().unwrap_or("")
-    }
-    /// The reported status: running, stopped, or unknown (also when the server sent none).
-    pub fn status(&self) -> &ResourceStatus {
-        static UNKNOWN: ResourceStatus = ResourceStatus::Unknown;
-        self.resource.status.as_ref().unwrap_or(&UNKNOWN)
     }
 }
 
@@ -153,7 +122,7 @@ impl Index {
         // The first guest (lowest VMID) with an IP or name wins.
         for (i, g) in guests.iter().enumerate() {
             let i = i as u32;
-            for ip in &g.ips {
+            for ip in g.ips.iter() {
                 index.by_ip.entry(*ip).or_insert(i);
             }
             if let Some(name) = g.name() {
@@ -373,7 +342,7 @@ pub enum InventoryEvent {
         /// The guest after the change.
         guest: Arc<GuestResource>,
         /// The previous IPs.
-        from: Vec<IpAddr>,
+        from: Arc<[IpAddr]>,
     },
     /// A refresh failed; the last good snapshot stays.
     RefreshFailed(String),
@@ -581,24 +550,23 @@ impl Inventory {
             .filter_map(|(at, todo)| {
                 let g = &guests[at as usize].guest;
                 // A guest whose node is unreachable keeps what was known.
-                if !is_reachable(&g.resource) {
+                if !is_reachable(g.fields()) {
                     return None;
                 }
                 // A lazy handle: a node that joined after connect works too.
-                let node = self.client.node(g.resource.node.as_deref()?);
+                let node = self.client.node(g.fields().node()?);
                 let guest = match g.kind {
                     GuestKind::Lxc => node.lxc(g.vmid),
                     GuestKind::Qemu => node.qemu(g.vmid),
                 };
-                let running = g.resource.status == Some(ResourceStatus::Running);
+                let running = g.status() == &ResourceStatus::Running;
                 Some((at, todo, guest, running))
             })
             .collect();
         let mut swept = 0u32;
         let mut resolved = futures_util::stream::iter(jobs)
             .map(|(at, todo, guest, running)| async move {
-                let (mut ips, sent) = resolve_ips(&guest, running, policy).await;
-                ips.shrink_to_fit();
+                let (ips, sent) = resolve_ips(&guest, running, policy).await;
                 let swept = if todo == Todo::Sweep { sent } else { 0 };
                 (at, ips, Instant::now(), swept)
             })
@@ -607,7 +575,10 @@ impl Inventory {
             swept += sent;
             // A guest kept from the old snapshot is copied here, and only here.
             let g = Arc::make_mut(&mut guests[at as usize].guest);
-            g.ips = ips;
+            // The same IPs again stay shared with the earlier values.
+            if *g.ips != *ips {
+                g.ips = ips.into();
+            }
             g.ips_resolved = when;
         }
         drop(resolved);
@@ -683,7 +654,7 @@ impl Inventory {
             let g = &guests[work[i].0 as usize].guest;
             let cost = if g.kind == GuestKind::Lxc
                 && g.ips.is_empty()
-                && g.resource.status == Some(ResourceStatus::Running)
+                && g.status() == &ResourceStatus::Running
             {
                 2.0
             } else {
@@ -782,10 +753,8 @@ async fn resolve_ips(guest: &crate::Guest, running: bool, policy: IpPolicy) -> (
 
 /// A guest whose node is unreachable reports status `unknown` (or none): asking it would only
 /// fail (595).
-fn is_reachable(r: &ClusterResource) -> bool {
-    r.status
-        .as_ref()
-        .is_some_and(|s| *s != ResourceStatus::Unknown)
+fn is_reachable(r: &Fields) -> bool {
+    r.status().is_some_and(|s| *s != ResourceStatus::Unknown)
 }
 
 /// A guest as a refresh took it in: its value (new, or the previous one when nothing
@@ -881,8 +850,9 @@ impl Taker<'_> {
                     .map(|i| i as u32)
             });
         let prev = was.map(|i| &old.guests[i as usize]);
-        if prev.is_none_or(|p| p.resource.node != r.node)
-            && let Some(node) = r.node.as_deref()
+        let r = Fields::from_resource(r, kind, vmid);
+        if prev.is_none_or(|p| p.fields().node() != r.node())
+            && let Some(node) = r.node()
             && !self.new_nodes.iter().any(|n| n == node)
         {
             self.new_nodes.push(node.to_string());
@@ -895,22 +865,22 @@ impl Taker<'_> {
             self.work.push((at, todo));
         }
         let guest = match prev {
-            // Nothing changed: the previous value stays (so do its strings).
-            Some(p) if todo != Todo::Resolve && p.resource == r => p.clone(),
-            Some(p) => Arc::new(GuestResource {
+            // Nothing changed: the previous value stays.
+            Some(p) if todo != Todo::Resolve && *p.fields() == r => p.clone(),
+            Some(p) => Arc::new(GuestResource::from_fields(
                 kind,
                 vmid,
-                resource: r,
-                ips: p.ips.clone(),
-                ips_resolved: p.ips_resolved,
-            }),
-            None => Arc::new(GuestResource {
+                r,
+                p.ips.clone(),
+                p.ips_resolved,
+            )),
+            None => Arc::new(GuestResource::from_fields(
                 kind,
                 vmid,
-                resource: r,
-                ips: Vec::new(),
-                ips_resolved: self.now,
-            }),
+                r,
+                Arc::default(),
+                self.now,
+            )),
         };
         self.guests.push(Taken {
             vmid,
@@ -965,32 +935,30 @@ enum Todo {
 /// (see the module docs).
 fn what_to_do(
     prev: &GuestResource,
-    r: &ClusterResource,
+    r: &Fields,
     kind: GuestKind,
     now: Instant,
     ttl: Duration,
 ) -> Todo {
-    let p = &prev.resource;
+    let p = prev.fields();
     if !is_reachable(r) {
         return Todo::Keep;
     }
-    let running = r.status == Some(ResourceStatus::Running);
-    let changed = p.status != r.status
-        || p.node != r.node
+    let running = r.status() == Some(&ResourceStatus::Running);
+    let changed = p.status() != r.status()
+        || p.node() != r.node()
         // Restarted: the uptime went down.
-        || matches!((p.uptime, r.uptime), (Some(before), Some(now)) if now < before)
+        || matches!((p.uptime(), r.uptime()), (Some(before), Some(now)) if now < before)
         // The config changed, as far as the list shows it.
-        || p.name != r.name
-        || p.tags != r.tags
-        || p.maxcpu != r.maxcpu
-        || p.maxmem != r.maxmem
-        || p.maxdisk != r.maxdisk
-        || p.template != r.template;
+        || p.name() != r.name()
+        || p.tags() != r.tags()
+        || p.limits() != r.limits()
+        || p.template() != r.template();
     if changed {
         return Todo::Resolve;
     }
     let age = now.saturating_duration_since(prev.ips_resolved);
-    if running && let Some(uptime) = r.uptime {
+    if running && let Some(uptime) = r.uptime() {
         // How long the guest had run when its IPs were resolved (zero when it started
         // since: it restarted between two refreshes).
         let run_then = Duration::from_secs(uptime).saturating_sub(age);
@@ -1044,7 +1012,7 @@ fn diff(old: &Snapshot, new: &Snapshot) -> Vec<InventoryEvent> {
                 if Arc::ptr_eq(prev, g) {
                     continue;
                 }
-                if prev.resource.status != g.resource.status {
+                if prev.fields().status() != g.fields().status() {
                     events.push(InventoryEvent::StatusChanged {
                         guest: g.clone(),
                         from: prev.status().to_string(),

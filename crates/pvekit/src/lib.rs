@@ -78,6 +78,7 @@ mod config;
 mod error;
 mod exec;
 mod guest;
+mod guest_resource;
 mod inventory;
 mod journal;
 #[cfg(test)]

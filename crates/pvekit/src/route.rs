@@ -312,28 +312,26 @@ impl NodeConfig {
 mod tests {
     use std::time::SystemTime;
 
-    use tokio::time::Instant;
-
     use pvekit_core::types::{ClusterNode, ClusterResource, ResourceStatus};
 
     use super::*;
 
     fn guest(kind: GuestKind, vmid: u64, node: &str, name: &str, ip: &str) -> Arc<GuestResource> {
-        Arc::new(GuestResource {
-            kind,
-            vmid,
-            resource: ClusterResource {
-                id: format!("{kind}/{vmid}"),
-                kind: kind.into(),
-                node: Some(node.into()),
-                vmid: Some(vmid),
-                name: Some(name.into()),
-                status: Some(ResourceStatus::Running),
-                ..Default::default()
-            },
-            ips: vec![ip.parse().unwrap()],
-            ips_resolved: Instant::now(),
-        })
+        Arc::new(
+            GuestResource::new(
+                ClusterResource {
+                    id: format!("{kind}/{vmid}").into(),
+                    kind: kind.into(),
+                    node: Some(node.into()),
+                    vmid: Some(vmid),
+                    name: Some(name.into()),
+                    status: Some(ResourceStatus::Running),
+                    ..Default::default()
+                },
+                vec![ip.parse().unwrap()],
+            )
+            .unwrap(),
+        )
     }
 
     fn member(name: &str) -> ClusterNode {

@@ -280,7 +280,7 @@ mod tests {
 
     fn r(kind: &str, vmid: u64, node: &str, name: &str) -> ClusterResource {
         ClusterResource {
-            id: format!("{kind}/{vmid}"),
+            id: format!("{kind}/{vmid}").into(),
             kind: kind.into(),
             vmid: Some(vmid),
             node: Some(node.into()),

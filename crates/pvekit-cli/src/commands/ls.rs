@@ -84,7 +84,7 @@ pub async fn fetch_rows(clients: &[Client]) -> Result<Vec<GuestRow>> {
 
 /// A row from an inventory entry.
 pub fn inventory_row(cluster: &str, g: &GuestResource) -> GuestRow {
-    let mut row = resource_row(cluster, g.resource.clone()).unwrap_or_else(|| GuestRow {
+    let mut row = resource_row(cluster, g.to_resource()).unwrap_or_else(|| GuestRow {
         vmid: g.vmid,
         name: None,
         node: None,
@@ -107,8 +107,8 @@ pub fn resource_row(cluster: &str, r: ClusterResource) -> Option<GuestRow> {
     let kind = r.guest_kind()?;
     Some(GuestRow {
         vmid: r.vmid?,
-        name: r.name,
-        node: r.node,
+        name: r.name.map(String::from),
+        node: r.node.map(String::from),
         kind,
         status: r.status,
         cpu: r.cpu,
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn only_guests_with_a_vmid() {
         let r = |kind: &str, vmid: Option<u64>| ClusterResource {
-            id: format!("{kind}/{}", vmid.unwrap_or(0)),
+            id: format!("{kind}/{}", vmid.unwrap_or(0)).into(),
             kind: kind.into(),
             vmid,
             ..Default::default()

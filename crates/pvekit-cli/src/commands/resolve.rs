@@ -198,7 +198,7 @@ fn row(client: &Client, route: &ResolvedRoute) -> Row {
         ips: route
             .guest
             .as_ref()
-            .map(|g| g.ips.clone())
+            .map(|g| g.ips.to_vec())
             .unwrap_or_default(),
         services: route.services.clone(),
         files: route.files.clone(),

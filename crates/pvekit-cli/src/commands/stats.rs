@@ -191,8 +191,8 @@ impl StatsRow {
     fn from_resource(cluster: &str, r: &ClusterResource) -> Option<StatsRow> {
         Some(StatsRow {
             vmid: r.vmid?,
-            name: r.name.clone(),
-            node: r.node.clone(),
+            name: r.name.as_deref().map(str::to_owned),
+            node: r.node.as_deref().map(str::to_owned),
             kind: r.guest_kind()?,
             figures: StatsFigures::from_resource(r),
             template: r.template.unwrap_or(false),

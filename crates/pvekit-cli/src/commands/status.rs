@@ -64,7 +64,10 @@ async fn status(clients: &[Client], target: &Target, format: Format) -> Result<(
     let s = r.guest.status().await?;
     let j = StatusJson {
         vmid: r.guest.vmid(),
-        name: s.name.clone().or_else(|| r.resource.name.clone()),
+        name: s
+            .name
+            .clone()
+            .or_else(|| r.resource.name.as_deref().map(str::to_owned)),
         node: r.guest.node().name().to_string(),
         kind: r.guest.kind().to_string(),
         status: s.status.to_string(),

@@ -1,5 +1,6 @@
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::GuestKind;
@@ -124,13 +125,13 @@ pub enum ResourceKind {
     Network,
     /// A type this library does not know (kept as sent).
     #[serde(untagged)]
-    Other(String),
+    Other(CompactString),
 }
 
 /// An empty [`ResourceKind::Other`], for values built by hand.
 impl Default for ResourceKind {
     fn default() -> Self {
-        ResourceKind::Other(String::new())
+        ResourceKind::Other(CompactString::default())
     }
 }
 
@@ -169,7 +170,7 @@ impl From<&str> for ResourceKind {
             "pool" => ResourceKind::Pool,
             "sdn" => ResourceKind::Sdn,
             "network" => ResourceKind::Network,
-            other => ResourceKind::Other(other.to_string()),
+            other => ResourceKind::Other(other.into()),
         }
     }
 }
@@ -212,7 +213,7 @@ pub enum ResourceStatus {
     Unknown,
     /// Anything else (kept as sent; SDN zones report `ok`, `error`, ...).
     #[serde(untagged)]
-    Other(String),
+    Other(CompactString),
 }
 
 impl ResourceStatus {
@@ -239,7 +240,7 @@ impl From<&str> for ResourceStatus {
             "offline" => ResourceStatus::Offline,
             "available" => ResourceStatus::Available,
             "unknown" => ResourceStatus::Unknown,
-            other => ResourceStatus::Other(other.to_string()),
+            other => ResourceStatus::Other(other.into()),
         }
     }
 }
@@ -251,23 +252,25 @@ impl fmt::Display for ResourceStatus {
 }
 
 /// One item of `GET /cluster/resources`. Only `id` and `type` are always present; the rest
-/// depends on the item type and on whether the server has RRD data for it yet.
+/// depends on the item type and on whether the server has RRD data for it yet. Its strings
+/// are [`CompactString`]s (stored inline up to 24 bytes), as an inventory holds one of these
+/// per guest.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct ClusterResource {
     /// `lxc/101`, `qemu/100`, `node/pve1`, `storage/pve1/local`, ...
-    pub id: String,
+    pub id: CompactString,
     /// What the item is: a guest, a node, a storage, ...
     #[serde(rename = "type")]
     pub kind: ResourceKind,
     /// The node the item lives on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<CompactString>,
     /// Guest id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vmid: Option<u64>,
     /// Guest name (absent while the server has no RRD data for the guest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     /// `running`/`stopped`/`unknown` for guests, `online`/`offline`/`unknown` for nodes,
     /// `available`/`unknown` for storages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,16 +313,16 @@ pub struct ClusterResource {
     pub uptime: Option<u64>,
     /// `;`-separated tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<String>,
+    pub tags: Option<CompactString>,
     /// Current lock, such as `backup`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock: Option<String>,
+    pub lock: Option<CompactString>,
     /// Resource pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pool: Option<String>,
+    pub pool: Option<CompactString>,
     /// HA state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hastate: Option<String>,
+    pub hastate: Option<CompactString>,
 }
 
 impl ClusterResource {

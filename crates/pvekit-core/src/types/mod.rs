@@ -15,6 +15,10 @@ pub use cluster::{
     ClusterInfo, ClusterNode, ClusterResource, ClusterStatusItem, ResourceKind, ResourceStatus,
     ResourceType,
 };
+/// The string type of [`ClusterResource`]'s fields: up to 24 bytes are stored inline, so the
+/// ids, names and node names of thousands of guests need no heap allocation each. It derefs to
+/// `str`; build one with `.into()` from a `&str` or a `String`.
+pub use compact_str::CompactString;
 pub use guest::{GuestKind, GuestStatus, LxcInterface, LxcIpAddress, RunState};
 pub use node::{CpuInfo, MemoryInfo, NodeListItem, NodeStatus, RootFsInfo};
 pub use rrd::{RrdCf, RrdPoint, RrdTimeframe};

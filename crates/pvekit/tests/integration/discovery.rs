@@ -162,7 +162,7 @@ async fn a_node_that_joins_after_connect_works_like_any_other() {
         .get(pvekit::types::GuestKind::Lxc, 900)
         .cloned()
         .unwrap();
-    assert_eq!(late.ips, ["10.0.9.1".parse::<std::net::IpAddr>().unwrap()]);
+    assert_eq!(*late.ips, ["10.0.9.1".parse::<std::net::IpAddr>().unwrap()]);
     assert_eq!(
         inv.reverse_lookup_node(Some("pve9.lan"), None, None)
             .as_deref(),

@@ -24,8 +24,8 @@ async fn refresh_fills_a_snapshot_with_ips_and_indexes() {
     assert!(snap.stale.is_none());
     let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
     assert_eq!(
-        web.ips,
-        vec!["10.0.0.100".parse::<std::net::IpAddr>().unwrap()]
+        *web.ips,
+        ["10.0.0.100".parse::<std::net::IpAddr>().unwrap()]
     );
     // Lookups: by IP, by the first label of a hostname, by alias.
     let ip = "10.0.0.100".parse().unwrap();
@@ -296,8 +296,8 @@ async fn a_restarted_guest_gets_fresh_ips_at_the_next_poll() {
     inv.refresh().await.unwrap();
     let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
     assert_eq!(
-        web.ips,
-        vec!["10.0.0.100".parse::<std::net::IpAddr>().unwrap()]
+        *web.ips,
+        ["10.0.0.100".parse::<std::net::IpAddr>().unwrap()]
     );
     let before = c.requests_sent();
     inv.refresh().await.unwrap();
@@ -328,8 +328,8 @@ async fn a_restarted_guest_gets_fresh_ips_at_the_next_poll() {
     let web = inv.get_resource(GuestKind::Lxc, 100).unwrap();
     assert_eq!(web.status(), &ResourceStatus::Running);
     assert_eq!(
-        web.ips,
-        vec!["10.0.0.199".parse::<std::net::IpAddr>().unwrap()]
+        *web.ips,
+        ["10.0.0.199".parse::<std::net::IpAddr>().unwrap()]
     );
     assert!(matches!(
         events.try_recv().unwrap(),

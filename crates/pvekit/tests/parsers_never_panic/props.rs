@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use pvekit::core::propstring::LxcNet;
 use pvekit::target::Target;
-use pvekit::types::{ClusterNode, ClusterResource, GuestKind, LxcInterface, LxcIpAddress};
+use pvekit::types::{ClusterNode, ClusterResource, LxcInterface, LxcIpAddress};
 use pvekit::{Config, GuestResource, IpPolicy, NodeConfig, RouteHints, Snapshot};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -246,21 +246,21 @@ pub fn node_config_input() -> impl Strategy<Value = (String, Option<u8>, Option<
 /// second `web`.
 static SNAPSHOT: LazyLock<Snapshot> = LazyLock::new(|| {
     let guest = |vmid: u64, node: &str, name: &str, ip: u8| {
-        Arc::new(GuestResource {
-            kind: GuestKind::Lxc,
-            vmid,
-            resource: ClusterResource {
-                id: format!("lxc/{vmid}"),
-                kind: "lxc".into(),
-                node: Some(node.to_string()),
-                vmid: Some(vmid),
-                name: Some(name.to_string()),
-                status: Some("running".into()),
-                ..Default::default()
-            },
-            ips: vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, ip))],
-            ips_resolved: tokio::time::Instant::now(),
-        })
+        Arc::new(
+            GuestResource::new(
+                ClusterResource {
+                    id: format!("lxc/{vmid}").into(),
+                    kind: "lxc".into(),
+                    node: Some(node.into()),
+                    vmid: Some(vmid),
+                    name: Some(name.into()),
+                    status: Some("running".into()),
+                    ..Default::default()
+                },
+                vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, ip))],
+            )
+            .expect("a guest"),
+        )
     };
     let node = |name: &str| ClusterNode {
         id: format!("node/{name}"),
