@@ -56,6 +56,29 @@ pub struct DataItems<T> {
     _item: std::marker::PhantomData<fn() -> T>,
 }
 
+/// One item of a `data` list, as [`DataItems::feed_raw`] hands it on.
+#[derive(Debug)]
+pub enum RawItem<'a, T> {
+    /// The item's JSON text as it came. It was only delimited, not checked: decode it with
+    /// [`RawItem::decode`] (or [`from_slice`]), or compare it with one decoded before.
+    Text(&'a [u8]),
+    /// The item, decoded (the answer had another shape and was decoded whole).
+    Decoded(T),
+}
+
+impl<T: DeserializeOwned> RawItem<'_, T> {
+    /// The item, decoded leniently as [`from_slice`] does.
+    ///
+    /// # Errors
+    /// The text is not JSON or does not fit `T` even leniently.
+    pub fn decode(self) -> Result<T, serde_json::Error> {
+        match self {
+            RawItem::Text(text) => from_slice(text),
+            RawItem::Decoded(item) => Ok(item),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Items {
     /// Before the list: the start of the answer is checked.
@@ -182,6 +205,30 @@ impl<T: DeserializeOwned> DataItems<T> {
         bytes: &[u8],
         mut each: impl FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.feed_items(bytes, false, &mut |item| each(item.decode()?))
+    }
+
+    /// Like [`DataItems::feed`], but hands on each item's JSON text as it came, undecoded
+    /// (found by its brackets and quotes only), so that the caller may skip decoding an
+    /// item it has seen before. An answer of another shape is decoded whole at
+    /// [`DataItems::finish_raw`], which hands on its items decoded.
+    ///
+    /// # Errors
+    /// The answer is not JSON where it was read; or what `each` returns.
+    pub fn feed_raw<E: From<serde_json::Error>>(
+        &mut self,
+        bytes: &[u8],
+        mut each: impl FnMut(RawItem<'_, T>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.feed_items(bytes, true, &mut each)
+    }
+
+    fn feed_items<E: From<serde_json::Error>>(
+        &mut self,
+        bytes: &[u8],
+        raw: bool,
+        each: &mut impl FnMut(RawItem<'_, T>) -> Result<(), E>,
+    ) -> Result<(), E> {
         match self.state {
             Items::Start => {
                 self.buf.extend_from_slice(bytes);
@@ -189,7 +236,7 @@ impl<T: DeserializeOwned> DataItems<T> {
                     Ok(at) => {
                         let first = std::mem::take(&mut self.buf);
                         self.state = Items::First;
-                        self.feed(&first[at..], each)
+                        self.feed_items(&first[at..], raw, each)
                     }
                     Err(true) => Ok(()),
                     Err(false) => {
@@ -217,7 +264,7 @@ impl<T: DeserializeOwned> DataItems<T> {
             }
             let buf = std::mem::take(&mut self.buf);
             let mut pos = 0;
-            let result = self.items(&buf, &mut pos, &mut each);
+            let result = self.items(&buf, &mut pos, raw, each);
             self.buf = buf;
             result?;
             if self.state == Items::Tail {
@@ -239,20 +286,21 @@ impl<T: DeserializeOwned> DataItems<T> {
             return Ok(());
         }
         let mut pos = 0;
-        let result = self.items(rest, &mut pos, &mut each);
+        let result = self.items(rest, &mut pos, raw, each);
         if self.state == Items::Tail || result.is_ok() {
             self.buf.extend_from_slice(&rest[pos..]);
         }
         result
     }
 
-    /// Decodes the complete items of `b` from `pos` on (left after the last one taken; at the
-    /// list's end in [`Items::Tail`]).
+    /// Hands on the complete items of `b` from `pos` on, decoded or (`raw`) as text; `pos` is
+    /// left after the last one taken (at the list's end in [`Items::Tail`]).
     fn items<E: From<serde_json::Error>>(
         &mut self,
         b: &[u8],
         pos: &mut usize,
-        each: &mut impl FnMut(T) -> Result<(), E>,
+        raw: bool,
+        each: &mut impl FnMut(RawItem<'_, T>) -> Result<(), E>,
     ) -> Result<(), E> {
         loop {
             let i = skip_ws(b, *pos);
@@ -276,6 +324,26 @@ impl<T: DeserializeOwned> DataItems<T> {
                     )
                     .into());
                 }
+                _ if raw => {
+                    let rest = &b[i..];
+                    // A bare scalar's end is only known at the delimiter after it.
+                    let Some(len) = complete_value_len(rest) else {
+                        // Incomplete: wait until it has doubled (or for the end).
+                        *pos = i;
+                        self.retry_at = 2 * rest.len().max(128);
+                        return Ok(());
+                    };
+                    if len == 0 {
+                        return Err(<serde_json::Error as de::Error>::custom(
+                            "expected an item of the data list",
+                        )
+                        .into());
+                    }
+                    *pos = i + len;
+                    self.state = Items::AfterItem;
+                    self.retry_at = 0;
+                    each(RawItem::Text(&rest[..len]))?;
+                }
                 _ => {
                     let rest = &b[i..];
                     let mut items =
@@ -292,7 +360,7 @@ impl<T: DeserializeOwned> DataItems<T> {
                             *pos = i + len;
                             self.state = Items::AfterItem;
                             self.retry_at = 0;
-                            each(item.0)?;
+                            each(RawItem::Decoded(item.0))?;
                         }
                         Some(Err(e)) if e.is_eof() || complete_value_len(rest).is_none() => {
                             // Incomplete: wait until it has doubled (or for the end).
@@ -317,13 +385,35 @@ impl<T: DeserializeOwned> DataItems<T> {
     /// # Errors
     /// As [`DataItems::feed`]; also when the answer ends early.
     pub fn finish<E: From<serde_json::Error>>(
-        mut self,
+        self,
         mut each: impl FnMut(T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.finish_items(false, &mut |item| each(item.decode()?))
+    }
+
+    /// Ends an answer read with [`DataItems::feed_raw`], as [`DataItems::finish`] does.
+    ///
+    /// # Errors
+    /// As [`DataItems::finish`].
+    pub fn finish_raw<E: From<serde_json::Error>>(
+        self,
+        mut each: impl FnMut(RawItem<'_, T>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.finish_items(true, &mut each)
+    }
+
+    fn finish_items<E: From<serde_json::Error>>(
+        mut self,
+        raw: bool,
+        each: &mut impl FnMut(RawItem<'_, T>) -> Result<(), E>,
     ) -> Result<(), E> {
         match self.state {
             Items::Whole | Items::Start => {
                 let envelope: crate::Envelope<Vec<T>> = from_slice(&self.buf)?;
-                envelope.data.into_iter().try_for_each(each)
+                envelope
+                    .data
+                    .into_iter()
+                    .try_for_each(|item| each(RawItem::Decoded(item)))
             }
             Items::Tail => {
                 let tail = &self.buf[skip_ws(&self.buf, 0)..];
@@ -350,10 +440,10 @@ impl<T: DeserializeOwned> DataItems<T> {
             _ => {
                 let buf = std::mem::take(&mut self.buf);
                 let mut pos = 0;
-                self.items(&buf, &mut pos, &mut each)?;
+                self.items(&buf, &mut pos, raw, each)?;
                 if self.state == Items::Tail {
                     self.buf = buf[pos..].to_vec();
-                    return self.finish(each);
+                    return self.finish_items(raw, each);
                 }
                 // The list never ended: the answer is cut short.
                 let mut de = serde_json::Deserializer::from_slice(&buf[pos..]);

@@ -29,6 +29,15 @@
 //!
 //! A guest in status `unknown` (its node is unreachable) keeps what was known: asking would
 //! only fail. A stopped VM has no source of addresses and costs no request.
+//!
+//! # What a poll decodes
+//! `/cluster/resources` builds a guest's item from the figures its node's `pvestatd`
+//! broadcast last (pve-manager `PVE/API2Tools.pm`, `extract_vm_stats`, reads them from
+//! `rrd_dump`), and `pvestatd` broadcasts every 10 seconds (pve-manager
+//! `PVE/Service/pvestatd.pm`, `$updatetime = 10`). At a 3 s interval most polls therefore see
+//! most items again letter for letter. A refresh keeps a hash of each guest's item text and
+//! does not decode an item whose text hashes as the same guest's did at the last poll: the
+//! guest's previous value is kept whole.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,7 +46,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
-use pvekit_core::perl::DataItems;
+use pvekit_core::perl::{DataItems, RawItem};
 use pvekit_core::types::{ClusterNode, ClusterResource, GuestKind, ResourceStatus, ResourceType};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -369,6 +378,9 @@ struct Sweep {
     /// in the snapshot built from it: the server keeps its order from one poll to the next,
     /// so this finds most guests' previous state without a search.
     order: Vec<u32>,
+    /// For each guest of the last `/cluster/resources`, in the server's order, a hash of its
+    /// item's JSON text (see [`item_hash`]).
+    hashes: Vec<u64>,
 }
 
 impl std::fmt::Debug for Inventory {
@@ -404,6 +416,7 @@ impl Inventory {
             refreshing: tokio::sync::Mutex::new(Sweep {
                 credit: f64::INFINITY,
                 order: Vec::new(),
+                hashes: Vec::new(),
             }),
             nodes,
         })
@@ -523,20 +536,25 @@ impl Inventory {
         let options = self.options;
         // The list is taken in as it arrives: each guest is compared with its previous state
         // at once, and an unchanged one keeps its previous value (shared with the old
-        // snapshot), so neither the body nor a list of every resource is ever held.
+        // snapshot), so neither the body nor a list of every resource is ever held. A guest
+        // whose item is the same text as at the last poll is not even decoded: Proxmox VE
+        // renews a guest's figures only every 10 s (see the module docs).
         let order = std::mem::take(&mut sweep.order);
-        let intake = || Intake::new(&old, &order, now, options.ip_ttl);
+        let hashes = std::mem::take(&mut sweep.hashes);
+        let intake = || Intake::new(&old, &order, &hashes, now, options.ip_ttl);
         let params = [("type", ResourceType::Vm.as_str().to_string())];
         let Taker {
             mut guests,
             mut work,
             new_nodes,
+            next_hashes,
+            decoded,
             ..
         } = self
             .client
             .get_into("/cluster/resources", &params, &intake)
             .await?;
-        drop(order);
+        drop((order, hashes));
         self.follow_new_nodes(&new_nodes).await;
 
         // The sweep picks among the unchanged guests.
@@ -602,10 +620,12 @@ impl Inventory {
         }
         drop(guests);
         sweep.order = next_order;
+        sweep.hashes = next_hashes;
         let new = Snapshot::build_sorted(&old, sorted, taken_at).with_members(&self.client);
         let events = diff(&old, &new);
         debug!(
             guests = new.guests.len(),
+            decoded,
             changes = events.len(),
             swept,
             "inventory refreshed"
@@ -806,10 +826,22 @@ struct Taker<'a> {
     /// The nodes of guests that are new or moved, once each: the only ones the node index may
     /// not know yet (every node of the last poll's guests was added to it).
     new_nodes: Vec<String>,
+    /// The hash of each item of the last poll's guests, in the server's order.
+    hashes: &'a [u64],
+    /// The hash of each item of `guests` (0 for an item that came decoded).
+    next_hashes: Vec<u64>,
+    /// How many items were decoded (the others were the same text as at the last poll).
+    decoded: u32,
 }
 
 impl<'a> Intake<'a> {
-    fn new(old: &'a Snapshot, order: &'a [u32], now: Instant, ttl: Duration) -> Self {
+    fn new(
+        old: &'a Snapshot,
+        order: &'a [u32],
+        hashes: &'a [u64],
+        now: Instant,
+        ttl: Duration,
+    ) -> Self {
         Intake {
             items: DataItems::new(),
             taken: Taker {
@@ -820,14 +852,70 @@ impl<'a> Intake<'a> {
                 guests: Vec::with_capacity(old.guests.len()),
                 work: Vec::new(),
                 new_nodes: Vec::new(),
+                hashes,
+                next_hashes: Vec::with_capacity(old.guests.len()),
+                decoded: 0,
             },
         }
     }
 }
 
+/// A hash of a `/cluster/resources` item's JSON text; never 0, which stands for none.
+fn item_hash(text: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(text);
+    h.finish() | 1
+}
+
 impl Taker<'_> {
+    /// One item of the list, as it came.
+    fn take_item(
+        &mut self,
+        item: RawItem<'_, ClusterResource>,
+    ) -> std::result::Result<(), serde_json::Error> {
+        self.decoded += 1;
+        let RawItem::Text(text) = item else {
+            return item.decode().map(|r| self.take(r, 0));
+        };
+        let hash = item_hash(text);
+        let at = self.guests.len();
+        let was = self
+            .order
+            .get(at)
+            .copied()
+            .filter(|&i| (i as usize) < self.old.guests.len());
+        match was {
+            // The same text as this guest's item at the last poll: the same guest, unchanged.
+            Some(was) if self.hashes.get(at) == Some(&hash) => {
+                self.decoded -= 1;
+                self.take_unchanged(was, hash);
+                Ok(())
+            }
+            _ => pvekit_core::perl::from_slice(text).map(|r| self.take(r, hash)),
+        }
+    }
+
+    /// A guest whose item is the one of the last poll, kept whole.
+    fn take_unchanged(&mut self, was: u32, hash: u64) {
+        let at = self.guests.len() as u32;
+        let p = &self.old.guests[was as usize];
+        let todo = what_to_do(p, p.fields(), p.kind, self.now, self.ttl);
+        if matches!(todo, Todo::Resolve | Todo::Candidate) {
+            self.work.push((at, todo));
+        }
+        self.guests.push(Taken {
+            vmid: p.vmid,
+            kind: p.kind,
+            at,
+            was: Some(was),
+            guest: p.clone(),
+        });
+        self.next_hashes.push(hash);
+    }
+
     /// One resource of the list: what its guest needs, and its value.
-    fn take(&mut self, r: ClusterResource) {
+    fn take(&mut self, r: ClusterResource, hash: u64) {
         let (Some(kind), Some(vmid)) = (r.guest_kind(), r.vmid) else {
             return;
         };
@@ -889,6 +977,7 @@ impl Taker<'_> {
             was,
             guest,
         });
+        self.next_hashes.push(hash);
     }
 }
 
@@ -900,20 +989,14 @@ impl<'a> BodySink for Intake<'a> {
     fn feed(&mut self, bytes: &[u8]) -> std::result::Result<(), String> {
         let taken = &mut self.taken;
         self.items
-            .feed(bytes, |r| {
-                taken.take(r);
-                Ok::<_, serde_json::Error>(())
-            })
+            .feed_raw(bytes, |item| taken.take_item(item))
             .map_err(|e| e.to_string())
     }
 
     fn finish(self) -> std::result::Result<Taker<'a>, String> {
         let mut taken = self.taken;
         self.items
-            .finish(|r| {
-                taken.take(r);
-                Ok::<_, serde_json::Error>(())
-            })
+            .finish_raw(|item| taken.take_item(item))
             .map_err(|e| e.to_string())?;
         Ok(taken)
     }
@@ -1103,6 +1186,70 @@ mod pace_tests {
         let mut slow = Pace::new(Duration::from_secs(120));
         for _ in 0..100 {
             assert_eq!(slow.after(false), Duration::from_secs(120));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `/cluster/resources` answer: a running container with this much memory, and a
+    /// stopped VM.
+    fn answer(mem: u64) -> Vec<u8> {
+        format!(
+            r#"{{"data":[{{"id":"lxc/100","type":"lxc","vmid":100,"node":"pve1","status":"running","mem":{mem},"uptime":50}},
+            {{"id":"qemu/101","type":"qemu","vmid":101,"node":"pve2","status":"stopped"}}]}}"#
+        )
+        .into_bytes()
+    }
+
+    /// One poll taking in `answer` in chunks of `chunk` bytes after `old`: the snapshot it
+    /// makes (the answer lists the guests by VMID, so positions are snapshot places), the
+    /// hashes it keeps, and how many items it decoded.
+    fn poll(
+        old: &Snapshot,
+        hashes: &[u64],
+        answer: &[u8],
+        chunk: usize,
+    ) -> (Snapshot, Vec<u64>, u32) {
+        let order: Vec<u32> = (0..old.guests.len() as u32).collect();
+        let mut intake = Intake::new(old, &order, hashes, Instant::now(), Duration::from_secs(60));
+        for part in answer.chunks(chunk) {
+            intake.feed(part).unwrap();
+        }
+        let taken = intake.finish().unwrap();
+        let guests = taken.guests.into_iter().map(|t| t.guest).collect();
+        (
+            Snapshot::build(guests, SystemTime::now()),
+            taken.next_hashes,
+            taken.decoded,
+        )
+    }
+
+    #[test]
+    fn an_item_seen_before_letter_for_letter_is_not_decoded_again() {
+        for chunk in [1, 7, 4096] {
+            let (first, hashes, decoded) = poll(&Snapshot::default(), &[], &answer(1), chunk);
+            assert_eq!((first.guests().len(), decoded), (2, 2));
+
+            // The same answer again: nothing decoded, every value kept.
+            let (second, hashes, decoded) = poll(&first, &hashes, &answer(1), chunk);
+            assert_eq!(decoded, 0);
+            for (a, b) in first.guests().iter().zip(second.guests()) {
+                assert!(Arc::ptr_eq(a, b));
+            }
+
+            // The container's figures moved: it alone is decoded, and reads the new figure.
+            let (third, _, decoded) = poll(&second, &hashes, &answer(2), chunk);
+            assert_eq!(decoded, 1);
+            assert_eq!(third.get(GuestKind::Lxc, 100).unwrap().mem(), Some(2));
+            assert!(Arc::ptr_eq(&second.guests()[1], &third.guests()[1]));
+
+            // Without the last poll's hashes everything is decoded, and reads the same.
+            let (again, _, decoded) = poll(&second, &[], &answer(1), chunk);
+            assert_eq!(decoded, 2);
+            assert_eq!(again.guests(), second.guests());
         }
     }
 }

@@ -17,7 +17,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use pvekit_core::command::{self, Framing, Runner, Skipper};
-use pvekit_core::perl::{self, DataItems};
+use pvekit_core::perl::{self, DataItems, RawItem};
 use pvekit_core::propstring::{self, Ipv4Config, Ipv6Config, LxcNet, PropertyError};
 use pvekit_core::ticket::{Ticket, format_hex_time, parse_hex_time};
 use pvekit_core::types::*;
@@ -1159,39 +1159,51 @@ pub fn json_stream_input() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
     )
 }
 
-/// [`DataItems`] reads an answer at any chunking as [`perl::from_slice`] reads it whole.
+/// [`DataItems`] reads an answer at any chunking as [`perl::from_slice`] reads it whole, and
+/// so does [`DataItems::feed_raw`] with each item's text decoded by [`RawItem::decode`].
 pub fn check_json_stream((bytes, cuts): &(Vec<u8>, Vec<usize>)) -> Checked {
     let whole = perl::from_slice::<Envelope<Vec<ClusterResource>>>(bytes);
-    let mut items = Vec::new();
-    let mut reader = DataItems::<ClusterResource>::new();
-    let mut result: Result<(), serde_json::Error> = Ok(());
-    for chunk in chunks(bytes, cuts) {
-        result = reader.feed(chunk, |i| {
-            items.push(i);
+    for raw in [false, true] {
+        let mut items = Vec::new();
+        let mut reader = DataItems::<ClusterResource>::new();
+        let mut result: Result<(), serde_json::Error> = Ok(());
+        let mut take = |item: RawItem<'_, ClusterResource>| {
+            items.push(item.decode()?);
             Ok::<(), serde_json::Error>(())
-        });
-        if result.is_err() {
-            break;
-        }
-    }
-    if result.is_ok() {
-        result = reader.finish(|i| {
-            items.push(i);
-            Ok::<(), serde_json::Error>(())
-        });
-    }
-    match whole {
-        Ok(envelope) => {
-            if let Err(e) = &result {
-                prop_assert!(false, "DataItems refused what from_slice reads: {e}");
+        };
+        for chunk in chunks(bytes, cuts) {
+            result = if raw {
+                reader.feed_raw(chunk, &mut take)
+            } else {
+                reader.feed(chunk, |i| take(RawItem::Decoded(i)))
+            };
+            if result.is_err() {
+                break;
             }
-            prop_assert_eq!(to_value(&items)?, to_value(&envelope.data)?);
         }
-        Err(e) => prop_assert!(
-            result.is_err(),
-            "DataItems read {} items of what from_slice refuses ({e})",
-            items.len()
-        ),
+        if result.is_ok() {
+            result = if raw {
+                reader.finish_raw(&mut take)
+            } else {
+                reader.finish(|i| take(RawItem::Decoded(i)))
+            };
+        }
+        match &whole {
+            Ok(envelope) => {
+                if let Err(e) = &result {
+                    prop_assert!(
+                        false,
+                        "DataItems (raw: {raw}) refused what from_slice reads: {e}"
+                    );
+                }
+                prop_assert_eq!(to_value(&items)?, to_value(&envelope.data)?);
+            }
+            Err(e) => prop_assert!(
+                result.is_err(),
+                "DataItems (raw: {raw}) read {} items of what from_slice refuses ({e})",
+                items.len()
+            ),
+        }
     }
     Ok(())
 }

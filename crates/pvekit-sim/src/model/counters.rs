@@ -42,6 +42,22 @@ pub(crate) fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// How often a node's `pvestatd` broadcasts its own and its guests' figures (pve-manager
+/// `PVE/Service/pvestatd.pm`: `$updatetime = 10`).
+pub(crate) const PVESTATD_INTERVAL: f64 = 10.0;
+
+/// The time of the figures that views built from the RRD broadcasts show at `now`: the last
+/// `pvestatd` cycle of the node, each node at its own phase. `/cluster/resources`, `/nodes`
+/// and pool members read figures from `rrd_dump` (pve-manager `PVE/API2Tools.pm`,
+/// `extract_vm_stats` and `extract_node_stats`), so they stay the same for 10 seconds, while
+/// a guest's or node's `status/current` reads them live. (The simulator keeps a guest's
+/// `status` in those views live, which a real cluster also takes from the broadcast.)
+pub(crate) fn rrd_time(node: &str, now: f64) -> f64 {
+    let seed = node.bytes().fold(0u64, |h, b| mix(h ^ u64::from(b)));
+    let phase = unit(seed, 11) * PVESTATD_INTERVAL;
+    ((now - phase) / PVESTATD_INTERVAL).floor() * PVESTATD_INTERVAL + phase
+}
+
 /// A stable value in `[0, 1)` for (seed, salt).
 fn unit(seed: u64, salt: u64) -> f64 {
     (mix(seed ^ salt.wrapping_mul(0x2545_F491_4F6C_DD1D)) >> 11) as f64 / (1u64 << 53) as f64

@@ -169,10 +169,14 @@ async fn assert_consistent(s: &Sim, kind: &str, vmid: u32) -> Value {
         assert_eq!(cur[key], item[key], "{key}: {cur} vs {item}");
         assert_eq!(cur[key], res[key], "{key}: {cur} vs {res}");
     }
-    // Real time passes between the calls: a second may tick over.
+    // Real time passes between the calls: a second may tick over. `cluster/resources` shows
+    // the figures of the node's last `pvestatd` cycle, up to 10 s old.
     let up = |v: &Value| v["uptime"].as_u64().expect("uptime");
     assert!(up(&item).abs_diff(up(&cur)) <= 1, "{cur} vs {item}");
-    assert!(up(&res).abs_diff(up(&cur)) <= 1, "{cur} vs {res}");
+    assert!(
+        up(&res) <= up(&cur) + 1 && up(&cur) <= up(&res) + 11,
+        "{cur} vs {res}"
+    );
     assert_eq!(cur["template"], item["template"]);
     assert_eq!(
         res["template"],

@@ -336,7 +336,13 @@ async fn a_restarted_guest_gets_fresh_ips_at_the_next_poll() {
         InventoryEvent::IpsChanged { guest, .. } if guest.vmid == 100
     ));
 
-    // Stop and start through the API, both between two polls.
+    // Stop and start through the API, both between two polls, after the guest has run a
+    // minute. `/cluster/resources` shows the figures of the node's last `pvestatd` cycle (every
+    // 10 s): the restart shows at the first poll after the next cycle.
+    sim.advance_clock(Duration::from_secs(60));
+    let before = c.requests_sent();
+    inv.refresh().await.unwrap();
+    assert_eq!(c.requests_sent() - before, 1, "the guest only ran on");
     let opts = ActionOptions {
         poll: Duration::from_millis(50),
         timeout: Duration::from_secs(10),
@@ -345,6 +351,7 @@ async fn a_restarted_guest_gets_fresh_ips_at_the_next_poll() {
     let ct = c.node("pve1").lxc(100);
     ct.action_with(Action::Stop, opts).await.unwrap();
     ct.action_with(Action::Start, opts).await.unwrap();
+    sim.advance_clock(Duration::from_secs(10));
     let resolved = web.ips_resolved;
     let before = c.requests_sent();
     inv.refresh().await.unwrap();

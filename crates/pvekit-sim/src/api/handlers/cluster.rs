@@ -62,7 +62,7 @@ pub(crate) fn guest_item(model: &Model, g: &Guest, now: f64) -> Value {
         // No current RRD data: status unknown and no stats at all.
         return json!({"id": id, "type": g.kind.as_str(), "vmid": g.vmid, "node": g.node, "status": "unknown"});
     };
-    let s = counters::guest(g, node.cpus, now);
+    let s = counters::guest(g, node.cpus, counters::rrd_time(&node.name, now));
     let mut item = json!({
         "id": id,
         "type": g.kind.as_str(),
@@ -96,7 +96,7 @@ pub(crate) fn guest_item(model: &Model, g: &Guest, now: f64) -> Value {
 /// Adds a node's figures (uptime, cpu, memory, root disk) to its list item, as
 /// pve-manager's `extract_node_stats` does for callers with Sys.Audit on the node.
 pub(crate) fn node_figures(item: &mut Value, n: &Node, now: f64) {
-    let s = counters::node(n, now);
+    let s = counters::node(n, counters::rrd_time(&n.name, now));
     item["uptime"] = Value::from(s.uptime);
     item["cpu"] = num(s.cpu);
     item["maxcpu"] = Value::from(n.cpus);
