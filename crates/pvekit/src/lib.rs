@@ -14,7 +14,9 @@
 //!   [`Terminal`]: a terminal session as a `Stream` of output and a `Sink` of [`TermInput`].
 //! - [`watcher`], [`WatchEvent`] and [`Store`]: a cluster's guests as a stream of events, and
 //!   an indexed view of them for lookups by IP, hostname or alias; [`Inventory`] is the same
-//!   machinery with a background poller and a broadcast channel.
+//!   machinery with a background poller and a broadcast channel. Each guest is a
+//!   [`GuestResource`]: its `/cluster/resources` item, stored compactly and read through
+//!   methods, and its IPs.
 //! - [`NodeConfig`] and [`ResolvedRoute`]: a reverse-proxy route's binding to a node or
 //!   guest, as GoDoxy writes it, resolved against a [`Store`]'s snapshot without a request.
 //! - [`Waker`] and [`IdleWatcher`]: wake a guest on demand (start, address, readiness
