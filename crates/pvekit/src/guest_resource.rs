@@ -294,6 +294,33 @@ fn is_usual_id(id: &str, kind: GuestKind, vmid: u64) -> bool {
     })
 }
 
+/// The getters of the figures: `u64` ones as stored, `f64` ones from their bits.
+macro_rules! figure_getters {
+    ($($(#[$doc:meta])* $name:ident: $figure:ident -> $ty:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> Option<$ty> {
+            self.fields.get(Figure::$figure).map(<$ty>::from_figure)
+        }
+    )*};
+}
+
+/// How a figure's 8 stored bytes read.
+trait FromFigure {
+    fn from_figure(bits: u64) -> Self;
+}
+
+impl FromFigure for u64 {
+    fn from_figure(bits: u64) -> Self {
+        bits
+    }
+}
+
+impl FromFigure for f64 {
+    fn from_figure(bits: u64) -> Self {
+        f64::from_bits(bits)
+    }
+}
+
 impl GuestResource {
     /// A guest from its `/cluster/resources` item and its IPs, resolved now; `None` when the
     /// item is not a guest (not `lxc` or `qemu`, or no `vmid`).
@@ -418,59 +445,29 @@ impl GuestResource {
             .and_then(|r| r.hastate.as_deref())
     }
 
-    /// CPU usage as a fraction of `maxcpu` (0.05 = 5 %).
-    pub fn cpu(&self) -> Option<f64> {
-        self.fields.get_f64(Figure::Cpu)
-    }
-
-    /// Number of CPUs (may be fractional for LXC with a cpulimit).
-    pub fn maxcpu(&self) -> Option<f64> {
-        self.fields.get_f64(Figure::Maxcpu)
-    }
-
-    /// Memory in use, bytes.
-    pub fn mem(&self) -> Option<u64> {
-        self.fields.get(Figure::Mem)
-    }
-
-    /// Memory limit, bytes.
-    pub fn maxmem(&self) -> Option<u64> {
-        self.fields.get(Figure::Maxmem)
-    }
-
-    /// Disk in use, bytes.
-    pub fn disk(&self) -> Option<u64> {
-        self.fields.get(Figure::Disk)
-    }
-
-    /// Disk size, bytes.
-    pub fn maxdisk(&self) -> Option<u64> {
-        self.fields.get(Figure::Maxdisk)
-    }
-
-    /// Bytes received since start.
-    pub fn netin(&self) -> Option<u64> {
-        self.fields.get(Figure::Netin)
-    }
-
-    /// Bytes sent since start.
-    pub fn netout(&self) -> Option<u64> {
-        self.fields.get(Figure::Netout)
-    }
-
-    /// Bytes read from disk since start.
-    pub fn diskread(&self) -> Option<u64> {
-        self.fields.get(Figure::Diskread)
-    }
-
-    /// Bytes written to disk since start.
-    pub fn diskwrite(&self) -> Option<u64> {
-        self.fields.get(Figure::Diskwrite)
-    }
-
-    /// Seconds since start.
-    pub fn uptime(&self) -> Option<u64> {
-        self.fields.get(Figure::Uptime)
+    figure_getters! {
+        /// CPU usage as a fraction of `maxcpu` (0.05 = 5 %).
+        cpu: Cpu -> f64;
+        /// Number of CPUs (may be fractional for LXC with a cpulimit).
+        maxcpu: Maxcpu -> f64;
+        /// Memory in use, bytes.
+        mem: Mem -> u64;
+        /// Memory limit, bytes.
+        maxmem: Maxmem -> u64;
+        /// Disk in use, bytes.
+        disk: Disk -> u64;
+        /// Disk size, bytes.
+        maxdisk: Maxdisk -> u64;
+        /// Bytes received since start.
+        netin: Netin -> u64;
+        /// Bytes sent since start.
+        netout: Netout -> u64;
+        /// Bytes read from disk since start.
+        diskread: Diskread -> u64;
+        /// Bytes written to disk since start.
+        diskwrite: Diskwrite -> u64;
+        /// Seconds since start.
+        uptime: Uptime -> u64;
     }
 }
 
