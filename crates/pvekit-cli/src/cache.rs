@@ -22,6 +22,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use pvekit::types::CompactString;
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
@@ -46,13 +47,13 @@ pub struct Entry {
     pub vmid: u64,
     /// Guest name, when it has a usable one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     /// Node the guest is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<CompactString>,
     /// Cluster name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
+    pub cluster: Option<CompactString>,
 }
 
 /// The file's contents.
@@ -83,17 +84,23 @@ fn usable(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// The cache entry of a guest, names unfit for completion left out (short names are stored
+/// inline, so ten thousand entries are not ten thousand allocations).
+pub fn entry(cluster: &str, vmid: u64, name: Option<&str>, node: Option<&str>) -> Entry {
+    let keep = |s: Option<&str>| s.filter(|s| usable(s)).map(CompactString::from);
+    Entry {
+        vmid,
+        name: keep(name),
+        node: keep(node),
+        cluster: keep(Some(cluster)),
+    }
+}
+
 /// The cache entries of listed guests: at most [`MAX_GUESTS`], unusable names left out.
 pub fn entries(rows: &[GuestRow]) -> Vec<Entry> {
-    let keep = |s: Option<&str>| s.filter(|s| usable(s)).map(str::to_string);
     rows.iter()
         .take(MAX_GUESTS)
-        .map(|r| Entry {
-            vmid: r.vmid,
-            name: keep(r.name.as_deref()),
-            node: keep(r.node.as_deref()),
-            cluster: keep(Some(&r.cluster)),
-        })
+        .map(|r| entry(&r.cluster, r.vmid, r.name.as_deref(), r.node.as_deref()))
         .collect()
 }
 
@@ -160,10 +167,15 @@ pub fn read(path: &Path) -> Vec<Entry> {
 
 /// Remembers listed guests for completion, quietly: a failure is only logged.
 pub fn remember(env: &dyn Fn(&str) -> Option<String>, rows: &[GuestRow]) {
+    remember_entries(env, &entries(rows));
+}
+
+/// Remembers these entries for completion, quietly: a failure is only logged.
+pub fn remember_entries(env: &dyn Fn(&str) -> Option<String>, entries: &[Entry]) {
     let Some(path) = path(env) else {
         return;
     };
-    if let Err(e) = write(&path, &entries(rows)) {
+    if let Err(e) = write(&path, entries) {
         debug!(path = %path.display(), error = %e, "cannot write the completion cache");
     }
 }

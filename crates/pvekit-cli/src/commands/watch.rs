@@ -9,6 +9,7 @@ does ([`crate::cache`]).
 
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -18,9 +19,8 @@ use pvekit::{WatchConfig, WatchEvent, watcher};
 use serde_json::json;
 
 use crate::cache;
-use crate::commands::ls::inventory_row;
 use crate::commands::{Context, distinct_clusters, interrupted, seconds};
-use crate::output::{self, Format, GuestRow};
+use crate::output::{self, Format};
 
 fn ips(v: &[IpAddr]) -> String {
     if v.is_empty() {
@@ -139,9 +139,9 @@ pub struct Args {
 /// fails; write errors.
 pub async fn run(args: &Args, ctx: &Context<'_>) -> Result<()> {
     let interval = seconds("--interval", args.interval)?;
-    let remember = |rows: &[GuestRow]| {
+    let remember = |entries: &[cache::Entry]| {
         if !ctx.cli.demo {
-            cache::remember(ctx.env, rows);
+            cache::remember_entries(ctx.env, entries);
         }
     };
     ctx.on_clusters(async |clients| watch(clients, interval, ctx.output(), &remember).await)
@@ -156,7 +156,7 @@ async fn watch(
     clients: &[Client],
     interval: Duration,
     format: Format,
-    remember: &dyn Fn(&[GuestRow]),
+    remember: &dyn Fn(&[cache::Entry]),
 ) -> Result<()> {
     let clients = distinct_clusters(clients);
     let several = clients.len() > 1;
@@ -169,8 +169,10 @@ async fn watch(
         Box::pin(watcher((*c).clone(), config).map(move |e| (cluster.clone(), e)))
     }));
     let mut listed = 0;
-    // The first listings' guests, remembered once every cluster's is in.
-    let mut first_rows = Vec::new();
+    // The first listings' guests, remembered once every cluster's is in, in the order of
+    // `pvekit ls` (by VMID, then cluster): built straight from the guests, as a watch over
+    // many guests keeps no more than it needs.
+    let mut first: Vec<(u64, Arc<str>, cache::Entry)> = Vec::new();
     let mut out = super::stdout();
     let stop = interrupted();
     tokio::pin!(stop);
@@ -187,12 +189,22 @@ async fn watch(
             Ok(WatchEvent::Listed(all)) => {
                 listed += 1;
                 if listed <= clients.len() {
-                    first_rows.extend(all.guests().iter().map(|g| inventory_row(&cluster, g)));
+                    let name: Arc<str> = cluster.as_str().into();
+                    first.extend(all.guests().iter().map(|g| {
+                        let node = Some(g.node()).filter(|n| !n.is_empty());
+                        let entry = cache::entry(&cluster, g.vmid, g.name(), node);
+                        (g.vmid, name.clone(), entry)
+                    }));
                     if listed == clients.len() {
-                        output::sort_guests(&mut first_rows);
-                        remember(&first_rows);
+                        first.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+                        let entries: Vec<_> = first
+                            .drain(..)
+                            .take(cache::MAX_GUESTS)
+                            .map(|(_, _, e)| e)
+                            .collect();
+                        remember(&entries);
                         // Not needed again: a watch runs for days.
-                        first_rows = Vec::new();
+                        first = Vec::new();
                     }
                 }
                 all.guests()
