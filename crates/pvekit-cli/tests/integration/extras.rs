@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::util::{BIN, Out, Sim, args, on_a_terminal, pvekit, run};
+use crate::util::{BIN, Bg, Out, Sim, args, on_a_terminal, pvekit, run};
 
 const SMALL: &str = r#"
 cluster: lab
@@ -176,6 +176,23 @@ fn ls_feeds_guest_completion() {
     // --demo's made-up guests do not replace the real cluster's.
     run(pvekit(&["--demo", "ls"]).env("XDG_CACHE_HOME", cache.path())).ok();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}
+
+#[test]
+fn watch_remembers_what_ls_remembers() {
+    let sim = Sim::scenario(SMALL);
+    let base = sim.token_args();
+    let (by_ls, by_watch) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(pvekit(&args(&base, &["ls"])).env("XDG_CACHE_HOME", by_ls.path())).ok();
+    let mut watch =
+        Bg::spawn(pvekit(&args(&base, &["watch"])).env("XDG_CACHE_HOME", by_watch.path()));
+    // The cache is written before the first listing is printed.
+    watch.wait_line(std::time::Duration::from_secs(20), |l| {
+        l.starts_with("added ")
+    });
+    assert!(watch.interrupt(std::time::Duration::from_secs(5)).success());
+    let read = |dir: &Path| std::fs::read_to_string(cache_file(dir)).unwrap();
+    assert_eq!(read(by_watch.path()), read(by_ls.path()));
 }
 
 #[test]
