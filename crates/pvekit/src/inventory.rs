@@ -874,8 +874,8 @@ impl Taker<'_> {
         &mut self,
         item: RawItem<'_, ClusterResource>,
     ) -> std::result::Result<(), serde_json::Error> {
-        self.decoded += 1;
         let RawItem::Text(text) = item else {
+            self.decoded += 1;
             return item.decode().map(|r| self.take(r, 0));
         };
         let hash = item_hash(text);
@@ -888,11 +888,13 @@ impl Taker<'_> {
         match was {
             // The same text as this guest's item at the last poll: the same guest, unchanged.
             Some(was) if self.hashes.get(at) == Some(&hash) => {
-                self.decoded -= 1;
                 self.take_unchanged(was, hash);
                 Ok(())
             }
-            _ => pvekit_core::perl::from_slice(text).map(|r| self.take(r, hash)),
+            _ => {
+                self.decoded += 1;
+                pvekit_core::perl::from_slice(text).map(|r| self.take(r, hash))
+            }
         }
     }
 
